@@ -1,0 +1,29 @@
+// The `carebridge` command line: one function per command, dispatched by run().
+//
+// Contract (DESIGN.md): exit 0 on success, 1 on a usage or input error (one clear line on stderr),
+// 2 on an internal failure.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace carebridge::app {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_input = 1;
+inline constexpr int exit_internal = 2;
+
+/// Runs the command line (args without the program name). Writes to `out` and `err`.
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `carebridge inspect [--get PATH]... [--er7] [--compact] [--fallback-charset NAME] FILE|-`
+int cmd_inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// Reads a whole file, or standard input for "-". nullopt (and one line on `err`) on failure.
+std::optional<std::string> read_input(const std::string& name, std::ostream& err,
+                                      std::string_view command);
+
+}  // namespace carebridge::app
