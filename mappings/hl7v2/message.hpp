@@ -90,6 +90,9 @@ class element {
   /// `\N\`, `\.sp\`, `\Cxxyy\`, `\Mxxyyzz\`, `\Zxx\`) are kept verbatim; `\.br\` becomes a
   /// line feed.
   std::string decoded() const;
+  /// The same without allocating when there is nothing to decode: returns raw() itself, or the
+  /// decoded text written into `scratch` (valid until `scratch` changes).
+  std::string_view decoded(std::string& scratch) const;
 
  private:
   std::string_view raw_;

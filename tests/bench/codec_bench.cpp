@@ -76,8 +76,8 @@ void BM_ParseOnly(benchmark::State& state) {
       benchmark::DoNotOptimize(m);
     }
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * total_bytes()));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * msgs.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * total_bytes()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * msgs.size()));
 }
 BENCHMARK(BM_ParseOnly);
 
@@ -85,16 +85,17 @@ void BM_ParseAndRead(benchmark::State& state) {
   const auto& msgs = samples();
   const auto& paths = read_paths();
   std::size_t sum = 0;
+  std::string scratch;
   for (auto _ : state) {
     for (const auto& text : msgs) {
       auto m = hl7::parse(text);
       if (!m) state.SkipWithError("parse failed");
-      for (const auto& p : paths) sum += m->at(p).decoded().size();
+      for (const auto& p : paths) sum += m->at(p).decoded(scratch).size();
     }
   }
   benchmark::DoNotOptimize(sum);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * total_bytes()));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * msgs.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * total_bytes()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * msgs.size()));
 }
 BENCHMARK(BM_ParseAndRead);
 
@@ -104,16 +105,17 @@ void BM_ParseReadAndDatetime(benchmark::State& state) {
   const auto& paths = read_paths();
   const hl7::path discharge = hl7::parse_path("PV1.45").value();
   std::size_t sum = 0;
+  std::string scratch;
   for (auto _ : state) {
     for (const auto& text : msgs) {
       auto m = hl7::parse(text);
-      for (const auto& p : paths) sum += m->at(p).decoded().size();
-      if (auto t = hl7::parse_datetime(m->at(discharge).component(1).raw())) sum += t->day;
+      for (const auto& p : paths) sum += m->at(p).decoded(scratch).size();
+      if (auto t = hl7::parse_datetime(m->at(discharge).component(1).raw())) sum += static_cast<std::size_t>(t->day);
     }
   }
   benchmark::DoNotOptimize(sum);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * total_bytes()));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * msgs.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * total_bytes()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * msgs.size()));
 }
 BENCHMARK(BM_ParseReadAndDatetime);
 
@@ -129,7 +131,7 @@ void BM_BatchSplitAndParse(benchmark::State& state) {
       benchmark::DoNotOptimize(m);
     }
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * file.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * file.size()));
 }
 BENCHMARK(BM_BatchSplitAndParse);
 
@@ -157,7 +159,7 @@ void BM_ParseLatin1(benchmark::State& state) {
     auto p = hl7::parse(text);
     benchmark::DoNotOptimize(p);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(static_cast<std::size_t>(state.iterations()) * text.size()));
 }
 BENCHMARK(BM_ParseLatin1);
 
