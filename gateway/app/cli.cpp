@@ -12,6 +12,16 @@ constexpr std::string_view usage =
     "usage: carebridge <command> [options]\n"
     "\n"
     "commands:\n"
+    "  serve [--config FILE] [--data-dir DIR] [--mllp-listen HOST:PORT] [--http-listen HOST:PORT]\n"
+    "      run the gateway: MLLP (TLS optional) in, durable store, ACK after commit; /healthz,\n"
+    "      /readyz and /metrics on the HTTP address. Defaults: data dir ./carebridge-data,\n"
+    "      MLLP 127.0.0.1:2575, HTTP 127.0.0.1:8080. SIGTERM/SIGINT stop it gracefully.\n"
+    "  send HOST:PORT FILE... [--tls] [--ca FILE] [--cert FILE --key FILE] [--server-name N]\n"
+    "       [--timeout SECONDS]\n"
+    "      send the messages in FILE(s) over MLLP, one at a time, and print each ACK; exit 0 when\n"
+    "      every message was accepted (AA/CA)\n"
+    "  store stats --data-dir DIR [--json]\n"
+    "      counts by state and sending facility, oldest pending age\n"
     "  inspect [--get PATH]... [--er7] [--compact] [--fallback-charset NAME] FILE|-\n"
     "      parse HL7 v2 message(s) (single, concatenated or FHS/BHS batch) and print them as\n"
     "      JSON, the decoded value at each PATH (one per line), or the ER7 text written back.\n"
@@ -55,6 +65,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   const std::string& command = args.front();
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "inspect") return cmd_inspect(rest, out, err);
+  if (command == "serve") return cmd_serve(rest, out, err);
+  if (command == "send") return cmd_send(rest, out, err);
+  if (command == "store") return cmd_store(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << usage;
     return exit_ok;

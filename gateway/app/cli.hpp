@@ -22,6 +22,15 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 /// `carebridge inspect [--get PATH]... [--er7] [--compact] [--fallback-charset NAME] FILE|-`
 int cmd_inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+/// `carebridge serve [--config FILE] [--data-dir DIR] [--mllp-listen HOST:PORT] [--http-listen HOST:PORT]`
+int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `carebridge send HOST:PORT FILE... [--tls] [--ca FILE] [--cert FILE --key FILE] [--timeout S]`
+int cmd_send(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `carebridge store stats --data-dir DIR [--json]`
+int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 /// Reads a whole file, or standard input for "-". nullopt (and one line on `err`) on failure.
 std::optional<std::string> read_input(const std::string& name, std::ostream& err,
                                       std::string_view command);

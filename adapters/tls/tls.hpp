@@ -1,0 +1,40 @@
+// TLS for the gateway's listeners: a server context with a modern baseline (TLS 1.2+, forward-secret
+// AEAD ciphers only) and, when client CAs are given, client-certificate verification; and what a
+// verified client certificate says about its holder.
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+typedef struct ssl_st SSL;
+
+namespace carebridge::adapters::tls {
+
+struct server_options {
+  std::string certificate_file;  // PEM chain
+  std::string private_key_file;  // PEM
+  std::string client_ca_file;    // PEM; empty: client certificates are not asked for
+  bool require_client_certificate = true;
+};
+
+/// Builds the context. Throws std::runtime_error with one clear line (which file, what is wrong).
+std::shared_ptr<boost::asio::ssl::context> make_server_context(const server_options& o);
+
+/// Builds a client context for `carebridge send --tls` and tests: trusts `ca_file` (system CAs when
+/// empty), presents `certificate_file`/`private_key_file` when given, verifies the server.
+std::shared_ptr<boost::asio::ssl::context> make_client_context(const std::string& ca_file,
+                                                               const std::string& certificate_file,
+                                                               const std::string& private_key_file);
+
+struct peer_identity {
+  std::string subject;             // RFC 2253, e.g. "CN=mercy-engine,O=Mercy"
+  std::vector<std::string> names;  // the subject CN, then each SAN DNS name
+};
+
+/// The verified peer certificate of a connection, or an empty identity.
+peer_identity identity_of(SSL* ssl);
+
+}  // namespace carebridge::adapters::tls

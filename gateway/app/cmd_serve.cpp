@@ -1,0 +1,205 @@
+// carebridge serve: the gateway process. Wires the store, ingest, the pipeline worker and the
+// listeners together, runs until SIGTERM/SIGINT, then shuts down in two phases (stop accepting and
+// let in-flight frames finish within the grace period; then flush the store and exit 0).
+#include "adapters/fhir_rest/http_server.hpp"
+#include "adapters/mllp/mllp_listener.hpp"
+#include "gateway/app/cli.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/ingest/ingest_service.hpp"
+#include "gateway/ingest/pipeline_worker.hpp"
+#include "gateway/obs/log.hpp"
+#include "gateway/obs/metrics.hpp"
+#include "gateway/store/sqlite_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <chrono>
+#include <ostream>
+#include <thread>
+
+namespace carebridge::app {
+
+namespace asio = boost::asio;
+namespace cfg = gateway::config;
+namespace obs = gateway::obs;
+namespace hl7 = mappings::hl7v2;
+
+namespace {
+
+std::chrono::milliseconds ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+adapters::tls::server_options tls_of(const cfg::tls_config& t) {
+  return {t.certificate, t.private_key, t.client_ca, t.require_client_certificate};
+}
+
+std::string readiness_json(bool store_ok, bool mllp_ok, bool http_ok) {
+  auto b = [](bool v) { return v ? "true" : "false"; };
+  return std::string("{\"ready\":") + b(store_ok && mllp_ok && http_ok) + ",\"store_writable\":" +
+         b(store_ok) + ",\"mllp_listening\":" + b(mllp_ok) + ",\"http_listening\":" + b(http_ok) +
+         "}\n";
+}
+
+}  // namespace
+
+int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  (void)out;
+  std::string config_file, data_dir, mllp_listen, http_listen;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::string* target = a == "--config"        ? &config_file
+                          : a == "--data-dir"    ? &data_dir
+                          : a == "--mllp-listen" ? &mllp_listen
+                          : a == "--http-listen" ? &http_listen
+                                                 : nullptr;
+    if (target == nullptr) {
+      err << "carebridge serve: unknown option " << a << '\n';
+      return exit_input;
+    }
+    if (i + 1 == args.size()) {
+      err << "carebridge serve: " << a << " needs a value\n";
+      return exit_input;
+    }
+    *target = args[++i];
+  }
+
+  cfg::config c;
+  try {
+    if (!config_file.empty()) c = cfg::load_file(config_file);
+    if (!data_dir.empty()) c.data_dir = data_dir;
+    if (!mllp_listen.empty()) c.mllp.listen = cfg::parse_host_port(mllp_listen, "--mllp-listen");
+    if (!http_listen.empty()) c.http.listen = cfg::parse_host_port(http_listen, "--http-listen");
+  } catch (const cfg::config_error& e) {
+    err << "carebridge serve: " << e.what() << '\n';
+    return exit_input;
+  }
+  obs::level lv = obs::level::info;
+  obs::parse_level(c.log_level, lv);
+  obs::configure(lv, &err);
+
+  std::unique_ptr<gateway::store::sqlite_store> store;
+  try {
+    store = gateway::store::sqlite_store::open(c.data_dir, {c.store.max_batch, c.store.fsync});
+  } catch (const std::exception& e) {
+    err << "carebridge serve: store: " << e.what() << '\n';
+    return exit_input;
+  }
+
+  obs::registry metrics;
+  const gateway::ingest::sender_policy policy(c.senders);
+  if (policy.open())
+    obs::warn("config.open_sender_policy",
+              {{"detail", "no senders configured: every connection may send for every facility"}});
+
+  gateway::ingest::pipeline_worker worker(*store, metrics);
+  gateway::ingest::ingest_service::options io;
+  io.max_frame_bytes = c.mllp.max_frame_bytes;
+  io.fallback_charset = hl7::charset_from_name(c.mllp.fallback_charset).value_or(hl7::charset::none);
+  io.on_accepted = [&worker] { worker.wake(); };
+  gateway::ingest::ingest_service ingest(*store, policy, metrics, io);
+
+  metrics.callback_gauge("carebridge_store_pending_messages",
+                         "Accepted messages not yet processed by the pipeline",
+                         [&store] { return static_cast<double>(store->backlog().pending); });
+  metrics.callback_gauge("carebridge_store_oldest_pending_age_seconds",
+                         "Age of the oldest accepted message not yet processed (0 when none)",
+                         [&store] {
+                           const auto b = store->backlog();
+                           if (!b.oldest_us) return 0.0;
+                           const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count();
+                           return static_cast<double>(now - *b.oldest_us) / 1e6;
+                         });
+  metrics.callback_gauge("carebridge_store_queued_records", "Records waiting for the store writer",
+                         [&store] { return static_cast<double>(store->queued()); });
+
+  asio::io_context ioc;
+  adapters::mllp::options mo;
+  mo.host = c.mllp.listen.host;
+  mo.port = c.mllp.listen.port;
+  mo.max_frame_bytes = c.mllp.max_frame_bytes;
+  mo.max_connections = c.mllp.max_connections;
+  mo.max_connections_per_peer = c.mllp.max_connections_per_peer;
+  mo.idle_timeout = ms(c.mllp.idle_timeout_seconds);
+  mo.frame_timeout = ms(c.mllp.frame_timeout_seconds);
+  mo.ack_write_timeout = ms(c.mllp.ack_write_timeout_seconds);
+  mo.handshake_timeout = ms(c.mllp.handshake_timeout_seconds);
+  mo.tcp_keepalive = c.mllp.tcp_keepalive;
+  mo.release2_commit_bytes = c.mllp.release2_commit_bytes;
+  if (c.mllp.tls) mo.tls = tls_of(*c.mllp.tls);
+  adapters::mllp::mllp_listener mllp(ioc, ingest, metrics, mo);
+
+  adapters::fhir_rest::http_options ho;
+  ho.host = c.http.listen.host;
+  ho.port = c.http.listen.port;
+  if (c.http.tls) ho.tls = tls_of(*c.http.tls);
+  adapters::fhir_rest::http_server http(ioc, metrics, ho);
+  std::atomic<bool> http_up{false};
+  http.add("GET", "/healthz", [](const auto&) {
+    return adapters::fhir_rest::http_response{200, "application/json", "{\"status\":\"alive\"}\n"};
+  });
+  http.add("GET", "/readyz", [&](const auto&) {
+    const bool s = store->writable();
+    const bool m = mllp.listening();
+    const bool h = http_up.load();
+    return adapters::fhir_rest::http_response{s && m && h ? 200u : 503u, "application/json",
+                                               readiness_json(s, m, h)};
+  });
+  http.add("GET", "/metrics", [&metrics](const auto&) {
+    return adapters::fhir_rest::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
+                                               metrics.expose()};
+  });
+
+  try {
+    const auto mep = mllp.bind();
+    obs::info("listening", {{"listener", "mllp"},
+                            {"address", endpoint_text(mep)},
+                            {"tls", c.mllp.tls.has_value()},
+                            {"mutual_tls", c.mllp.tls && !c.mllp.tls->client_ca.empty()}});
+    const auto hep = http.bind();
+    http_up = true;
+    obs::info("listening", {{"listener", "http"},
+                            {"address", endpoint_text(hep)},
+                            {"tls", c.http.tls.has_value()}});
+  } catch (const std::exception& e) {
+    err << "carebridge serve: " << e.what() << '\n';
+    store->close();
+    return exit_input;
+  }
+
+  worker.start();  // resumes whatever was committed but not yet processed
+  mllp.start();
+  http.start();
+
+  const auto grace = ms(c.shutdown_grace_seconds);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    obs::info("stopping", {{"signal", sig}, {"grace_seconds", c.shutdown_grace_seconds}});
+    mllp.stop(grace);
+    http.stop(grace);
+    http_up = false;
+  });
+  obs::info("started", {{"data_dir", c.data_dir.string()}, {"version", "0.1.0"}});
+
+  const unsigned n = c.threads != 0 ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < n; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+
+  worker.stop();
+  store->close();
+  obs::info("stopped", {{"messages_written", store->records_written()}});
+  return exit_ok;
+}
+
+}  // namespace carebridge::app

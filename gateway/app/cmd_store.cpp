@@ -1,0 +1,113 @@
+// carebridge store stats: counts by state and by sending facility, and the oldest pending age.
+#include "gateway/app/cli.hpp"
+#include "gateway/store/sqlite_store.hpp"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+
+namespace carebridge::app {
+
+int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty() || args[0] != "stats") {
+    err << "carebridge store: usage: carebridge store stats --data-dir DIR [--json]\n";
+    return exit_input;
+  }
+  std::string dir;
+  bool json = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "--data-dir" && i + 1 < args.size()) {
+      dir = args[++i];
+    } else {
+      err << "carebridge store stats: unexpected argument " << args[i] << '\n';
+      return exit_input;
+    }
+  }
+  if (dir.empty()) {
+    err << "carebridge store stats: --data-dir DIR is needed\n";
+    return exit_input;
+  }
+  gateway::store::store_stats s;
+  try {
+    s = gateway::store::sqlite_store::open_read_only(dir)->stats();
+  } catch (const std::exception& e) {
+    err << "carebridge store stats: " << e.what() << '\n';
+    return exit_input;
+  }
+  std::optional<double> oldest_age;
+  if (s.oldest_pending_us) {
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    oldest_age = static_cast<double>(now - *s.oldest_pending_us) / 1e6;
+  }
+  if (json) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    w.StartObject();
+    const std::pair<const char*, std::uint64_t> counts[] = {
+        {"total", s.total},         {"accepted", s.accepted}, {"pending", s.pending},
+        {"processed", s.processed}, {"rejected", s.rejected}, {"errored", s.errored},
+        {"duplicates", s.duplicates}};
+    for (const auto& [k, v] : counts) {
+      w.Key(k);
+      w.Uint64(v);
+    }
+    w.Key("oldest_pending_age_seconds");
+    oldest_age ? w.Double(*oldest_age) : w.Null();
+    w.Key("by_sender");
+    w.StartObject();
+    for (const auto& [facility, c] : s.by_sender) {
+      w.Key(facility.c_str());
+      w.StartObject();
+      w.Key("pending");
+      w.Uint64(c.pending);
+      w.Key("processed");
+      w.Uint64(c.processed);
+      w.Key("rejected");
+      w.Uint64(c.rejected);
+      w.Key("errored");
+      w.Uint64(c.errored);
+      w.EndObject();
+    }
+    w.EndObject();
+    w.EndObject();
+    out << buf.GetString() << '\n';
+    return exit_ok;
+  }
+  out << "messages   " << s.total << '\n'
+      << "accepted   " << s.accepted << "  (pending " << s.pending << ", processed "
+      << s.processed << ")\n"
+      << "rejected   " << s.rejected << '\n'
+      << "errored    " << s.errored << '\n'
+      << "duplicates " << s.duplicates << "  (resends answered with the stored ACK)\n";
+  if (oldest_age) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f s", *oldest_age);
+    out << "oldest pending " << buf << '\n';
+  } else {
+    out << "oldest pending -\n";
+  }
+  if (!s.by_sender.empty()) {
+    out << "\nby sending facility (MSH-4)   pending  processed  rejected  errored\n";
+    for (const auto& [facility, c] : s.by_sender) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  %-28s %8llu %10llu %9llu %8llu\n",
+                    facility.empty() ? "(none)" : facility.c_str(),
+                    static_cast<unsigned long long>(c.pending),
+                    static_cast<unsigned long long>(c.processed),
+                    static_cast<unsigned long long>(c.rejected),
+                    static_cast<unsigned long long>(c.errored));
+      out << line;
+    }
+  }
+  return exit_ok;
+}
+
+}  // namespace carebridge::app

@@ -1,0 +1,231 @@
+#include "gateway/config/config.hpp"
+
+#include "mappings/hl7v2/charset.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace carebridge::gateway::config {
+
+namespace {
+
+using value = rapidjson::Value;
+
+// Walks one JSON object, refusing keys nobody asked for.
+class object_reader {
+ public:
+  object_reader(const value& v, std::string path, const std::string& file)
+      : v_(v), path_(std::move(path)), file_(file) {
+    if (!v.IsObject()) fail(path_.empty() ? "the top level must be a JSON object" : "must be an object");
+  }
+
+  [[noreturn]] void fail(const std::string& what, const std::string& key = {}) const {
+    std::string where = path_;
+    if (!key.empty()) where += (where.empty() ? "" : ".") + key;
+    throw config_error("config " + file_ + ": " + (where.empty() ? "" : where + ": ") + what);
+  }
+
+  const value* get(const char* key) {
+    seen_.insert(key);
+    const auto it = v_.FindMember(key);
+    return it == v_.MemberEnd() ? nullptr : &it->value;
+  }
+
+  void text(const char* key, std::string& out) {
+    if (const value* v = get(key)) {
+      if (!v->IsString()) fail("must be a string", key);
+      out.assign(v->GetString(), v->GetStringLength());
+    }
+  }
+  void boolean(const char* key, bool& out) {
+    if (const value* v = get(key)) {
+      if (!v->IsBool()) fail("must be true or false", key);
+      out = v->GetBool();
+    }
+  }
+  template <typename T>
+  void positive(const char* key, T& out, std::uint64_t max = UINT32_MAX) {
+    if (const value* v = get(key)) {
+      if (!v->IsUint64() || v->GetUint64() == 0 || v->GetUint64() > max)
+        fail("must be a whole number from 1 to " + std::to_string(max), key);
+      out = static_cast<T>(v->GetUint64());
+    }
+  }
+  void seconds(const char* key, double& out) {
+    if (const value* v = get(key)) {
+      if (!v->IsNumber() || !(v->GetDouble() > 0) || v->GetDouble() > 86400 * 7)
+        fail("must be a number of seconds above 0 (at most a week)", key);
+      out = v->GetDouble();
+    }
+  }
+  void strings(const char* key, std::vector<std::string>& out) {
+    if (const value* v = get(key)) {
+      if (!v->IsArray()) fail("must be an array of strings", key);
+      out.clear();
+      for (const auto& s : v->GetArray()) {
+        if (!s.IsString()) fail("must be an array of strings", key);
+        out.emplace_back(s.GetString(), s.GetStringLength());
+      }
+    }
+  }
+  object_reader child(const char* key, const value& v) { return {v, sub(key), file_}; }
+  std::string sub(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  /// Fails on the first key that was never asked for.
+  void done() const {
+    for (const auto& m : v_.GetObject()) {
+      const std::string k(m.name.GetString(), m.name.GetStringLength());
+      if (!seen_.count(k)) fail("unknown key '" + k + "'");
+    }
+  }
+
+ private:
+  const value& v_;
+  std::string path_;
+  const std::string& file_;
+  std::set<std::string> seen_;
+};
+
+tls_config read_tls(object_reader& parent, const value& v, const std::string& file) {
+  object_reader r = parent.child("tls", v);
+  tls_config t;
+  r.text("certificate", t.certificate);
+  r.text("private_key", t.private_key);
+  r.text("client_ca", t.client_ca);
+  r.boolean("require_client_certificate", t.require_client_certificate);
+  r.done();
+  if (t.certificate.empty() || t.private_key.empty())
+    r.fail("certificate and private_key are both needed");
+  for (const std::string* f : {&t.certificate, &t.private_key, &t.client_ca})
+    if (!f->empty() && !std::filesystem::exists(*f)) r.fail("file not found: " + *f);
+  (void)file;
+  return t;
+}
+
+}  // namespace
+
+host_port parse_host_port(const std::string& text, const std::string& what) {
+  host_port hp;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      throw config_error(what + ": expected HOST:PORT or [IPv6]:PORT, got '" + text + "'");
+    hp.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      throw config_error(what + ": expected HOST:PORT, got '" + text + "'");
+    hp.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned v = 0;
+  const auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  if (port.empty() || ec != std::errc{} || p != port.data() + port.size() || v > 65535)
+    throw config_error(what + ": port must be a number from 0 to 65535, got '" + port + "'");
+  hp.port = static_cast<std::uint16_t>(v);
+  if (hp.host == "localhost") hp.host = "127.0.0.1";
+  return hp;
+}
+
+config load_text(const std::string& json, const std::string& name) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  if (doc.HasParseError())
+    throw config_error("config " + name + ": not valid JSON at byte " +
+                       std::to_string(doc.GetErrorOffset()) + ": " +
+                       rapidjson::GetParseError_En(doc.GetParseError()));
+  config c;
+  object_reader top(doc, "", name);
+  std::string data_dir;
+  top.text("data_dir", data_dir);
+  if (!data_dir.empty()) c.data_dir = data_dir;
+  top.text("log_level", c.log_level);
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error")
+    top.fail("must be one of debug, info, warn, error", "log_level");
+  top.seconds("shutdown_grace_seconds", c.shutdown_grace_seconds);
+  top.positive("threads", c.threads, 256);
+
+  if (const value* v = top.get("mllp")) {
+    object_reader m = top.child("mllp", *v);
+    std::string listen;
+    m.text("listen", listen);
+    if (!listen.empty()) c.mllp.listen = parse_host_port(listen, "config " + name + ": mllp.listen");
+    m.positive("max_frame_bytes", c.mllp.max_frame_bytes, 1u << 30);
+    m.positive("max_connections", c.mllp.max_connections, 1'000'000);
+    m.positive("max_connections_per_peer", c.mllp.max_connections_per_peer, 1'000'000);
+    m.seconds("idle_timeout_seconds", c.mllp.idle_timeout_seconds);
+    m.seconds("frame_timeout_seconds", c.mllp.frame_timeout_seconds);
+    m.seconds("ack_write_timeout_seconds", c.mllp.ack_write_timeout_seconds);
+    m.seconds("handshake_timeout_seconds", c.mllp.handshake_timeout_seconds);
+    m.boolean("tcp_keepalive", c.mllp.tcp_keepalive);
+    m.boolean("release2_commit_bytes", c.mllp.release2_commit_bytes);
+    m.text("fallback_charset", c.mllp.fallback_charset);
+    if (!c.mllp.fallback_charset.empty() &&
+        !mappings::hl7v2::charset_from_name(c.mllp.fallback_charset))
+      m.fail("unknown character set '" + c.mllp.fallback_charset + "'", "fallback_charset");
+    if (const value* t = m.get("tls")) c.mllp.tls = read_tls(m, *t, name);
+    m.done();
+  }
+  if (const value* v = top.get("http")) {
+    object_reader h = top.child("http", *v);
+    std::string listen;
+    h.text("listen", listen);
+    if (!listen.empty()) c.http.listen = parse_host_port(listen, "config " + name + ": http.listen");
+    if (const value* t = h.get("tls")) c.http.tls = read_tls(h, *t, name);
+    h.done();
+  }
+  if (const value* v = top.get("store")) {
+    object_reader s = top.child("store", *v);
+    s.positive("max_batch", c.store.max_batch, 100'000);
+    s.boolean("fsync", c.store.fsync);
+    s.done();
+  }
+  if (const value* v = top.get("senders")) {
+    if (!v->IsArray()) top.fail("must be an array of sender objects", "senders");
+    std::size_t i = 0;
+    for (const auto& item : v->GetArray()) {
+      object_reader s(item, "senders[" + std::to_string(i++) + "]", name);
+      ingest::sender_rule r;
+      s.text("name", r.name);
+      if (r.name.empty()) s.fail("a name is needed", "name");
+      s.strings("facilities", r.facilities);
+      s.strings("certificate_names", r.certificate_names);
+      s.strings("addresses", r.addresses);
+      std::string cs;
+      s.text("fallback_charset", cs);
+      if (!cs.empty()) {
+        auto parsed = mappings::hl7v2::charset_from_name(cs);
+        if (!parsed) s.fail("unknown character set '" + cs + "'", "fallback_charset");
+        r.fallback_charset = *parsed;
+      }
+      s.done();
+      c.senders.push_back(std::move(r));
+    }
+    try {
+      ingest::sender_policy check(c.senders);
+    } catch (const std::invalid_argument& e) {
+      throw config_error("config " + name + ": senders: " + e.what());
+    }
+  }
+  top.done();
+  return c;
+}
+
+config load_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw config_error("config " + file.string() + ": cannot be read");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return load_text(s.str(), file.string());
+}
+
+}  // namespace carebridge::gateway::config

@@ -1,0 +1,79 @@
+// The gateway's configuration: built-in defaults, overridden by a JSON file (--config), overridden
+// by command-line flags. The file is checked strictly: an unknown key or a bad value stops the
+// start with one line that names the key (config_error). deploy/carebridge.example.json documents
+// every key.
+#pragma once
+
+#include "gateway/ingest/sender_policy.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace carebridge::gateway::config {
+
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct tls_config {
+  std::string certificate;
+  std::string private_key;
+  std::string client_ca;
+  bool require_client_certificate = true;
+};
+
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+/// Parses "HOST:PORT", "[::1]:PORT"; throws config_error naming `what`.
+host_port parse_host_port(const std::string& text, const std::string& what);
+
+struct mllp_config {
+  host_port listen{"127.0.0.1", 2575};
+  std::size_t max_frame_bytes = 16u << 20;
+  std::size_t max_connections = 20'000;
+  std::size_t max_connections_per_peer = 2'000;
+  double idle_timeout_seconds = 3600;
+  double frame_timeout_seconds = 30;
+  double ack_write_timeout_seconds = 10;
+  double handshake_timeout_seconds = 10;
+  bool tcp_keepalive = true;
+  bool release2_commit_bytes = false;
+  std::string fallback_charset;  // e.g. "windows-1252"; empty: none
+  std::optional<tls_config> tls;
+};
+
+struct http_config {
+  host_port listen{"127.0.0.1", 8080};
+  std::optional<tls_config> tls;
+};
+
+struct store_config {
+  std::size_t max_batch = 1024;
+  bool fsync = true;
+};
+
+struct config {
+  std::filesystem::path data_dir = "carebridge-data";
+  mllp_config mllp;
+  http_config http;
+  store_config store;
+  std::vector<ingest::sender_rule> senders;
+  std::string log_level = "info";
+  double shutdown_grace_seconds = 10;
+  unsigned threads = 0;  // 0: one per core
+};
+
+/// Reads and checks a JSON config file over the defaults.
+config load_file(const std::filesystem::path& file);
+/// The same from text (tests); `name` is used in error lines.
+config load_text(const std::string& json, const std::string& name);
+
+}  // namespace carebridge::gateway::config

@@ -1,0 +1,106 @@
+// The message store port: where every inbound message is kept, durably, before it is acknowledged.
+//
+// submit() queues a record for the next group commit and calls `done` once the commit is on disk
+// (or has failed), on the store's own writer thread: callers post back to their executor and must
+// not block there. A record whose (MSH-3, MSH-4, MSH-10) matches an accepted message already stored
+// is not stored again: `done` gets outcome::duplicate with the stored ACK, to send again.
+//
+// Implementations: sqlite_store (embedded default). A PostgreSQL one can implement the same port
+// when several gateway nodes share a store (DESIGN.md, Storage).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace carebridge::gateway::store {
+
+/// What became of a message. pending = accepted and waiting for the pipeline.
+enum class message_state : std::uint8_t { pending, processed, rejected, errored };
+
+std::string_view to_string(message_state s) noexcept;
+std::optional<message_state> state_from_string(std::string_view s) noexcept;
+
+struct inbound_record {
+  std::string sending_application;  // MSH-3.1 \  the duplicate key; an empty control id
+  std::string sending_facility;     // MSH-4.1  |  (unparseable input) is never a duplicate
+  std::string control_id;           // MSH-10   /
+  std::string message_type;         // "ADT^A03"
+  std::string sender;               // the configured sender the connection matched, if any
+  std::string peer;                 // peer address (and certificate subject) of the connection
+  message_state state = message_state::pending;
+  std::string reason;               // why rejected or errored; PHI-free
+  std::string ack_code;             // "AA", "CR"…; empty when no ACK was sent (MSH-15 NE)
+  std::string ack;                  // the ACK sent back, sent again for a duplicate
+  std::string raw;                  // the message as received
+  std::int64_t received_at_us = 0;  // Unix time, microseconds
+};
+
+struct commit_result {
+  enum class outcome : std::uint8_t { stored, duplicate, failed };
+  outcome what = outcome::failed;
+  std::int64_t id = 0;    // the stored row, or the original for a duplicate
+  std::string ack;        // duplicate: the ACK stored with the original
+  std::string ack_code;   // duplicate: its code
+  std::string error;      // failed: internal text for the log (no PHI)
+};
+
+struct stored_message {
+  std::int64_t id = 0;
+  std::string raw;
+  std::string sending_facility;
+  std::string control_id;
+  std::string message_type;
+  std::string sender;
+  std::int64_t received_at_us = 0;
+};
+
+struct store_stats {
+  std::uint64_t total = 0;
+  std::uint64_t accepted = 0;  // pending + processed
+  std::uint64_t pending = 0;
+  std::uint64_t processed = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t errored = 0;
+  std::uint64_t duplicates = 0;  // resends answered with the stored ACK
+  struct sender_counts {
+    std::uint64_t pending = 0, processed = 0, rejected = 0, errored = 0;
+  };
+  std::map<std::string, sender_counts> by_sender;  // by MSH-4 sending facility
+  std::optional<std::int64_t> oldest_pending_us;   // received_at of the oldest pending message
+};
+
+class message_store {
+ public:
+  using commit_handler = std::function<void(commit_result)>;
+
+  virtual ~message_store() = default;
+
+  /// Queues `record` for the next group commit; `done` runs on the writer thread afterwards.
+  virtual void submit(inbound_record record, commit_handler done) = 0;
+  /// Pending messages with id > after_id, oldest first, at most `limit`.
+  virtual std::vector<stored_message> pending(std::int64_t after_id, std::size_t limit) = 0;
+  /// Records what the pipeline made of a message (processed, or errored with a PHI-free reason);
+  /// group-committed like submit(). `done` (optional) runs on the writer thread afterwards.
+  virtual void settle(std::int64_t id, message_state state, std::string reason,
+                      std::function<void(bool ok)> done = {}) = 0;
+  virtual store_stats stats() = 0;
+  /// Pending messages: how many, and when the oldest was received (cheap; for /metrics).
+  struct backlog_info {
+    std::uint64_t pending = 0;
+    std::optional<std::int64_t> oldest_us;
+  };
+  virtual backlog_info backlog() = 0;
+  /// False after a commit failed and no later commit has succeeded.
+  virtual bool writable() const = 0;
+  /// Records waiting for the writer.
+  virtual std::size_t queued() const = 0;
+  /// Stops accepting, commits everything queued, and stops the writer. Idempotent.
+  virtual void close() = 0;
+};
+
+}  // namespace carebridge::gateway::store
