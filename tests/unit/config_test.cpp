@@ -1,0 +1,130 @@
+// Configuration: defaults, strict checking with one clear line, sender rules, HOST:PORT.
+#include "gateway/config/config.hpp"
+#include "gateway/ingest/sender_policy.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace carebridge::gateway;
+using ::testing::HasSubstr;
+
+std::string error_of(const std::string& json) {
+  try {
+    config::load_text(json, "test.json");
+  } catch (const config::config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsWhenEmpty) {
+  const auto c = config::load_text("{}", "test.json");
+  EXPECT_EQ(c.mllp.listen.host, "127.0.0.1");
+  EXPECT_EQ(c.mllp.listen.port, 2575);
+  EXPECT_EQ(c.http.listen.port, 8080);
+  EXPECT_EQ(c.mllp.max_frame_bytes, 16u << 20);
+  EXPECT_TRUE(c.store.fsync);
+  EXPECT_TRUE(c.senders.empty());
+}
+
+TEST(Config, ReadsEveryKnownKey) {
+  const auto c = config::load_text(R"({
+    "data_dir": "/var/lib/carebridge", "log_level": "warn", "shutdown_grace_seconds": 5,
+    "threads": 2,
+    "mllp": {"listen": "0.0.0.0:6661", "max_frame_bytes": 1000000, "max_connections": 10,
+             "max_connections_per_peer": 3, "idle_timeout_seconds": 60,
+             "frame_timeout_seconds": 5, "ack_write_timeout_seconds": 2,
+             "handshake_timeout_seconds": 3, "tcp_keepalive": false,
+             "release2_commit_bytes": true, "fallback_charset": "windows-1252"},
+    "http": {"listen": "[::1]:9090"},
+    "store": {"max_batch": 64, "fsync": false},
+    "senders": [{"name": "mercy", "facilities": ["MERCY", "MERCYEAST"],
+                 "certificate_names": ["mercy-engine"], "addresses": ["10.1.0.0/16"],
+                 "fallback_charset": "8859/1"}]
+  })", "test.json");
+  EXPECT_EQ(c.data_dir, "/var/lib/carebridge");
+  EXPECT_EQ(c.mllp.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.mllp.listen.port, 6661);
+  EXPECT_EQ(c.mllp.max_connections, 10u);
+  EXPECT_FALSE(c.mllp.tcp_keepalive);
+  EXPECT_TRUE(c.mllp.release2_commit_bytes);
+  EXPECT_EQ(c.http.listen.host, "::1");
+  EXPECT_EQ(c.http.listen.port, 9090);
+  EXPECT_EQ(c.store.max_batch, 64u);
+  ASSERT_EQ(c.senders.size(), 1u);
+  EXPECT_EQ(c.senders[0].facilities.size(), 2u);
+  EXPECT_EQ(c.threads, 2u);
+}
+
+TEST(Config, RefusesUnknownKeysWithOneLineNamingThem) {
+  EXPECT_EQ(error_of(R"({"mllp": {"lisen": "1.2.3.4:5"}})"),
+            "config test.json: mllp: unknown key 'lisen'");
+  EXPECT_EQ(error_of(R"({"colour": "blue"})"), "config test.json: unknown key 'colour'");
+}
+
+TEST(Config, RefusesBadValues) {
+  EXPECT_THAT(error_of(R"({"mllp": {"max_frame_bytes": 0}})"), HasSubstr("mllp.max_frame_bytes"));
+  EXPECT_THAT(error_of(R"({"mllp": {"max_frame_bytes": "big"}})"), HasSubstr("whole number"));
+  EXPECT_THAT(error_of(R"({"mllp": {"idle_timeout_seconds": -1}})"), HasSubstr("idle_timeout_seconds"));
+  EXPECT_THAT(error_of(R"({"mllp": {"listen": "nonsense"}})"), HasSubstr("HOST:PORT"));
+  EXPECT_THAT(error_of(R"({"mllp": {"listen": "1.2.3.4:99999"}})"), HasSubstr("port"));
+  EXPECT_THAT(error_of(R"({"log_level": "chatty"})"), HasSubstr("log_level"));
+  EXPECT_THAT(error_of(R"({"mllp": {"fallback_charset": "klingon"}})"), HasSubstr("klingon"));
+  EXPECT_THAT(error_of(R"({"mllp": {"tls": {"certificate": "/nope.crt", "private_key": "/nope.key"}}})"),
+              HasSubstr("file not found: /nope.crt"));
+  EXPECT_THAT(error_of(R"({"senders": [{"name": "x", "facilities": ["A"], "addresses": ["10.0.0.0/99"]}]})"),
+              HasSubstr("CIDR"));
+  EXPECT_THAT(error_of(R"({"senders": [{"name": "x", "facilities": ["A"]}]})"),
+              HasSubstr("certificate_names and/or addresses"));
+  EXPECT_THAT(error_of("{not json"), HasSubstr("not valid JSON"));
+  EXPECT_THAT(error_of("[]"), HasSubstr("JSON object"));
+  // Every error is one line.
+  EXPECT_EQ(error_of(R"({"mllp": {"max_connections": -5}})").find('\n'), std::string::npos);
+}
+
+TEST(SenderPolicy, CertificateAndAddressConditions) {
+  ingest::sender_policy p({{"mercy", {"MERCY"}, {"mercy-engine"}, {"127.0.0.0/8"}, {}},
+                           {"lab", {"LAB", "LAB2"}, {}, {"10.2.0.0/16", "::1"}, {}},
+                           {"any", {"*"}, {"superuser"}, {}, {}}});
+  ingest::connection_info c;
+  c.peer_address = "127.0.0.1";
+  c.certificate_names = {"mercy-engine"};
+  auto g = p.grant(c);
+  EXPECT_TRUE(g.allows("MERCY"));
+  EXPECT_FALSE(g.allows("LAB"));
+  EXPECT_EQ(g.sender_name(), "mercy");
+  c.peer_address = "192.168.1.1";  // right certificate, wrong network
+  EXPECT_FALSE(p.grant(c).allows("MERCY"));
+  c.certificate_names.clear();
+  c.peer_address = "10.2.200.3";
+  EXPECT_TRUE(p.grant(c).allows("LAB2"));
+  c.peer_address = "::1";
+  EXPECT_TRUE(p.grant(c).allows("LAB"));
+  c.certificate_names = {"superuser"};
+  EXPECT_TRUE(p.grant(c).allows("ANYTHING"));
+  EXPECT_TRUE(ingest::sender_policy().grant(c).allows("ANYTHING"));  // open policy
+}
+
+TEST(SenderPolicy, AddressMatching) {
+  EXPECT_TRUE(ingest::address_in("10.1.2.3", "10.1.0.0/16"));
+  EXPECT_FALSE(ingest::address_in("10.2.2.3", "10.1.0.0/16"));
+  EXPECT_TRUE(ingest::address_in("10.1.2.3", "10.1.2.3"));
+  EXPECT_TRUE(ingest::address_in("10.1.2.3", "0.0.0.0/0"));
+  EXPECT_TRUE(ingest::address_in("::ffff:10.1.2.3", "10.1.0.0/16"));
+  EXPECT_TRUE(ingest::address_in("fd00::1", "fd00::/8"));
+  EXPECT_FALSE(ingest::address_in("10.1.2.3", "fd00::/8"));
+  EXPECT_FALSE(ingest::address_in("not-an-ip", "10.0.0.0/8"));
+  EXPECT_FALSE(ingest::valid_cidr("10.0.0.0/33"));
+  EXPECT_TRUE(ingest::valid_cidr("10.0.0.0/32"));
+}
+
+TEST(Config, HostPort) {
+  EXPECT_EQ(config::parse_host_port("localhost:0", "x").host, "127.0.0.1");
+  EXPECT_EQ(config::parse_host_port("[::1]:2575", "x").port, 2575);
+  EXPECT_THROW(config::parse_host_port(":2575", "x"), config::config_error);
+  EXPECT_THROW(config::parse_host_port("host:", "x"), config::config_error);
+}
+
+}  // namespace
