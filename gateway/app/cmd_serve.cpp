@@ -94,9 +94,6 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   obs::registry metrics;
   const gateway::ingest::sender_policy policy(c.senders);
-  if (policy.open())
-    obs::warn("config.open_sender_policy",
-              {{"detail", "no senders configured: every connection may send for every facility"}});
 
   gateway::ingest::pipeline_worker worker(*store, metrics);
   gateway::ingest::ingest_service::options io;
@@ -158,23 +155,27 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
                                                metrics.expose()};
   });
 
+  asio::ip::tcp::endpoint mep, hep;
   try {
-    const auto mep = mllp.bind();
-    obs::info("listening", {{"listener", "mllp"},
-                            {"address", endpoint_text(mep)},
-                            {"tls", c.mllp.tls.has_value()},
-                            {"mutual_tls", c.mllp.tls && !c.mllp.tls->client_ca.empty()}});
-    const auto hep = http.bind();
-    http_up = true;
-    obs::info("listening", {{"listener", "http"},
-                            {"address", endpoint_text(hep)},
-                            {"tls", c.http.tls.has_value()}});
+    mep = mllp.bind();
+    hep = http.bind();
   } catch (const std::exception& e) {
     err << "carebridge serve: " << e.what() << '\n';
     store->close();
     return exit_input;
   }
+  http_up = true;
+  // Tests and scripts read the bound ports (port 0 gets a real one) from these lines.
+  obs::info("listening", {{"listener", "mllp"},
+                          {"address", endpoint_text(mep)},
+                          {"tls", c.mllp.tls.has_value()},
+                          {"mutual_tls", c.mllp.tls && !c.mllp.tls->client_ca.empty()}});
+  obs::info("listening",
+            {{"listener", "http"}, {"address", endpoint_text(hep)}, {"tls", c.http.tls.has_value()}});
 
+  if (policy.open())
+    obs::warn("config.open_sender_policy",
+              {{"detail", "no senders configured: every connection may send for every facility"}});
   worker.start();  // resumes whatever was committed but not yet processed
   mllp.start();
   http.start();

@@ -1,0 +1,276 @@
+// `carebridge serve` end to end: the real binary, real MLLP in, HTTP ops endpoints, graceful stop,
+// config errors, and a crash test (SIGKILL under load, restart, every acknowledged message stored
+// exactly once and processed).
+#include "tests/e2e/process.hpp"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <set>
+
+namespace {
+
+using namespace carebridge::test;
+using ::testing::HasSubstr;
+
+const std::string bin = CAREBRIDGE_BIN;
+using namespace std::chrono_literals;
+
+int port_from(const std::string& line) {
+  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
+  std::smatch m;
+  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
+}
+
+struct gateway {
+  std::unique_ptr<background_process> proc;
+  int mllp_port = -1;
+  int http_port = -1;
+
+  gateway(const std::filesystem::path& data, const std::filesystem::path& log,
+          std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{bin, "serve", "--data-dir", data.string(), "--mllp-listen",
+                                  "127.0.0.1:0", "--http-listen", "127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<background_process>(argv, log);
+    mllp_port = port_from(proc->wait_for_log("\"listener\":\"mllp\"", 10s));
+    http_port = port_from(proc->wait_for_log("\"listener\":\"http\"", 10s));
+  }
+};
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+std::string http_get(int port, const std::string& path) {
+  const int fd = connect_to(port);
+  if (fd < 0) return "";
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+std::string a03(const std::string& control_id) {
+  return "MSH|^~\\&|EPIC|MERCY|CB|PLAN|20261120143005-0500||ADT^A03^ADT_A03|" + control_id +
+         "|P|2.5.1\rPID|1||12345^^^MERCY^MR||Testpatient^Ann||19500101|F\rPV1|1|I\r";
+}
+
+TEST(Serve, SendHealthReadyMetricsAndGracefulStop) {
+  temp_dir dir;
+  gateway g(dir / "data", dir / "log");
+  ASSERT_GT(g.mllp_port, 0) << g.proc->log();
+  write_file(dir / "m1.hl7", a03("E2E-1") + a03("E2E-2"));
+  const auto sent = run_process({bin, "send", "127.0.0.1:" + std::to_string(g.mllp_port),
+                                 (dir / "m1.hl7").string()});
+  EXPECT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_THAT(sent.out, HasSubstr("MSA|AA|E2E-1"));
+  EXPECT_THAT(sent.out, HasSubstr("MSA|AA|E2E-2"));
+
+  EXPECT_THAT(http_get(g.http_port, "/healthz"), HasSubstr("200 OK"));
+  const std::string ready = http_get(g.http_port, "/readyz");
+  EXPECT_THAT(ready, HasSubstr("200 OK"));
+  EXPECT_THAT(ready, HasSubstr("\"store_writable\":true"));
+  const std::string metrics = http_get(g.http_port, "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(metrics, HasSubstr("carebridge_mllp_frames_total 2"));
+  EXPECT_THAT(metrics, HasSubstr("carebridge_ingest_acks_total{code=\"AA\"} 2"));
+  EXPECT_THAT(metrics, HasSubstr("carebridge_mllp_ack_seconds_bucket"));
+  EXPECT_THAT(http_get(g.http_port, "/nothing"), HasSubstr("404"));
+
+  g.proc->signal(SIGTERM);
+  EXPECT_EQ(g.proc->wait_for_exit(15s), 0) << g.proc->log();
+  const std::string log = g.proc->log();
+  EXPECT_THAT(log, HasSubstr("\"event\":\"stopped\""));
+  // Every log line is one JSON object, and no PHI reaches the log.
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("Testpatient")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("19500101")));
+
+  const auto stats = run_process({bin, "store", "stats", "--data-dir", (dir / "data").string(), "--json"});
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_THAT(stats.out, HasSubstr("\"accepted\": 2"));
+  EXPECT_THAT(stats.out, HasSubstr("\"MERCY\""));
+  const auto human = run_process({bin, "store", "stats", "--data-dir", (dir / "data").string()});
+  EXPECT_THAT(human.out, HasSubstr("accepted   2"));
+}
+
+TEST(Serve, BadConfigIsRefusedWithOneLine) {
+  temp_dir dir;
+  write_file(dir / "bad.json", R"({"mllp": {"max_frame_bytes": 0, "colour": 1}})");
+  const auto r = run_process({bin, "serve", "--config", (dir / "bad.json").string(), "--data-dir",
+                              (dir / "d").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("mllp.max_frame_bytes"));
+  write_file(dir / "unknown.json", R"({"mllp": {"colour": 1}})");
+  const auto u = run_process({bin, "serve", "--config", (dir / "unknown.json").string()});
+  EXPECT_EQ(u.exit_code, 1);
+  EXPECT_THAT(u.err, HasSubstr("unknown key 'colour'"));
+  const auto flag = run_process({bin, "serve", "--mllp-listen", "nonsense"});
+  EXPECT_EQ(flag.exit_code, 1);
+  // A port someone else holds: a clear line, not a crash.
+  const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(holder, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+  const auto port = run_process({bin, "serve", "--data-dir", (dir / "d2").string(), "--mllp-listen",
+                                 "127.0.0.1:" + std::to_string(ntohs(a.sin_port)),
+                                 "--http-listen", "127.0.0.1:0"});
+  ::close(holder);
+  EXPECT_EQ(port.exit_code, 1);
+  EXPECT_EQ(std::count(port.err.begin(), port.err.end(), '\n'), 1) << port.err;
+  EXPECT_THAT(port.err, HasSubstr("cannot listen for MLLP"));
+}
+
+TEST(Serve, SendReportsRejectionsWithExitOne) {
+  temp_dir dir;
+  gateway g(dir / "data", dir / "log");
+  write_file(dir / "junk.hl7", "MSH|^~\\&|X|Y|||||ADT^A03||P|2.5\r");  // no MSH-10
+  const auto r = run_process({bin, "send", "127.0.0.1:" + std::to_string(g.mllp_port),
+                              (dir / "junk.hl7").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("MSA|AR|"));
+  EXPECT_THAT(r.err, HasSubstr("1 of 1 messages were not accepted"));
+  // A port nobody listens on: bind one, note it, close it.
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(probe);
+  const auto none = run_process({bin, "send", "127.0.0.1:" + std::to_string(ntohs(a.sin_port)),
+                                 (dir / "junk.hl7").string()});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.err, HasSubstr("cannot connect"));
+}
+
+// Sends unique messages in a closed loop over one connection; records the ids that were ACKed.
+void sender_loop(int port, const std::string& prefix, std::atomic<bool>& stop,
+                 std::mutex& mu, std::set<std::string>& acked) {
+  const int fd = connect_to(port);
+  if (fd < 0) return;
+  std::string pending;
+  for (int i = 0; !stop; ++i) {
+    const std::string id = prefix + "-" + std::to_string(i);
+    const std::string frame = "\x0B" + a03(id) + "\x1C\x0D";
+    if (::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) < 0) break;
+    std::string ack;
+    while (true) {
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        ::close(fd);
+        return;
+      }
+      pending.append(buf, static_cast<std::size_t>(n));
+      const auto end = pending.find('\x1C');
+      if (end != std::string::npos) {
+        ack = pending.substr(0, end);
+        pending.erase(0, end + 1);
+        break;
+      }
+    }
+    if (ack.find("MSA|AA|" + id) != std::string::npos) {
+      std::lock_guard lock(mu);
+      acked.insert(id);
+    }
+  }
+  ::close(fd);
+}
+
+TEST(Serve, CrashTestEveryAcknowledgedMessageIsStoredExactlyOnce) {
+  temp_dir dir;
+  std::mutex mu;
+  std::set<std::string> acked;
+  std::mt19937 rng(20261122);
+  for (int round = 0; round < 5; ++round) {
+    gateway g(dir / "data", dir / ("log" + std::to_string(round)));
+    ASSERT_GT(g.mllp_port, 0) << g.proc->log();
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> senders;
+    for (int c = 0; c < 4; ++c)
+      senders.emplace_back(sender_loop, g.mllp_port,
+                           "R" + std::to_string(round) + "C" + std::to_string(c), std::ref(stop),
+                           std::ref(mu), std::ref(acked));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 500));
+    g.proc->signal(SIGKILL);  // mid-load: frames in flight, commits in progress
+    EXPECT_EQ(g.proc->wait_for_exit(5s), 128 + SIGKILL);
+    stop = true;
+    for (auto& t : senders) t.join();
+  }
+  ASSERT_GT(acked.size(), 50u) << "the load did not get going";
+
+  // A last, clean run: the pipeline resumes what was committed but not processed.
+  {
+    gateway g(dir / "data", dir / "log-final");
+    bool drained = false;
+    for (int i = 0; i < 500 && !drained; ++i) {
+      drained = http_get(g.http_port, "/metrics").find("carebridge_store_pending_messages 0\n") !=
+                std::string::npos;
+      if (!drained) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(drained) << "pending messages were not resumed";
+    g.proc->signal(SIGTERM);
+    EXPECT_EQ(g.proc->wait_for_exit(15s), 0);
+  }
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir / "data" / "carebridge.db").c_str(), &db, SQLITE_OPEN_READONLY,
+                            nullptr),
+            SQLITE_OK);
+  std::map<std::string, int> stored;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT control_id, state FROM messages", -1, &st, nullptr);
+  int unprocessed = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const std::string id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    const std::string state = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    ++stored[id];
+    if (state != "processed") ++unprocessed;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  std::size_t missing = 0, doubled = 0;
+  for (const auto& id : acked) {
+    const auto it = stored.find(id);
+    if (it == stored.end()) ++missing;
+    else if (it->second != 1) ++doubled;
+  }
+  EXPECT_EQ(missing, 0u) << "acknowledged but not stored";
+  EXPECT_EQ(doubled, 0u) << "stored more than once";
+  EXPECT_EQ(unprocessed, 0);
+  std::cout << "crash test: " << acked.size() << " acknowledged, " << stored.size()
+            << " stored (the rest were in flight when killed)\n";
+}
+
+}  // namespace
