@@ -10,14 +10,14 @@ want_tests=0
 [ "${1:-}" = "--tests" ] && want_tests=1
 
 packages=(
-  g++ cmake ninja-build pkg-config
+  g++ cmake ninja-build pkg-config openssl curl
   libboost1.81-dev rapidjson-dev libssl-dev libsqlite3-dev
 )
 if [ "$want_tests" = 1 ]; then
   packages+=(
     libgtest-dev libgmock-dev libbenchmark-dev
     clang libclang-rt-14-dev
-    python3 nodejs npm
+    python3 python3-hl7 nodejs npm
   )
 fi
 

@@ -151,17 +151,23 @@ ack_policy ack_policy_of(const message& inbound) {
 std::optional<built_ack> build_ack(const message& inbound, disposition d, const ack_context& ctx,
                                    const ack_error* error) {
   const ack_policy policy = ack_policy_of(inbound);
+  ack_mode code_mode = policy.mode;
   if (policy.mode == ack_mode::enhanced) {
     const bool ok = d == disposition::accepted;
-    switch (policy.accept) {
-      case ack_condition::always: break;
-      case ack_condition::never: return std::nullopt;
-      case ack_condition::error_only:
-        if (ok) return std::nullopt;
-        break;
-      case ack_condition::success_only:
-        if (!ok) return std::nullopt;
-        break;
+    auto wanted = [ok](ack_condition c) {
+      switch (c) {
+        case ack_condition::always: return true;
+        case ack_condition::never: return false;
+        case ack_condition::error_only: return !ok;
+        case ack_condition::success_only: return ok;
+      }
+      return true;
+    };
+    if (!wanted(policy.accept)) {
+      // No accept ACK wanted. If an application ACK is, send it now: for a gateway, durable
+      // acceptance is the application's answer, and no deferred ACK will follow.
+      if (!wanted(policy.application)) return std::nullopt;
+      code_mode = ack_mode::original;
     }
   }
   const delimiters& dl = inbound.delims();
@@ -200,7 +206,7 @@ std::optional<built_ack> build_ack(const message& inbound, disposition d, const 
   }
   w.end_segment();
 
-  const std::string_view code = ack_code(d, policy.mode);
+  const std::string_view code = ack_code(d, code_mode);
   const ack_error fallback{error_condition::application_internal_error,
                            "the message could not be processed", {}, 1, 0};
   const ack_error& err = error != nullptr ? *error : fallback;

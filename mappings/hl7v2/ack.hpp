@@ -2,8 +2,11 @@
 //
 // Mode: when MSH-15 or MSH-16 is valued the sender uses enhanced acknowledgment, and the ACK we
 // return on receipt is the accept (commit) ACK: CA/CE/CR, sent or not as MSH-15 asks
-// (AL always, NE never, ER only for an error or reject, SU only for success; empty = AL). Otherwise
-// original mode: AA/AE/AR, always sent.
+// (AL always, NE never, ER only for an error or reject, SU only for success; empty = AL). When
+// MSH-15 asks for no accept ACK but MSH-16 asks for an application ACK for this outcome, the
+// application ACK (AA/AE/AR) is sent at once instead: a gateway's application answer is its durable
+// acceptance, and it sends no deferred acknowledgment later. When neither is wanted, none is sent.
+// Otherwise original mode: AA/AE/AR, always sent.
 //
 // The ACK echoes the inbound delimiters, MSH-11 and MSH-12 (and MSH-18 when valued); swaps sender
 // and receiver; carries a new control id in MSH-10 and the inbound MSH-10 in MSA-2. An error or a
@@ -83,7 +86,7 @@ struct built_ack {
 /// The MSA-1 code for a disposition in a mode.
 std::string_view ack_code(disposition d, ack_mode mode) noexcept;
 
-/// Builds the ACK, or nullopt when MSH-15 says none is wanted for this outcome. `error` is used for
+/// Builds the ACK, or nullopt when MSH-15 and MSH-16 say none is wanted for this outcome. `error` is used for
 /// errored and rejected outcomes (a generic application_internal_error one when null).
 std::optional<built_ack> build_ack(const message& inbound, disposition d, const ack_context& ctx,
                                    const ack_error* error = nullptr);

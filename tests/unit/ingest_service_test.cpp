@@ -109,11 +109,17 @@ TEST_F(fixture, EnhancedModeGivesCommitCodesAndHonoursNE) {
   EXPECT_EQ(r.ack_code, "CA");
   std::string never = a03;
   never.replace(never.find("|CTRL1|"), 7, "|CTRL2|");
-  never.replace(never.find("2.5.1\r"), 6, "2.5.1|||NE|AL\r");
+  never.replace(never.find("2.5.1\r"), 6, "2.5.1|||NE|NE\r");
   r = run(never);
   EXPECT_FALSE(r.ack.has_value());
   EXPECT_TRUE(r.stored);  // no ACK wanted, but kept all the same
   EXPECT_EQ(store.records.size(), 2u);
+  // No accept ACK but an application ACK wanted: the application answer comes at once.
+  std::string app = a03;
+  app.replace(app.find("|CTRL1|"), 7, "|CTRL3|");
+  app.replace(app.find("2.5.1\r"), 6, "2.5.1|||NE|AL\r");
+  r = run(app);
+  EXPECT_EQ(r.ack_code, "AA");
 }
 
 TEST_F(fixture, FacilityNotAllowedOnThisConnectionIsRejectedAndKept) {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# All conformance checks, in one run: interoperability with outside tools and standards.
+#   conformance/run.sh            uses $CAREBRIDGE_BIN or build/ci/gateway/carebridge
+# Needs `npm ci` in conformance/ and python3-hl7 (deploy/install-deps.sh --tests does both).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${CAREBRIDGE_BIN:-$here/../build/ci/gateway/carebridge}
+[ -x "$bin" ] || { echo "conformance: no carebridge binary at $bin" >&2; exit 1; }
+
+# MLLP: python-hl7 (Debian) and node-hl7-client (npm) send to a real `carebridge serve`, plain and
+# over mutual TLS, and check every ACK.
+"$here/mllp/run.sh" "$bin"
