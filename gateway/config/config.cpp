@@ -137,7 +137,8 @@ host_port parse_host_port(const std::string& text, const std::string& what) {
 
 config load_text(const std::string& json, const std::string& name) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
+  // Comments (// and /* */) are allowed so that a config file can explain itself.
+  doc.Parse<rapidjson::kParseCommentsFlag>(json.c_str(), json.size());
   if (doc.HasParseError())
     throw config_error("config " + name + ": not valid JSON at byte " +
                        std::to_string(doc.GetErrorOffset()) + ": " +

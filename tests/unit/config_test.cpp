@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace {
 
 using namespace carebridge::gateway;
@@ -125,6 +128,29 @@ TEST(Config, HostPort) {
   EXPECT_EQ(config::parse_host_port("[::1]:2575", "x").port, 2575);
   EXPECT_THROW(config::parse_host_port(":2575", "x"), config::config_error);
   EXPECT_THROW(config::parse_host_port("host:", "x"), config::config_error);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Config, TheDeployExampleLoads) {
+  std::ifstream in(CAREBRIDGE_SOURCE_DIR "/deploy/carebridge.example.json");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string text = buf.str();
+  ASSERT_FALSE(text.empty());
+  // The TLS files of the example do not exist here: point them at a file that does.
+  const std::string stand_in = CAREBRIDGE_SOURCE_DIR "/deploy/carebridge.example.json";
+  for (const char* p : {"/etc/carebridge/tls/server.crt", "/etc/carebridge/tls/server.key",
+                        "/etc/carebridge/tls/hospital-ca.crt"})
+    text.replace(text.find(p), std::string(p).size(), stand_in);
+  const auto c = carebridge::gateway::config::load_text(text, "carebridge.example.json");
+  EXPECT_EQ(c.data_dir, "/var/lib/carebridge");
+  EXPECT_EQ(c.mllp.listen.host, "0.0.0.0");
+  ASSERT_TRUE(c.mllp.tls.has_value());
+  EXPECT_EQ(c.senders.size(), 2u);
+  EXPECT_EQ(c.senders[0].facilities.size(), 2u);
 }
 
 }  // namespace
