@@ -1,25 +1,66 @@
 #!/usr/bin/env bash
-# The README's run command: installs dependencies, builds CareBridge (Release) and shows it at work.
-# Until the gateway can serve (issue 3 on), the demo inspects a bundled sample discharge: the fields
-# the pipeline routes and scores on, then the whole message as JSON.
+# The README's run command: installs dependencies, builds CareBridge (Release), then shows it at work
+# on its embedded defaults: a sample discharge decoded the way the pipeline reads it, then
+# `carebridge serve` receiving sample ADT feeds over MLLP, acknowledging each after it is stored,
+# answering a resend with the stored ACK, and reporting through /metrics and `store stats`.
+# Everything stays on 127.0.0.1; the gateway is stopped at the end (SIGTERM, graceful).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deploy/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)"
-bin=build/release/gateway/carebridge
-sample=${1:-tests/data/hl7/demo/adt_a03_demo.hl7}
+bin=$PWD/build/release/gateway/carebridge
+sample=tests/data/hl7/demo/adt_a03_demo.hl7
 
 echo
-echo "== $sample: the fields CareBridge routes and scores a discharge on"
+echo "== 1. a discharge (ADT^A03), decoded: carebridge inspect --get …"
 paste -d' ' \
   <(printf '%s\n' "control id    (MSH.10)" "event         (MSH.9.2)" "MRN           (PID.3[1].1)" \
                   "member id     (IN1.36)" "admitted      (PV1.44)" "discharged    (PV1.45)" \
                   "disposition   (PV1.36)" "diagnosis 1   (DG1[1].3.1)" "diagnosis 2   (DG1[2].3.1)") \
   <("$bin" inspect --get MSH.10 --get MSH.9.2 --get 'PID.3[1].1' --get IN1.36 --get PV1.44 \
         --get PV1.45 --get PV1.36 --get 'DG1[1].3.1' --get 'DG1[2].3.1' "$sample")
+
+work=$(mktemp -d /tmp/carebridge-demo.XXXXXX)
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 echo
-echo "== the same message as JSON (carebridge inspect $sample)"
-"$bin" inspect "$sample" | head -n 60
-echo "   … (carebridge inspect --help for more; the full JSON has every segment)"
+echo "== 2. carebridge serve --data-dir $work/data (MLLP and HTTP on free loopback ports)"
+"$bin" serve --data-dir "$work/data" --mllp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+  2>"$work/gateway.log" &
+pid=$!
+port_of() { sed -n "s/.*\"listener\":\"$1\",\"address\":\"127.0.0.1:\([0-9]*\)\".*/\1/p" "$work/gateway.log"; }
+for _ in $(seq 100); do
+  [ -n "$(port_of http)" ] && break
+  sleep 0.1
+done
+mllp=$(port_of mllp)
+http=$(port_of http)
+[ -n "$mllp" ] && [ -n "$http" ] || { cat "$work/gateway.log"; exit 1; }
+echo "   listening: MLLP 127.0.0.1:$mllp, HTTP 127.0.0.1:$http"
+
+echo
+echo "== 3. five hospitals send their feeds: carebridge send 127.0.0.1:$mllp tests/data/hl7/adt/*.hl7"
+"$bin" send "127.0.0.1:$mllp" tests/data/hl7/adt/*.hl7 | grep -E '^(# |MSA)' | paste - - |
+  sed 's|tests/data/hl7/adt/||' | awk '{printf "   %-34s %s\n", $2, $3}'
+
+echo
+echo "== 4. the same discharge sent again: the stored ACK comes back, nothing is processed twice"
+"$bin" send "127.0.0.1:$mllp" "$sample" >/dev/null
+"$bin" send "127.0.0.1:$mllp" "$sample" | grep MSA | sed 's/^/   /'
+
+echo
+echo "== 5. what ops see: /readyz and a few lines of /metrics"
+curl -s "127.0.0.1:$http/readyz" | sed 's/^/   /'
+curl -s "127.0.0.1:$http/metrics" |
+  grep -E '^carebridge_(mllp_frames_total|ingest_acks_total|ingest_duplicates_total|store_pending_messages|pipeline_messages_total|mllp_ack_seconds_count)' |
+  sed 's/^/   /'
+
+sleep 1.5  # let the pipeline worker settle the last messages
+echo
+echo "== 6. carebridge store stats --data-dir $work/data"
+"$bin" store stats --data-dir "$work/data" | sed 's/^/   /'
+
+kill -TERM "$pid"
+wait "$pid" && echo && echo "== gateway stopped cleanly (SIGTERM). Its log: JSON lines, control ids, no PHI:" &&
+  head -n 3 "$work/gateway.log" | sed 's/^/   /'
