@@ -67,7 +67,8 @@ ack_policy ack_policy_of(const message& inbound);
 /// The problem an error/reject ACK reports. `text` must be free of PHI.
 struct ack_error {
   error_condition condition = error_condition::application_internal_error;
-  std::string_view text;      // ERR-8 user message (v2.5+) / ERR-1.4.2 (before v2.5)
+  std::string_view text;      // ERR-8 user message (v2.5+) / MSA-3 text message (before v2.5,
+                              // whose ERR-1 carries the table 0357 code and its own text)
   std::string_view segment;   // location: segment id, e.g. "PID" (empty when not known)
   std::uint32_t sequence = 1;  // location: occurrence of that segment
   std::uint32_t field = 0;     // location: field number (0 when not known)

@@ -285,6 +285,16 @@ transcoded to_utf8(std::string_view bytes, charset from) {
   }
   const charset_info& ci = info(from);
   if (ci.single_byte) return via_table(bytes, table_for(from));
+  if (from == charset::utf16 || from == charset::utf32) {
+    // With a byte-order mark iconv follows it; without one the HL7 default is big-endian, which
+    // glibc's plain "UTF-16"/"UTF-32" would not assume.
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+    const bool bom16 = bytes.size() >= 2 && ((b(0) == 0xFE && b(1) == 0xFF) || (b(0) == 0xFF && b(1) == 0xFE));
+    const bool bom32 = bytes.size() >= 4 && ((b(0) == 0 && b(1) == 0 && b(2) == 0xFE && b(3) == 0xFF) ||
+                                             (b(0) == 0xFF && b(1) == 0xFE && b(2) == 0 && b(3) == 0));
+    if (from == charset::utf16 && !bom16) return via_iconv(bytes, "UTF-16BE");
+    if (from == charset::utf32 && !bom32) return via_iconv(bytes, "UTF-32BE");
+  }
   return via_iconv(bytes, ci.iconv_name);
 }
 

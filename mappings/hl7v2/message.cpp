@@ -51,10 +51,15 @@ boost::system::result<delimiters> read_delimiters(std::string_view seg, std::siz
   delimiters d;
   d.field = seg[3];
   if (!usable_delimiter(d.field)) return error::bad_delimiters;
-  const std::size_t end = seg.find(d.field, 4);
+  std::size_t end = seg.find(d.field, 4);
   if (end == std::string_view::npos) {
-    bad_at = seg.size();
-    return error::truncated_msh;
+    // "MSH|^~\&" and nothing more is a (minimal) message; fewer encoding characters with nothing
+    // after them is a header cut short.
+    if (seg.size() - 4 < 4) {
+      bad_at = seg.size();
+      return error::truncated_msh;
+    }
+    end = seg.size();
   }
   const std::string_view enc = seg.substr(4, end - 4);
   bad_at = 4;
@@ -81,7 +86,7 @@ std::string delimiters::encoding_characters() const {
 }
 
 std::string_view nth_piece(std::string_view raw, char sep, std::uint32_t n) noexcept {
-  if (n == 0) return {};
+  if (n == 0 || raw.empty()) return {};
   const char* p = raw.data();
   const char* end = p + raw.size();
   std::uint32_t need = n - 1;  // separators to skip
@@ -475,7 +480,7 @@ boost::system::result<message, parse_error> parse(std::string_view bytes,
     if (ascii_only && !shifts) {
       keep = true;  // plain ASCII reads the same in every ASCII-transparent set
     } else if (cs == charset::none || cs == charset::utf8 || cs == charset::ascii) {
-      if (cs != charset::ascii && is_valid_utf8(text)) {
+      if (is_valid_utf8(text)) {  // "ASCII" senders that send UTF-8 are read as UTF-8
         keep = true;
       } else if (options.fallback_charset != charset::none) {
         read_as = options.fallback_charset;

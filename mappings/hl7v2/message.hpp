@@ -51,7 +51,9 @@ struct path {
   std::string_view segment_id() const { return {segment, 3}; }
 };
 
-/// Parses `SEG[n].F[r].C.S`; error::bad_path when it is not of that form.
+/// Parses `SEG[n].F[r].C.S`; error::bad_path when it is not of that form. Two common spellings are
+/// accepted too: lower-case segment ids (`pid.5`) and `-` for `.` (`PID-5`, `PID-5-1`), the way
+/// interface specifications often write paths.
 boost::system::result<path> parse_path(std::string_view text);
 
 class message;
