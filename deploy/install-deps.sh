@@ -17,8 +17,12 @@ if [ "$want_tests" = 1 ]; then
   packages+=(
     libgtest-dev libgmock-dev libbenchmark-dev
     clang libclang-rt-14-dev
-    python3 python3-hl7 nodejs npm
+    python3 python3-hl7
   )
+  # Node.js and npm: the machine's own when present (the image ships them), else Debian's.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+  fi
 fi
 
 missing=()
