@@ -101,9 +101,12 @@ sender_grant sender_policy::grant(const connection_info& c) const {
   g.open = rules_.empty();
   for (const auto& r : rules_) {
     if (!r.certificate_names.empty()) {
+      // A rule names a certificate by its subject CN, a SAN DNS name, or its whole subject.
       const bool named = std::any_of(r.certificate_names.begin(), r.certificate_names.end(),
                                      [&](const std::string& n) {
-                                       return std::find(c.certificate_names.begin(),
+                                       return (!c.certificate_subject.empty() &&
+                                               n == c.certificate_subject) ||
+                                              std::find(c.certificate_names.begin(),
                                                         c.certificate_names.end(),
                                                         n) != c.certificate_names.end();
                                      });

@@ -1,7 +1,7 @@
 // Which sending facilities (MSH-4) a connection may send for.
 //
-// A sender rule ties certificate names (subject CN or SAN DNS name) and/or peer addresses (IPs or
-// CIDR blocks) to the facilities they may send for. A connection matches a rule when it meets every
+// A sender rule ties certificate names (subject CN, SAN DNS name, or the whole subject as
+// "CN=…,O=…") and/or peer addresses (IPs or CIDR blocks) to the facilities they may send for. A connection matches a rule when it meets every
 // condition the rule sets; it may send for the union of the facilities of the rules it matches.
 // With no rules at all the policy is open (every facility from every connection): fine for a demo,
 // and `carebridge serve` warns about it at start.
@@ -32,7 +32,7 @@ struct connection_info {
 struct sender_rule {
   std::string name;                            // for logs, metrics and the store
   std::vector<std::string> facilities;         // MSH-4.1 values; "*" means any
-  std::vector<std::string> certificate_names;  // empty: no certificate condition
+  std::vector<std::string> certificate_names;  // CN, SAN DNS or full subject; empty: no condition
   std::vector<std::string> addresses;          // IPs or CIDRs; empty: no address condition
   mappings::hl7v2::charset fallback_charset = mappings::hl7v2::charset::none;
 };

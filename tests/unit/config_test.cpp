@@ -108,6 +108,14 @@ TEST(SenderPolicy, CertificateAndAddressConditions) {
   c.certificate_names = {"superuser"};
   EXPECT_TRUE(p.grant(c).allows("ANYTHING"));
   EXPECT_TRUE(ingest::sender_policy().grant(c).allows("ANYTHING"));  // open policy
+  // The whole subject names a certificate too.
+  ingest::sender_policy by_subject({{"dn", {"DN"}, {"CN=mercy-engine,O=Mercy"}, {}, {}}});
+  ingest::connection_info d;
+  d.certificate_subject = "CN=mercy-engine,O=Mercy";
+  d.certificate_names = {"mercy-engine"};
+  EXPECT_TRUE(by_subject.grant(d).allows("DN"));
+  d.certificate_subject = "CN=mercy-engine,O=Other";
+  EXPECT_FALSE(by_subject.grant(d).allows("DN"));
 }
 
 TEST(SenderPolicy, AddressMatching) {
