@@ -10,3 +10,7 @@ bin=${CAREBRIDGE_BIN:-$here/../build/ci/gateway/carebridge}
 # MLLP: python-hl7 (Debian) and node-hl7-client (npm) send to a real `carebridge serve`, plain and
 # over mutual TLS, and check every ACK.
 "$here/mllp/run.sh" "$bin"
+
+# FHIR: the output validator (@medplum/core, FHIR.js and our own rules) must accept every valid
+# example transaction Bundle and reject every invalid one for exactly the check its name gives.
+"$here/fhir/selftest.sh"

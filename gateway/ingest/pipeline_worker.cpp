@@ -11,9 +11,20 @@ namespace carebridge::gateway::ingest {
 
 namespace hl7 = mappings::hl7v2;
 
+namespace {
+
+stage_outcome check_header(const store::stored_message& m, store::processing_result&) {
+  auto parsed = hl7::parse(m.raw);
+  if (!parsed) return {stage_outcome::kind::error, "not an HL7 v2 message: " + parsed.error().describe()};
+  return {};
+}
+
+}  // namespace
+
 pipeline_worker::pipeline_worker(store::message_store& store, obs::registry& metrics,
-                                 std::chrono::milliseconds poll)
+                                 std::chrono::milliseconds poll, processor process)
     : store_(store),
+      process_(process ? std::move(process) : processor(check_header)),
       poll_(poll),
       processed_(metrics
                      .counters("carebridge_pipeline_messages_total",
@@ -47,12 +58,6 @@ void pipeline_worker::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-stage_outcome pipeline_worker::process(const store::stored_message& m) {
-  auto parsed = hl7::parse(m.raw);
-  if (!parsed) return {stage_outcome::kind::error, "not an HL7 v2 message: " + parsed.error().describe()};
-  return {};
-}
-
 void pipeline_worker::loop() {
   std::int64_t after = 0;
   while (true) {
@@ -72,7 +77,14 @@ void pipeline_worker::loop() {
     std::promise<void> all_settled;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const auto& m = batch[i];
-      const stage_outcome o = process(m);
+      store::processing_result result;
+      stage_outcome o;
+      try {
+        o = process_(m, result);
+      } catch (const std::exception& e) {
+        // A bug in a stage must not stop the pipeline: the message is kept as errored.
+        o = {stage_outcome::kind::error, std::string("internal error: ") + e.what()};
+      }
       const bool ok = o.what != stage_outcome::kind::error;
       if (ok) {
         processed_.inc();
@@ -82,11 +94,15 @@ void pipeline_worker::loop() {
                   {{"id", m.id}, {"control_id", m.control_id}, {"reason", o.reason}});
       }
       const bool last = i + 1 == batch.size();
-      store_.settle(m.id, ok ? store::message_state::processed : store::message_state::errored,
-                    o.reason, [failures, last, &all_settled](bool done) {
-                      if (!done) failures->fetch_add(1);
-                      if (last) all_settled.set_value();
-                    });
+      auto settled = [failures, last, &all_settled](bool done) {
+        if (!done) failures->fetch_add(1);
+        if (last) all_settled.set_value();
+      };
+      if (ok) {
+        store_.settle_processed(m.id, std::move(result), std::move(settled));
+      } else {
+        store_.settle(m.id, store::message_state::errored, o.reason, std::move(settled));
+      }
     }
     if (!batch.empty()) {
       all_settled.get_future().wait();

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,10 +28,17 @@ struct stage_outcome {
   std::string reason;  // PHI-free, for error
 };
 
+/// The processing stages: given a stored message, fill `out` (resources, clinical event) and say
+/// whether it is processed (proceed/stop) or errored. Runs on the worker thread. The default, when
+/// none is given, parses and checks the HL7 v2 header only.
+using processor =
+    std::function<stage_outcome(const store::stored_message& m, store::processing_result& out)>;
+
 class pipeline_worker {
  public:
   pipeline_worker(store::message_store& store, obs::registry& metrics,
-                  std::chrono::milliseconds poll = std::chrono::milliseconds(1000));
+                  std::chrono::milliseconds poll = std::chrono::milliseconds(1000),
+                  processor process = {});
   ~pipeline_worker();
   pipeline_worker(const pipeline_worker&) = delete;
   pipeline_worker& operator=(const pipeline_worker&) = delete;
@@ -44,9 +52,8 @@ class pipeline_worker {
 
  private:
   void loop();
-  stage_outcome process(const store::stored_message& m);
-
   store::message_store& store_;
+  processor process_;
   std::chrono::milliseconds poll_;
   obs::counter& processed_;
   obs::counter& errored_;

@@ -59,6 +59,44 @@ struct stored_message {
   std::int64_t received_at_us = 0;
 };
 
+/// One FHIR resource the pipeline made of a message, to upsert by (type, id).
+struct resource_row {
+  std::string type;  // "Patient"
+  std::string id;    // deterministic, from identifiers
+  std::string json;  // the resource, without meta.versionId/lastUpdated (the store sets them)
+  bool operator==(const resource_row&) const = default;
+};
+
+/// What the pipeline made of a message, written in the same transaction as its settlement: the
+/// resources (upserted; a resource whose JSON is unchanged keeps its version) and the clinical
+/// event (one per message; a message processed again replaces its event).
+struct processing_result {
+  std::vector<resource_row> resources;
+  std::string event_kind;          // "discharge"…; empty: no event
+  std::string event_json;          // mappings::event::to_json()
+  std::string patient_resource_id;
+  std::string encounter_resource_id;
+};
+
+/// A stored resource as read back.
+struct stored_resource {
+  std::string type;
+  std::string id;
+  std::int64_t version = 0;         // 1, 2, … bumped when the JSON changes
+  std::int64_t last_updated_us = 0;
+  std::int64_t message_id = 0;      // the message that last changed it
+  std::string json;
+};
+
+/// A stored clinical event.
+struct stored_event {
+  std::int64_t message_id = 0;
+  std::string kind;
+  std::string patient_resource_id;
+  std::string encounter_resource_id;
+  std::string json;
+};
+
 struct store_stats {
   std::uint64_t total = 0;
   std::uint64_t accepted = 0;  // pending + processed
@@ -88,6 +126,14 @@ class message_store {
   /// group-committed like submit(). `done` (optional) runs on the writer thread afterwards.
   virtual void settle(std::int64_t id, message_state state, std::string reason,
                       std::function<void(bool ok)> done = {}) = 0;
+  /// settle(processed) with what the pipeline made of the message, in the same transaction.
+  virtual void settle_processed(std::int64_t id, processing_result result,
+                                std::function<void(bool ok)> done = {}) = 0;
+  /// The current version of a resource, or nullopt. (Reads; any thread.)
+  virtual std::optional<stored_resource> read_resource(std::string_view type,
+                                                       std::string_view id) = 0;
+  /// The clinical events of a patient (by Patient resource id), oldest message first.
+  virtual std::vector<stored_event> events_for_patient(std::string_view patient_resource_id) = 0;
   virtual store_stats stats() = 0;
   /// Pending messages: how many, and when the oldest was received (cheap; for /metrics).
   struct backlog_info {

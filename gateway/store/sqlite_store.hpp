@@ -4,6 +4,9 @@
 // options::max_batch records), writes it in one transaction and commits with synchronous=FULL, so
 // one fsync covers many messages. Callbacks run on the writer thread after the commit. Reads
 // (pending(), stats()) use a second connection under a mutex; WAL lets them run beside the writer.
+// A third connection, on its own thread, checkpoints the WAL (PASSIVE) once it passes
+// checkpoint_pages, so that work never delays a commit. Batches that only settle messages commit
+// without an fsync of their own (a lost settle leaves the message pending; it is re-run).
 #pragma once
 
 #include "gateway/store/message_store.hpp"
@@ -40,6 +43,11 @@ class sqlite_store final : public message_store {
   std::vector<stored_message> pending(std::int64_t after_id, std::size_t limit) override;
   void settle(std::int64_t id, message_state state, std::string reason,
               std::function<void(bool ok)> done = {}) override;
+  void settle_processed(std::int64_t id, processing_result result,
+                        std::function<void(bool ok)> done = {}) override;
+  std::optional<stored_resource> read_resource(std::string_view type,
+                                               std::string_view id) override;
+  std::vector<stored_event> events_for_patient(std::string_view patient_resource_id) override;
   store_stats stats() override;
   backlog_info backlog() override;
   bool writable() const override;
@@ -52,11 +60,19 @@ class sqlite_store final : public message_store {
 
  private:
   struct op;
-  sqlite_store() = default;
+  struct statements;
+  sqlite_store();
   void writer_loop();
   void write_batch(std::deque<op>& batch);
+  void checkpoint_loop();
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
+  /// WAL size (pages) from which the checkpointer copies it back into the database.
+  static constexpr int checkpoint_pages = 4000;
 
   sqlite3* wdb_ = nullptr;  // writer thread only
+  std::unique_ptr<statements> st_;  // writer thread only: prepared once
+  bool sync_full_ = false;          // writer thread only: the synchronous mode set on wdb_
+  sqlite3* cdb_ = nullptr;  // checkpointer thread only
   sqlite3* rdb_ = nullptr;  // under read_mu_
   std::mutex read_mu_;
   options opts_;
@@ -69,6 +85,13 @@ class sqlite_store final : public message_store {
   std::uint64_t commits_ = 0;
   std::uint64_t written_ = 0;
   std::thread writer_;
+  std::uint64_t checkpoint_failures_ = 0;
+
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_wanted_ = false;
+  bool ckpt_stop_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace carebridge::gateway::store

@@ -27,8 +27,10 @@ bool before_v25(std::string_view version) noexcept {
   if (version.size() < 3 || version[0] != '2' || version[1] != '.') return false;
   std::size_t i = 2;
   int minor = 0;
-  while (i < version.size() && version[i] >= '0' && version[i] <= '9')
-    minor = minor * 10 + (version[i++] - '0');
+  while (i < version.size() && version[i] >= '0' && version[i] <= '9') {
+    if (minor < 1000) minor = minor * 10 + (version[i] - '0');  // saturates: no overflow
+    ++i;
+  }
   return i > 2 && minor < 5;
 }
 
@@ -39,8 +41,10 @@ bool has_structure_component(std::string_view version) noexcept {
   std::size_t i = 0;
   for (int k = 0; k < 3 && i < version.size(); ++k) {
     const std::size_t start = i;
-    while (i < version.size() && version[i] >= '0' && version[i] <= '9')
-      parts[k] = parts[k] * 10 + (version[i++] - '0');
+    while (i < version.size() && version[i] >= '0' && version[i] <= '9') {
+      if (parts[k] < 1000) parts[k] = parts[k] * 10 + (version[i] - '0');  // saturates
+      ++i;
+    }
     if (i == start) return true;  // not a version number we know: use the current form
     if (i < version.size() && version[i] == '.') ++i;
   }

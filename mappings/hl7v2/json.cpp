@@ -12,63 +12,90 @@ void write_string(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// Text that was not transcoded (batch envelope segments are written as sent): invalid UTF-8 is
+// replaced by U+FFFD so the document stays valid JSON.
 template <typename Writer>
-void write_leaf(Writer& w, const element& e) {
+void write_text(Writer& w, std::string_view s) {
+  if (is_valid_utf8(s)) {
+    write_string(w, s);
+  } else {
+    write_string(w, to_utf8(s, charset::utf8).text);
+  }
+}
+
+template <typename Writer>
+void write_leaf(Writer& w, const element& e, std::string& scratch) {
   if (e.is_null()) {
     w.Null();
   } else {
-    write_string(w, e.decoded());
+    write_string(w, e.decoded(scratch));
   }
 }
 
-template <typename Writer>
-void write_component(Writer& w, const element& c) {
-  const std::uint32_t subs = c.subcomponent_count();
-  if (subs <= 1) {
-    write_leaf(w, c);
-    return;
-  }
-  w.StartArray();
-  for (std::uint32_t s = 1; s <= subs; ++s) write_leaf(w, c.subcomponent(s));
-  w.EndArray();
-}
-
-template <typename Writer>
-void write_repetition(Writer& w, const element& r) {
-  const std::uint32_t comps = r.component_count();
-  if (comps <= 1) {
-    write_component(w, r.component(1));
-    return;
-  }
-  w.StartArray();
-  for (std::uint32_t c = 1; c <= comps; ++c) write_component(w, r.component(c));
-  w.EndArray();
-}
-
-template <typename Writer>
-void write_field(Writer& w, const element& f) {
-  if (f.depth() == element::level::literal) {
-    write_string(w, f.raw());
-    return;
-  }
-  const std::uint32_t reps = f.repetition_count();
-  const element first = f.repetition(1);
-  if (reps == 1 && first.component_count() <= 1 && first.subcomponent_count() <= 1) {
-    write_leaf(w, first);
-    return;
-  }
-  w.StartArray();
-  for (std::uint32_t r = 1; r <= reps; ++r) {
-    const element rep = f.repetition(r);
-    if (rep.component_count() <= 1 && rep.subcomponent_count() <= 1) {
-      write_leaf(w, rep);
-    } else {
-      w.StartArray();
-      for (std::uint32_t c = 1; c <= rep.component_count(); ++c)
-        write_component(w, rep.component(c));
-      w.EndArray();
+// The pieces of `raw` between `sep`, in one pass (element::component(c) scans from the start each
+// time, which made one element with many pieces quadratic).
+template <typename F>
+void for_each_piece(std::string_view raw, char sep, F&& f) {
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t at = sep == '\0' ? std::string_view::npos : raw.find(sep, start);
+    if (at == std::string_view::npos) {
+      f(raw.substr(start));
+      return;
     }
+    f(raw.substr(start, at - start));
+    start = at + 1;
   }
+}
+
+bool has(std::string_view raw, char sep) {
+  return sep != '\0' && raw.find(sep) != std::string_view::npos;
+}
+
+template <typename Writer>
+void write_component(Writer& w, const message& m, std::string_view raw, std::string& scratch) {
+  const char sub = m.delims().subcomponent;
+  if (!has(raw, sub)) {
+    write_leaf(w, element{raw, &m, element::level::component}, scratch);
+    return;
+  }
+  w.StartArray();
+  for_each_piece(raw, sub, [&](std::string_view piece) {
+    write_leaf(w, element{piece, &m, element::level::subcomponent}, scratch);
+  });
+  w.EndArray();
+}
+
+// A repetition with no inner delimiter is a string (or null); otherwise an array of components.
+template <typename Writer>
+void write_repetition(Writer& w, const message& m, std::string_view raw, std::string& scratch) {
+  const char comp = m.delims().component;
+  if (!has(raw, comp) && !has(raw, m.delims().subcomponent)) {
+    write_leaf(w, element{raw, &m, element::level::repetition}, scratch);
+    return;
+  }
+  w.StartArray();
+  for_each_piece(raw, comp,
+                 [&](std::string_view piece) { write_component(w, m, piece, scratch); });
+  w.EndArray();
+}
+
+// A field with no inner delimiter is a string (or null); otherwise an array of repetitions.
+template <typename Writer>
+void write_field(Writer& w, const message& m, const element& f, std::string& scratch) {
+  if (f.depth() == element::level::literal) {
+    write_text(w, f.raw());
+    return;
+  }
+  const delimiters& d = m.delims();
+  const std::string_view raw = f.raw();
+  if (!has(raw, d.repetition) && !has(raw, d.component) && !has(raw, d.subcomponent)) {
+    write_leaf(w, f, scratch);
+    return;
+  }
+  w.StartArray();
+  for_each_piece(raw, d.repetition,
+                 [&](std::string_view piece) { write_repetition(w, m, piece, scratch); });
   w.EndArray();
 }
 
@@ -99,7 +126,7 @@ void write_message(Writer& w, const message& m) {
     const text_encoding& e = m.encoding();
     w.StartObject();
     w.Key("declared");
-    write_string(w, e.declared);
+    write_text(w, e.declared);
     w.Key("read_as");
     write_string(w, hl7_name(e.source));
     w.Key("transcoded");
@@ -114,6 +141,7 @@ void write_message(Writer& w, const message& m) {
   }
   w.Key("segments");
   w.StartArray();
+  std::string scratch;
   for (std::size_t i = 0; i < m.segment_count(); ++i) {
     const segment_view seg = m.segment(i);
     w.StartObject();
@@ -127,7 +155,7 @@ void write_message(Writer& w, const message& m) {
       if (field.empty()) continue;
       const std::string key = std::to_string(f);
       write_string(w, key);
-      write_field(w, field);
+      write_field(w, m, field, scratch);
     }
     w.EndObject();
     w.EndObject();
@@ -165,17 +193,17 @@ void write_document(Writer& w, const batch_file& file,
   if (file.is_envelope()) {
     w.StartObject();
     w.Key("file_header");
-    file.file_header.empty() ? w.Null() : (write_string(w, file.file_header), true);
+    file.file_header.empty() ? w.Null() : (write_text(w, file.file_header), true);
     w.Key("file_trailer");
-    file.file_trailer.empty() ? w.Null() : (write_string(w, file.file_trailer), true);
+    file.file_trailer.empty() ? w.Null() : (write_text(w, file.file_trailer), true);
     w.Key("batches");
     w.StartArray();
     for (const auto& b : file.batches) {
       w.StartObject();
       w.Key("header");
-      b.header.empty() ? w.Null() : (write_string(w, b.header), true);
+      b.header.empty() ? w.Null() : (write_text(w, b.header), true);
       w.Key("trailer");
-      b.trailer.empty() ? w.Null() : (write_string(w, b.trailer), true);
+      b.trailer.empty() ? w.Null() : (write_text(w, b.trailer), true);
       w.Key("message_count");
       w.Uint64(b.messages.size());
       w.EndObject();
@@ -187,7 +215,7 @@ void write_document(Writer& w, const batch_file& file,
   }
   w.Key("issues");
   w.StartArray();
-  for (const auto& issue : file.issues) write_string(w, issue.describe());
+  for (const auto& issue : file.issues) write_text(w, issue.describe());
   w.EndArray();
   w.EndObject();
 }

@@ -461,11 +461,16 @@ boost::system::result<message, parse_error> parse(std::string_view bytes,
   if (!m.encoding_.transcoded) {
     std::string_view declared = nth_piece(msh, d->field, 18);
     declared = trim(nth_piece(declared, d->repetition != '\0' ? d->repetition : d->field, 1));
-    m.encoding_.declared = std::string(declared);
+    // MSH-18 names a character set, so it is ASCII; anything else is kept readable as UTF-8.
+    m.encoding_.declared = is_valid_utf8(declared) ? std::string(declared)
+                                                   : to_utf8(declared, charset::utf8).text;
     const std::optional<charset> named =
         declared.empty() ? std::optional<charset>(charset::none) : charset_from_msh18(declared);
     m.encoding_.unknown_declared = !named.has_value();
     charset cs = named.value_or(charset::none);
+    // A message whose MSH was just read one byte per character is not UTF-16/32 whatever MSH-18
+    // says (wide text is detected above, from its first bytes): read it as 8-bit text.
+    if (cs == charset::utf16 || cs == charset::utf32) cs = charset::none;
     if (!named && options.fallback_charset != charset::none) {
       cs = options.fallback_charset;
       m.encoding_.used_fallback = true;

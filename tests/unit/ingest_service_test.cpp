@@ -37,6 +37,15 @@ class fake_store final : public store::message_store {
   void settle(std::int64_t, store::message_state, std::string, std::function<void(bool)> d) override {
     if (d) d(true);
   }
+  void settle_processed(std::int64_t, store::processing_result,
+                        std::function<void(bool)> d) override {
+    if (d) d(true);
+  }
+  std::optional<store::stored_resource> read_resource(std::string_view,
+                                                      std::string_view) override {
+    return std::nullopt;
+  }
+  std::vector<store::stored_event> events_for_patient(std::string_view) override { return {}; }
   store::store_stats stats() override { return {}; }
   backlog_info backlog() override { return {}; }
   bool writable() const override { return true; }
