@@ -14,3 +14,7 @@ bin=${CAREBRIDGE_BIN:-$here/../build/ci/gateway/carebridge}
 # FHIR: the output validator (@medplum/core, FHIR.js and our own rules) must accept every valid
 # example transaction Bundle and reject every invalid one for exactly the check its name gives.
 "$here/fhir/selftest.sh"
+
+# The v2 → FHIR golden Bundles (tests/data/fhir/golden/, equal to what the converter makes, by
+# tests/unit/v2_golden_test.cpp) pass the same validators with zero errors.
+node "$here/fhir/validate.mjs" --quiet "$here/../tests/data/fhir/golden"

@@ -11,7 +11,7 @@ want_tests=0
 
 packages=(
   g++ cmake ninja-build pkg-config openssl curl
-  libboost1.81-dev rapidjson-dev libssl-dev libsqlite3-dev
+  libboost1.81-dev rapidjson-dev libssl-dev libsqlite3-dev libhowardhinnant-date-dev tzdata
 )
 if [ "$want_tests" = 1 ]; then
   packages+=(

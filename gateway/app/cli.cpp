@@ -26,6 +26,11 @@ constexpr std::string_view usage =
     "      parse HL7 v2 message(s) (single, concatenated or FHS/BHS batch) and print them as\n"
     "      JSON, the decoded value at each PATH (one per line), or the ER7 text written back.\n"
     "      PATH: SEG[n].F[r].C.S, 1-based, e.g. PID.5.1, PID.3[2].1, DG1[2].3.1, PV1.45\n"
+    "  convert [--config FILE] [--compact] [--event] [--verbose] FILE|-\n"
+    "      HL7 v2 message(s) to FHIR R4 transaction Bundles (PUT by deterministic id): one pretty\n"
+    "      Bundle for one message, one compact Bundle per line for several. --config takes the\n"
+    "      facilities' time zones, identifier systems and local codes; --event prints the clinical\n"
+    "      event instead; --verbose lists unmapped codes and notes on stderr\n"
     "  help\n"
     "      this text\n"
     "\n"
@@ -65,6 +70,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   const std::string& command = args.front();
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "inspect") return cmd_inspect(rest, out, err);
+  if (command == "convert") return cmd_convert(rest, out, err);
   if (command == "serve") return cmd_serve(rest, out, err);
   if (command == "send") return cmd_send(rest, out, err);
   if (command == "store") return cmd_store(rest, out, err);

@@ -22,6 +22,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 /// `carebridge inspect [--get PATH]... [--er7] [--compact] [--fallback-charset NAME] FILE|-`
 int cmd_inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+/// `carebridge convert [--config FILE] [--compact] [--event] [--verbose] FILE|-`
+int cmd_convert(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 /// `carebridge serve [--config FILE] [--data-dir DIR] [--mllp-listen HOST:PORT] [--http-listen HOST:PORT]`
 int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

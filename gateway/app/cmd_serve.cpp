@@ -6,6 +6,7 @@
 #include "gateway/app/cli.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/ingest/ingest_service.hpp"
+#include "gateway/ingest/conversion_stage.hpp"
 #include "gateway/ingest/pipeline_worker.hpp"
 #include "gateway/obs/log.hpp"
 #include "gateway/obs/metrics.hpp"
@@ -95,7 +96,12 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   obs::registry metrics;
   const gateway::ingest::sender_policy policy(c.senders);
 
-  gateway::ingest::pipeline_worker worker(*store, metrics);
+  gateway::ingest::conversion_stage convert(c, metrics);
+  gateway::ingest::pipeline_worker worker(
+      *store, metrics, std::chrono::milliseconds(1000),
+      [&convert](const gateway::store::stored_message& m, gateway::store::processing_result& result) {
+        return convert(m, result);
+      });
   gateway::ingest::ingest_service::options io;
   io.max_frame_bytes = c.mllp.max_frame_bytes;
   io.fallback_charset = hl7::charset_from_name(c.mllp.fallback_charset).value_or(hl7::charset::none);

@@ -1,5 +1,7 @@
 #include "gateway/config/config.hpp"
 
+#include <algorithm>
+
 #include "mappings/hl7v2/charset.hpp"
 
 #include <rapidjson/document.h>
@@ -106,6 +108,73 @@ tls_config read_tls(object_reader& parent, const value& v, const std::string& fi
     if (!f->empty() && !std::filesystem::exists(*f)) r.fail("file not found: " + *f);
   (void)file;
   return t;
+}
+
+// A JSON object of string → string (identifier systems, code systems).
+void string_map(object_reader& parent, const char* key,
+                std::map<std::string, std::string, std::less<>>& out) {
+  const value* v = parent.get(key);
+  if (v == nullptr) return;
+  if (!v->IsObject()) parent.fail("must be an object of strings", key);
+  for (const auto& m : v->GetObject()) {
+    if (!m.value.IsString() || m.value.GetStringLength() == 0)
+      parent.fail("values must be non-empty strings", key);
+    out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
+                std::string(m.value.GetString(), m.value.GetStringLength()));
+  }
+}
+
+mappings::fhir::sender_profile read_facility(const value& v, const std::string& path,
+                                             const std::string& file) {
+  namespace mf = mappings::fhir;
+  object_reader r(v, path, file);
+  mf::sender_profile p;
+  std::string tz;
+  r.text("time_zone", tz);
+  if (!tz.empty()) {
+    auto z = mf::zone::locate(tz);
+    if (!z) r.fail("unknown IANA time zone '" + tz + "'", "time_zone");
+    p.time_zone = *z;
+  }
+  string_map(r, "identifier_systems", p.identifier_systems);
+  if (const value* t = r.get("identifier_systems_by_type")) {
+    if (!t->IsObject()) r.fail("must be an object of objects", "identifier_systems_by_type");
+    object_reader by_type(*t, r.sub("identifier_systems_by_type"), file);
+    for (const auto& m : t->GetObject()) {
+      const std::string type(m.name.GetString(), m.name.GetStringLength());
+      string_map(by_type, type.c_str(), p.identifier_systems_by_type[type]);
+    }
+  }
+  r.text("practitioner_system", p.practitioner_system);
+  string_map(r, "code_systems", p.code_systems);
+  if (const value* o = r.get("code_overrides")) {
+    if (!o->IsObject()) r.fail("must be an object of tables", "code_overrides");
+    const std::vector<std::string> known = mf::code_tables::builtin().tables();
+    p.tables = mf::code_tables::builtin();
+    for (const auto& t : o->GetObject()) {
+      const std::string table(t.name.GetString(), t.name.GetStringLength());
+      const std::string where = r.sub("code_overrides." + table);
+      if (std::find(known.begin(), known.end(), table) == known.end())
+        throw config_error("config " + file + ": " + where + ": unknown code table");
+      if (!t.value.IsObject()) throw config_error("config " + file + ": " + where + ": must be an object");
+      for (const auto& row : t.value.GetObject()) {
+        const std::string code(row.name.GetString(), row.name.GetStringLength());
+        object_reader c(row.value, where + "." + code, file);
+        if (!row.value.IsObject()) c.fail("must be an object with system, code and display");
+        mf::coding target;
+        c.text("system", target.system);
+        c.text("code", target.code);
+        c.text("display", target.display);
+        c.done();
+        if (target.code.empty()) c.fail("a code is needed", "code");
+        if (target.system.empty() && table != mf::table::coding_system) c.fail("a system is needed", "system");
+        p.tables.set(table, code, std::move(target));
+      }
+    }
+    p.has_tables = true;
+  }
+  r.done();
+  return p;
 }
 
 }  // namespace
@@ -215,6 +284,15 @@ config load_text(const std::string& json, const std::string& name) {
       ingest::sender_policy check(c.senders);
     } catch (const std::invalid_argument& e) {
       throw config_error("config " + name + ": senders: " + e.what());
+    }
+  }
+  if (const value* v = top.get("facilities")) {
+    if (!v->IsObject()) top.fail("must be an object keyed by sending facility (MSH-4.1)", "facilities");
+    for (const auto& m : v->GetObject()) {
+      const std::string facility(m.name.GetString(), m.name.GetStringLength());
+      if (!m.value.IsObject())
+        throw config_error("config " + name + ": facilities." + facility + ": must be an object");
+      c.facilities.emplace(facility, read_facility(m.value, "facilities." + facility, name));
     }
   }
   top.done();

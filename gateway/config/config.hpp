@@ -5,9 +5,11 @@
 #pragma once
 
 #include "gateway/ingest/sender_policy.hpp"
+#include "mappings/fhir/v2_to_fhir.hpp"
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -66,6 +68,9 @@ struct config {
   http_config http;
   store_config store;
   std::vector<ingest::sender_rule> senders;
+  /// How each sending facility's messages are mapped to FHIR (its time zone, identifier systems,
+  /// local codes), by MSH-4.1. A facility not listed maps with no zone and no overrides.
+  std::map<std::string, mappings::fhir::sender_profile, std::less<>> facilities;
   std::string log_level = "info";
   double shutdown_grace_seconds = 10;
   unsigned threads = 0;  // 0: one per core

@@ -1,8 +1,8 @@
 // The message store port: where every inbound message is kept, durably, before it is acknowledged.
 //
 // submit() queues a record for the next group commit and calls `done` once the commit is on disk
-// (or has failed), on the store's own writer thread: callers post back to their executor and must
-// not block there. A record whose (MSH-3, MSH-4, MSH-10) matches an accepted message already stored
+// (or has failed), on the store's own writer thread, with the record handed back: callers post back
+// to their executor and must not block there. A record whose (MSH-3, MSH-4, MSH-10) matches an accepted message already stored
 // is not stored again: `done` gets outcome::duplicate with the stored ACK, to send again.
 //
 // Implementations: sqlite_store (embedded default). A PostgreSQL one can implement the same port
@@ -47,6 +47,8 @@ struct commit_result {
   std::string ack;        // duplicate: the ACK stored with the original
   std::string ack_code;   // duplicate: its code
   std::string error;      // failed: internal text for the log (no PHI)
+  inbound_record record;  // the record as submitted, handed back (moved, not copied), so that the
+                          // caller can pass a stored message on to the pipeline without a read
 };
 
 struct stored_message {
@@ -67,15 +69,21 @@ struct resource_row {
   bool operator==(const resource_row&) const = default;
 };
 
-/// What the pipeline made of a message, written in the same transaction as its settlement: the
-/// resources (upserted; a resource whose JSON is unchanged keeps its version) and the clinical
-/// event (one per message; a message processed again replaces its event).
-struct processing_result {
-  std::vector<resource_row> resources;
-  std::string event_kind;          // "discharge"…; empty: no event
-  std::string event_json;          // mappings::event::to_json()
+/// One clinical event made of a message.
+struct event_row {
+  std::string kind;                // "discharge"…
+  std::string json;                // mappings::event::to_json()
   std::string patient_resource_id;
   std::string encounter_resource_id;
+};
+
+/// What the pipeline made of a message, written in the same transaction as its settlement: the
+/// resources (upserted; a resource whose JSON is unchanged keeps its version) and the clinical
+/// events (usually one; a FHIR transaction may carry several). A message processed again replaces
+/// its events.
+struct processing_result {
+  std::vector<resource_row> resources;
+  std::vector<event_row> events;
 };
 
 /// A stored resource as read back.
@@ -91,6 +99,7 @@ struct stored_resource {
 /// A stored clinical event.
 struct stored_event {
   std::int64_t message_id = 0;
+  int seq = 0;  // the event's position among its message's events
   std::string kind;
   std::string patient_resource_id;
   std::string encounter_resource_id;

@@ -5,7 +5,10 @@
 
 #include <sqlite3.h>
 
+#include <pthread.h>
+
 #include <chrono>
+#include <limits>
 #include <stdexcept>
 #include <variant>
 
@@ -30,9 +33,13 @@ std::optional<message_state> state_from_string(std::string_view s) noexcept {
 
 namespace {
 
-// Version 2: bodies (raw message, ACK) live in their own append-only table, so that the small
+// Version 3. Bodies (raw message, ACK) live in their own append-only table, so that the small
 // `messages` rows of one group commit share pages and settling a message rewrites a few bytes of a
-// shared page instead of the whole page its body filled (write amplification was the bottleneck).
+// shared page instead of the whole page its body filled. Only two indexes are kept up per message,
+// and settling a message as processed touches neither the duplicate key nor anything but its own
+// row and the pending index: the key index covers the rows that hold their key (holds_key = 1:
+// accepted, not errored), a column settling as processed leaves alone, and the counts by state and
+// facility live in message_counts, updated once per group commit, instead of an index.
 constexpr const char* schema = R"sql(
 CREATE TABLE IF NOT EXISTS messages(
   id INTEGER PRIMARY KEY,
@@ -47,19 +54,26 @@ CREATE TABLE IF NOT EXISTS messages(
   reason TEXT NOT NULL DEFAULT '',
   ack_code TEXT NOT NULL DEFAULT '',
   duplicates INTEGER NOT NULL DEFAULT 0,
-  settled_at_us INTEGER
+  settled_at_us INTEGER,
+  holds_key INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS message_bodies(
   id INTEGER PRIMARY KEY REFERENCES messages(id),
   ack BLOB,
   raw BLOB NOT NULL
 );
--- One accepted message per (MSH-3, MSH-4, MSH-10): a resend gets the stored ACK.
+-- One accepted message per (MSH-3, MSH-4, MSH-10): a resend gets the stored ACK. holds_key is 1
+-- for an accepted message with a control id until it is settled as errored.
 CREATE UNIQUE INDEX IF NOT EXISTS messages_key
-  ON messages(sending_application, sending_facility, control_id)
-  WHERE control_id <> '' AND state IN ('pending','processed');
+  ON messages(sending_application, sending_facility, control_id) WHERE holds_key = 1;
 CREATE INDEX IF NOT EXISTS messages_pending ON messages(id) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS messages_state ON messages(state, sending_facility);
+-- Messages by state and sending facility, and resends by facility (state 'duplicate').
+CREATE TABLE IF NOT EXISTS message_counts(
+  state TEXT NOT NULL,
+  sending_facility TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY(state, sending_facility)
+) WITHOUT ROWID;
 -- What the pipeline made of the messages: FHIR resources (current version) and clinical events.
 CREATE TABLE IF NOT EXISTS resources(
   rid INTEGER PRIMARY KEY,
@@ -71,14 +85,17 @@ CREATE TABLE IF NOT EXISTS resources(
   json BLOB NOT NULL,
   UNIQUE(type, id)
 );
+-- Events: usually one per message (seq 0); a FHIR transaction may carry several.
 CREATE TABLE IF NOT EXISTS events(
-  message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  seq INTEGER NOT NULL,
   kind TEXT NOT NULL,
   patient_id TEXT NOT NULL DEFAULT '',
   encounter_id TEXT NOT NULL DEFAULT '',
-  json BLOB NOT NULL
+  json BLOB NOT NULL,
+  PRIMARY KEY(message_id, seq)
 );
-CREATE INDEX IF NOT EXISTS events_patient ON events(patient_id, message_id);
+CREATE INDEX IF NOT EXISTS events_patient ON events(patient_id, message_id, seq);
 )sql";
 
 // From version 1 (bodies in `messages`): move them out, in one transaction.
@@ -95,7 +112,52 @@ ALTER TABLE messages DROP COLUMN raw;
 PRAGMA user_version = 2;
 COMMIT;
 )sql";
-constexpr int schema_version = 2;
+
+// From version 2: the key index on holds_key instead of state, counts instead of an index.
+constexpr const char* migrate_v2 = R"sql(
+BEGIN IMMEDIATE;
+ALTER TABLE messages ADD COLUMN holds_key INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET holds_key = 1 WHERE control_id <> '' AND state IN ('pending','processed');
+DROP INDEX IF EXISTS messages_key;
+DROP INDEX IF EXISTS messages_state;
+CREATE UNIQUE INDEX messages_key
+  ON messages(sending_application, sending_facility, control_id) WHERE holds_key = 1;
+CREATE TABLE message_counts(
+  state TEXT NOT NULL,
+  sending_facility TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY(state, sending_facility)
+) WITHOUT ROWID;
+INSERT INTO message_counts(state, sending_facility, n)
+  SELECT state, sending_facility, count(*) FROM messages GROUP BY state, sending_facility;
+INSERT INTO message_counts(state, sending_facility, n)
+  SELECT 'duplicate', sending_facility, sum(duplicates) FROM messages WHERE duplicates > 0
+  GROUP BY sending_facility;
+CREATE TABLE IF NOT EXISTS events(message_id INTEGER PRIMARY KEY, kind TEXT NOT NULL,
+  patient_id TEXT NOT NULL DEFAULT '', encounter_id TEXT NOT NULL DEFAULT '', json BLOB NOT NULL);
+CREATE TABLE events_v3(
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  patient_id TEXT NOT NULL DEFAULT '',
+  encounter_id TEXT NOT NULL DEFAULT '',
+  json BLOB NOT NULL,
+  PRIMARY KEY(message_id, seq)
+);
+INSERT INTO events_v3(message_id, seq, kind, patient_id, encounter_id, json)
+  SELECT message_id, 0, kind, patient_id, encounter_id, json FROM events;
+DROP TABLE events;
+ALTER TABLE events_v3 RENAME TO events;
+PRAGMA user_version = 3;
+COMMIT;
+)sql";
+constexpr int schema_version = 3;
+
+// Page size of new files: the rows and index entries a commit touches are small and scattered,
+// and every page touched is written whole to the WAL and again into the database.
+constexpr int new_page_size = 4096;
+// WAL size from which the checkpointer copies it back into the database.
+constexpr std::int64_t checkpoint_bytes = 64 << 20;
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -198,27 +260,44 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::filesystem::path& da
   std::unique_ptr<sqlite_store> s(new sqlite_store());
   s->opts_ = opts;
   s->wdb_ = open_db(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  s->sync_full_ = opts.fsync;
-  exec(s->wdb_, "PRAGMA page_size=16384");  // takes effect when the file is created
+  exec(s->wdb_, ("PRAGMA page_size=" + std::to_string(new_page_size)).c_str());  // new files only
   exec(s->wdb_, "PRAGMA journal_mode=WAL");
-  exec(s->wdb_, opts.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  // NORMAL: a commit writes the WAL without an fsync; the writer syncs the WAL itself after a
+  // commit that stores messages (exactly what FULL would do), and not after one that only settles.
+  exec(s->wdb_, "PRAGMA synchronous=NORMAL");
   exec(s->wdb_, "PRAGMA foreign_keys=ON");
+  exec(s->wdb_, "PRAGMA cache_size=-16384");  // KiB: the index pages a commit touches stay cached
+  exec(s->wdb_, "PRAGMA journal_size_limit=67108864");
   const int version = user_version(s->wdb_);
   if (version > schema_version)
     throw std::runtime_error(file.string() + " was written by a newer CareBridge (schema " +
                              std::to_string(version) + ")");
   if (version == 1) exec(s->wdb_, migrate_v1);
+  if (version >= 1 && version <= 2) exec(s->wdb_, migrate_v2);
   exec(s->wdb_, schema);
   exec(s->wdb_, ("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
+  {
+    stmt q(s->wdb_, "SELECT coalesce(max(id), 0) FROM messages");
+    if (q.step() == SQLITE_ROW) s->durable_id_ = q.column_int(0);
+    stmt ps(s->wdb_, "PRAGMA page_size");
+    const std::int64_t page = ps.step() == SQLITE_ROW ? ps.column_int(0) : 4096;
+    s->checkpoint_pages_ = static_cast<int>(checkpoint_bytes / std::max<std::int64_t>(page, 512));
+  }
   // Checkpoints run on their own thread and connection (PASSIVE: they never block the writer), so
   // copying the WAL back into the database is not on the path of any ACK.
   exec(s->wdb_, "PRAGMA wal_autocheckpoint=0");
   sqlite3_wal_hook(s->wdb_, &sqlite_store::on_wal_commit, s.get());
   s->cdb_ = open_db(file, SQLITE_OPEN_READWRITE);
-  exec(s->cdb_, opts.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  exec(s->cdb_, "PRAGMA synchronous=NORMAL");  // a checkpoint syncs the WAL, then the database
   s->rdb_ = open_db(file, SQLITE_OPEN_READONLY);
-  s->writer_ = std::thread([p = s.get()] { p->writer_loop(); });
-  s->checkpointer_ = std::thread([p = s.get()] { p->checkpoint_loop(); });
+  s->writer_ = std::thread([p = s.get()] {
+    pthread_setname_np(pthread_self(), "cb-store-writer");
+    p->writer_loop();
+  });
+  s->checkpointer_ = std::thread([p = s.get()] {
+    pthread_setname_np(pthread_self(), "cb-checkpoint");
+    p->checkpoint_loop();
+  });
   return s;
 }
 
@@ -228,6 +307,8 @@ std::unique_ptr<sqlite_store> sqlite_store::open_read_only(const std::filesystem
     throw std::runtime_error("no store in " + data_dir.string() + " (carebridge.db not found)");
   std::unique_ptr<sqlite_store> s(new sqlite_store());
   s->rdb_ = open_db(file, SQLITE_OPEN_READONLY);
+  s->counts_table_ = user_version(s->rdb_) >= 3;
+  s->durable_id_ = std::numeric_limits<std::int64_t>::max();
   s->closing_ = true;
   s->writable_ = false;
   return s;
@@ -244,7 +325,7 @@ sqlite_store::~sqlite_store() {
 
 int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int pages) {
   auto* s = static_cast<sqlite_store*>(self);
-  if (pages >= checkpoint_pages) {
+  if (pages >= s->checkpoint_pages_) {
     {
       std::lock_guard lock(s->ckpt_mu_);
       s->ckpt_wanted_ = true;
@@ -285,6 +366,7 @@ void sqlite_store::submit(inbound_record record, commit_handler done) {
   commit_result r;
   r.what = commit_result::outcome::failed;
   r.error = "store is closed";
+  r.record = std::move(record);
   done(std::move(r));
 }
 
@@ -340,18 +422,19 @@ std::optional<stored_resource> sqlite_store::read_resource(std::string_view type
 std::vector<stored_event> sqlite_store::events_for_patient(std::string_view patient_resource_id) {
   std::lock_guard lock(read_mu_);
   stmt q(rdb_,
-         "SELECT message_id, kind, patient_id, encounter_id, json FROM events WHERE patient_id=? "
-         "ORDER BY message_id");
+         "SELECT message_id, seq, kind, patient_id, encounter_id, json FROM events "
+         "WHERE patient_id=? ORDER BY message_id, seq");
   q.text(1, patient_resource_id);
   std::vector<stored_event> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
     stored_event e;
     e.message_id = q.column_int(0);
-    e.kind = q.column_text(1);
-    e.patient_resource_id = q.column_text(2);
-    e.encounter_resource_id = q.column_text(3);
-    e.json = q.column_text(4);
+    e.seq = static_cast<int>(q.column_int(1));
+    e.kind = q.column_text(2);
+    e.patient_resource_id = q.column_text(3);
+    e.encounter_resource_id = q.column_text(4);
+    e.json = q.column_text(5);
     out.push_back(std::move(e));
   }
   check(rdb_, rc, "read events");
@@ -380,54 +463,102 @@ struct sqlite_store::statements {
   explicit statements(sqlite3* db)
       : ins(db,
             "INSERT INTO messages(received_at_us, sending_application, sending_facility, "
-            "control_id, message_type, sender, peer, state, reason, ack_code) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
+            "control_id, message_type, sender, peer, state, reason, ack_code, holds_key) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
         body(db, "INSERT INTO message_bodies(id, ack, raw) VALUES(?,?,?)"),
         dup(db,
             "SELECT m.id, b.ack, m.ack_code FROM messages m JOIN message_bodies b ON b.id = m.id "
             "WHERE m.sending_application=? AND m.sending_facility=? AND m.control_id=? AND "
-            "m.control_id <> '' AND m.state IN ('pending','processed')"),
+            "m.holds_key = 1"),
         bump(db, "UPDATE messages SET duplicates = duplicates + 1 WHERE id=?"),
-        upd(db, "UPDATE messages SET state=?, reason=?, settled_at_us=? WHERE id=?"),
+        get(db, "SELECT state, sending_facility FROM messages WHERE id=?"),
+        // Two forms, so that settling as processed does not name holds_key: SQLite then leaves
+        // the key index alone.
+        upd_keep(db, "UPDATE messages SET state=?, reason=?, settled_at_us=? WHERE id=?"),
+        upd_release(db,
+                    "UPDATE messages SET state=?, reason=?, settled_at_us=?, holds_key=0 "
+                    "WHERE id=?"),
+        count(db,
+              "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
+              "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n"),
         resource(db,
                  "INSERT INTO resources(type, id, version, last_updated_us, message_id, json) "
                  "VALUES(?,?,1,?,?,?) ON CONFLICT(type, id) DO UPDATE SET "
                  "version = version + 1, last_updated_us = excluded.last_updated_us, "
                  "message_id = excluded.message_id, json = excluded.json "
                  "WHERE json <> excluded.json"),
+        drop_events(db, "DELETE FROM events WHERE message_id=?"),
         event(db,
-              "INSERT OR REPLACE INTO events(message_id, kind, patient_id, encounter_id, json) "
-              "VALUES(?,?,?,?,?)"),
+              "INSERT INTO events(message_id, seq, kind, patient_id, encounter_id, json) "
+              "VALUES(?,?,?,?,?,?)"),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT") {}
-  stmt ins, body, dup, bump, upd, resource, event, begin, commit;
+  stmt ins, body, dup, bump, get, upd_keep, upd_release, count, resource, drop_events, event,
+      begin, commit;
+  std::vector<stmt*> all() {
+    return {&ins,   &body,     &dup,         &bump,  &get,   &upd_keep, &upd_release,
+            &count, &resource, &drop_events, &event, &begin, &commit};
+  }
 };
+
+namespace {
+
+// Changes to message_counts made by one batch, applied once at its end.
+class count_deltas {
+ public:
+  void add(std::string_view state, std::string_view facility, std::int64_t n) {
+    for (auto& d : deltas_)
+      if (d.state == state && d.facility == facility) {
+        d.n += n;
+        return;
+      }
+    deltas_.push_back({std::string(state), std::string(facility), n});
+  }
+  template <typename F>
+  void each(F f) const {
+    for (const auto& d : deltas_)
+      if (d.n != 0) f(d.state, d.facility, d.n);
+  }
+
+ private:
+  struct delta {
+    std::string state, facility;
+    std::int64_t n;
+  };
+  std::vector<delta> deltas_;
+};
+
+// Whether a message in this state still holds its duplicate key (if it had one).
+bool keeps_key(message_state s) {
+  return s == message_state::pending || s == message_state::processed;
+}
+
+}  // namespace
+
+bool sqlite_store::sync_wal() {
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(wdb_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+      wal == nullptr || wal->pMethods == nullptr)
+    return false;
+  return wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) == SQLITE_OK;
+}
 
 void sqlite_store::write_batch(std::deque<op>& batch) {
   std::vector<commit_result> results(batch.size());
   bool ok = true;
   std::string failure;
   if (!st_) st_ = std::make_unique<statements>(wdb_);
-  // A batch that only settles messages needs no fsync of its own: if it is lost in a crash, the
-  // messages are still pending and the (idempotent) pipeline runs them again. The next commit with
-  // synchronous=FULL makes it durable anyway.
-  const bool inserts = std::any_of(batch.begin(), batch.end(), [](const op& o) {
-    return std::holds_alternative<op::insert>(o.what);
-  });
-  const bool want_full = opts_.fsync && inserts;
-  if (want_full != sync_full_) {
-    exec(wdb_, want_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    sync_full_ = want_full;
-  }
+  count_deltas counts;
+  std::int64_t max_id = 0;
+  bool inserts = false;
   try {
     check(wdb_, st_->begin.step(), "begin");
     st_->begin.reset();
     stmt& ins = st_->ins;
     stmt& dup = st_->dup;
-    stmt& bump = st_->bump;
-    stmt& upd = st_->upd;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (auto* in = std::get_if<op::insert>(&batch[i].what)) {
+        inserts = true;
         const inbound_record& r = in->record;
         ins.int64(1, r.received_at_us);
         ins.text(2, r.sending_application);
@@ -439,17 +570,20 @@ void sqlite_store::write_batch(std::deque<op>& batch) {
         ins.text(8, to_string(r.state));
         ins.text(9, r.reason);
         ins.text(10, r.ack_code);
+        ins.int64(11, r.state == message_state::pending && !r.control_id.empty() ? 1 : 0);
         check(wdb_, ins.step(), "insert");
         ins.reset();
         if (sqlite3_changes(wdb_) == 1) {
           results[i].what = commit_result::outcome::stored;
           results[i].id = sqlite3_last_insert_rowid(wdb_);
+          max_id = std::max(max_id, results[i].id);
           stmt& body = st_->body;
           body.int64(1, results[i].id);
           body.blob(2, r.ack);
           body.blob(3, r.raw);
           check(wdb_, body.step(), "insert body");
           body.reset();
+          counts.add(to_string(r.state), r.sending_facility, 1);
         } else {
           dup.text(1, r.sending_application);
           dup.text(2, r.sending_facility);
@@ -460,18 +594,36 @@ void sqlite_store::write_batch(std::deque<op>& batch) {
           results[i].ack = dup.column_text(1);
           results[i].ack_code = dup.column_text(2);
           dup.reset();
+          stmt& bump = st_->bump;
           bump.int64(1, results[i].id);
           check(wdb_, bump.step(), "count duplicate");
           bump.reset();
+          counts.add("duplicate", r.sending_facility, 1);
         }
       } else {
         auto& u = std::get<op::update>(batch[i].what);
-        upd.text(1, to_string(u.state));
-        upd.text(2, u.reason);
-        upd.int64(3, now_us());
-        upd.int64(4, u.id);
-        check(wdb_, upd.step(), "settle");
-        upd.reset();
+        stmt& get = st_->get;
+        get.int64(1, u.id);
+        const int found = get.step();
+        check(wdb_, found, "read state");
+        if (found == SQLITE_ROW) {
+          const auto before = state_from_string(get.column_text(0)).value_or(message_state::errored);
+          if (before != u.state) {
+            const std::string facility = get.column_text(1);
+            counts.add(to_string(before), facility, -1);
+            counts.add(to_string(u.state), facility, 1);
+          }
+          get.reset();
+          stmt& upd = keeps_key(u.state) ? st_->upd_keep : st_->upd_release;
+          upd.text(1, to_string(u.state));
+          upd.text(2, u.reason);
+          upd.int64(3, now_us());
+          upd.int64(4, u.id);
+          check(wdb_, upd.step(), "settle");
+          upd.reset();
+        } else {
+          get.reset();
+        }
         if (u.result) {
           const std::int64_t now = now_us();
           stmt& res = st_->resource;
@@ -484,13 +636,20 @@ void sqlite_store::write_batch(std::deque<op>& batch) {
             check(wdb_, res.step(), "upsert resource");
             res.reset();
           }
-          if (!u.result->event_kind.empty()) {
-            stmt& ev = st_->event;
+          // A message processed again replaces its events.
+          stmt& drop = st_->drop_events;
+          drop.int64(1, u.id);
+          check(wdb_, drop.step(), "replace events");
+          drop.reset();
+          stmt& ev = st_->event;
+          std::int64_t seq = 0;
+          for (const event_row& e : u.result->events) {
             ev.int64(1, u.id);
-            ev.text(2, u.result->event_kind);
-            ev.text(3, u.result->patient_resource_id);
-            ev.text(4, u.result->encounter_resource_id);
-            ev.blob(5, u.result->event_json);
+            ev.int64(2, seq++);
+            ev.text(3, e.kind);
+            ev.text(4, e.patient_resource_id);
+            ev.text(5, e.encounter_resource_id);
+            ev.blob(6, e.json);
             check(wdb_, ev.step(), "store event");
             ev.reset();
           }
@@ -499,16 +658,37 @@ void sqlite_store::write_batch(std::deque<op>& batch) {
         results[i].id = u.id;
       }
     }
+    stmt& count = st_->count;
+    counts.each([&](const std::string& state, const std::string& facility, std::int64_t n) {
+      count.text(1, state);
+      count.text(2, facility);
+      count.int64(3, n);
+      check(wdb_, count.step(), "count");
+      count.reset();
+    });
     check(wdb_, st_->commit.step(), "commit");
     st_->commit.reset();
   } catch (const std::exception& e) {
     ok = false;
     failure = e.what();
-    for (stmt* q : {&st_->ins, &st_->body, &st_->dup, &st_->bump, &st_->upd, &st_->resource,
-                    &st_->event, &st_->begin, &st_->commit})
-      q->reset();
+    for (stmt* q : st_->all()) q->reset();
     sqlite3_exec(wdb_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
+  // A batch that only settles messages needs no fsync of its own: if it is lost in a crash, the
+  // messages are still pending and the (idempotent) pipeline runs them again. The next durable
+  // commit covers it anyway.
+  bool synced = false;
+  if (ok && inserts && opts_.fsync) {
+    synced = true;
+    if (!sync_wal()) {
+      // Committed but maybe not on disk: say so. A resend finds the stored copy (a duplicate,
+      // answered with its ACK), so nothing is stored twice.
+      ok = false;
+      failure = "fsync of the WAL failed";
+    }
+  }
+  if (ok && max_id > durable_id_.load(std::memory_order_relaxed))
+    durable_id_.store(max_id, std::memory_order_release);
   {
     std::lock_guard lock(mu_);
     writable_ = ok;
@@ -516,6 +696,7 @@ void sqlite_store::write_batch(std::deque<op>& batch) {
       ++commits_;
       written_ += batch.size();
     }
+    if (synced) ++syncs_;
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!ok) {
@@ -524,6 +705,7 @@ void sqlite_store::write_batch(std::deque<op>& batch) {
       results[i].error = failure;
     }
     if (auto* in = std::get_if<op::insert>(&batch[i].what)) {
+      results[i].record = std::move(in->record);
       in->done(std::move(results[i]));
     } else {
       auto& u = std::get<op::update>(batch[i].what);
@@ -537,9 +719,10 @@ std::vector<stored_message> sqlite_store::pending(std::int64_t after_id, std::si
   stmt q(rdb_,
          "SELECT m.id, b.raw, m.sending_facility, m.control_id, m.message_type, m.sender, "
          "m.received_at_us FROM messages m JOIN message_bodies b ON b.id = m.id "
-         "WHERE m.state='pending' AND m.id > ? ORDER BY m.id LIMIT ?");
+         "WHERE m.state='pending' AND m.id > ? AND m.id <= ? ORDER BY m.id LIMIT ?");
   q.int64(1, after_id);
-  q.int64(2, static_cast<std::int64_t>(limit));
+  q.int64(2, durable_id_.load(std::memory_order_acquire));
+  q.int64(3, static_cast<std::int64_t>(limit));
   std::vector<stored_message> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
@@ -560,18 +743,26 @@ std::vector<stored_message> sqlite_store::pending(std::int64_t after_id, std::si
 store_stats sqlite_store::stats() {
   std::lock_guard lock(read_mu_);
   store_stats s;
-  stmt q(rdb_,
-         "SELECT state, sending_facility, count(*), sum(duplicates) FROM messages "
-         "GROUP BY state, sending_facility");
+  // Schema 3 keeps the counts; an older store (read-only `store stats`) is counted row by row.
+  stmt q(rdb_, counts_table_
+                   ? "SELECT state, sending_facility, n FROM message_counts"
+                   : "SELECT state, sending_facility, count(*) FROM messages GROUP BY 1, 2 "
+                     "UNION ALL SELECT 'duplicate', sending_facility, sum(duplicates) FROM "
+                     "messages WHERE duplicates > 0 GROUP BY 2");
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
-    const auto state = state_from_string(q.column_text(0));
+    const std::string state_text = q.column_text(0);
     const std::string facility = q.column_text(1);
-    const auto n = static_cast<std::uint64_t>(q.column_int(2));
-    s.duplicates += static_cast<std::uint64_t>(q.column_int(3));
+    const std::int64_t signed_n = q.column_int(2);
+    if (signed_n <= 0) continue;
+    const auto n = static_cast<std::uint64_t>(signed_n);
+    if (state_text == "duplicate") {
+      s.duplicates += n;
+      continue;
+    }
     s.total += n;
     auto& row = s.by_sender[facility];
-    switch (state.value_or(message_state::errored)) {
+    switch (state_from_string(state_text).value_or(message_state::errored)) {
       case message_state::pending: s.pending += n; row.pending += n; break;
       case message_state::processed: s.processed += n; row.processed += n; break;
       case message_state::rejected: s.rejected += n; row.rejected += n; break;
@@ -633,6 +824,11 @@ std::uint64_t sqlite_store::commits() const {
 std::uint64_t sqlite_store::records_written() const {
   std::lock_guard lock(mu_);
   return written_;
+}
+
+std::uint64_t sqlite_store::syncs() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
 }
 
 }  // namespace carebridge::gateway::store

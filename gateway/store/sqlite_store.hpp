@@ -1,16 +1,23 @@
 // The embedded message store: SQLite in WAL mode under the data directory.
 //
 // One writer thread owns the write connection and group-commits: it takes everything queued (up to
-// options::max_batch records), writes it in one transaction and commits with synchronous=FULL, so
-// one fsync covers many messages. Callbacks run on the writer thread after the commit. Reads
-// (pending(), stats()) use a second connection under a mutex; WAL lets them run beside the writer.
-// A third connection, on its own thread, checkpoints the WAL (PASSIVE) once it passes
-// checkpoint_pages, so that work never delays a commit. Batches that only settle messages commit
-// without an fsync of their own (a lost settle leaves the message pending; it is re-run).
+// options::max_batch records), writes it in one transaction, and when the batch holds new messages
+// makes the WAL durable (fdatasync) before it runs the callbacks, so one fsync covers many
+// messages. Batches that only settle messages commit without an fsync of their own (a lost settle
+// leaves the message pending; it is re-run); the next durable commit covers them too.
+// Callbacks run on the writer thread after the commit. Reads (pending(), stats()…) use a second
+// connection under a mutex; WAL lets them run beside the writer, and pending() never returns a
+// message whose commit is not yet durable. A third connection, on its own thread, checkpoints the
+// WAL (PASSIVE) once it passes 16 MiB, so that work never delays a commit.
+//
+// Per accepted message a commit writes its row, its body, one entry of the duplicate-key index and
+// one of the pending index; settling it rewrites its row and drops the pending entry. Counts by
+// state and facility (for stats) are kept in a small table, updated once per batch.
 #pragma once
 
 #include "gateway/store/message_store.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -57,6 +64,8 @@ class sqlite_store final : public message_store {
   /// Commits done and records written since open (for metrics and tests).
   std::uint64_t commits() const;
   std::uint64_t records_written() const;
+  /// fsyncs of the WAL done by the writer since open.
+  std::uint64_t syncs() const;
 
  private:
   struct op;
@@ -64,18 +73,21 @@ class sqlite_store final : public message_store {
   sqlite_store();
   void writer_loop();
   void write_batch(std::deque<op>& batch);
+  bool sync_wal();
   void checkpoint_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
-  /// WAL size (pages) from which the checkpointer copies it back into the database.
-  static constexpr int checkpoint_pages = 4000;
 
   sqlite3* wdb_ = nullptr;  // writer thread only
   std::unique_ptr<statements> st_;  // writer thread only: prepared once
-  bool sync_full_ = false;          // writer thread only: the synchronous mode set on wdb_
   sqlite3* cdb_ = nullptr;  // checkpointer thread only
+  int checkpoint_pages_ = 0;  // WAL frames from which the checkpointer runs
   sqlite3* rdb_ = nullptr;  // under read_mu_
   std::mutex read_mu_;
+  bool counts_table_ = true;  // schema 3 or later (a read-only store may be older)
   options opts_;
+  // The highest message id whose commit is durable: pending() returns nothing newer, so that the
+  // pipeline never acts on a message a power cut could still take back.
+  std::atomic<std::int64_t> durable_id_{0};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -84,6 +96,7 @@ class sqlite_store final : public message_store {
   bool writable_ = true;
   std::uint64_t commits_ = 0;
   std::uint64_t written_ = 0;
+  std::uint64_t syncs_ = 0;
   std::thread writer_;
   std::uint64_t checkpoint_failures_ = 0;
 

@@ -208,6 +208,55 @@ void sender_loop(int port, const std::string& prefix, std::atomic<bool>& stop,
   ::close(fd);
 }
 
+// The pipeline maps what arrives: after an admission and a discharge of one stay, the store holds one
+// Encounter (finished, version 2) and two clinical events for the patient; no PHI in the log.
+TEST(Serve, MessagesAreMappedToFhirResourcesAndEvents) {
+  temp_dir dir;
+  const std::string data = CAREBRIDGE_TEST_DATA;
+  gateway g(dir / "data", dir / "log", {"--config", data + "/fhir/facilities.json"});
+  ASSERT_GT(g.mllp_port, 0) << g.proc->log();
+  const auto sent = run_process({bin, "send", "127.0.0.1:" + std::to_string(g.mllp_port),
+                                 data + "/hl7/adt/stbrigid_v24_A01_02.hl7",
+                                 data + "/hl7/adt/stbrigid_v24_A03_03.hl7"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  bool drained = false;
+  for (int i = 0; i < 500 && !drained; ++i) {
+    drained = http_get(g.http_port, "/metrics").find("carebridge_store_pending_messages 0\n") !=
+              std::string::npos;
+    if (!drained) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(drained);
+  const std::string metrics = http_get(g.http_port, "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("carebridge_pipeline_events_total{kind=\"discharge\",source=\"hl7v2\"} 1"));
+  g.proc->signal(SIGTERM);
+  ASSERT_EQ(g.proc->wait_for_exit(15s), 0);
+  const std::string log = g.proc->log();
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("Doherty")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("19470603")));
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir / "data" / "carebridge.db").c_str(), &db, SQLITE_OPEN_READONLY,
+                            nullptr),
+            SQLITE_OK);
+  auto scalar = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+    std::string v;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != nullptr)
+      v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return v;
+  };
+  EXPECT_EQ(scalar("SELECT count(*) FROM resources WHERE type='Encounter'"), "1");
+  EXPECT_EQ(scalar("SELECT version FROM resources WHERE type='Encounter'"), "2");
+  EXPECT_THAT(scalar("SELECT json FROM resources WHERE type='Encounter'"),
+              HasSubstr("\"status\":\"finished\""));
+  EXPECT_EQ(scalar("SELECT group_concat(kind) FROM (SELECT kind FROM events ORDER BY message_id)"),
+            "admission,discharge");
+  EXPECT_EQ(scalar("SELECT count(DISTINCT patient_id) FROM events"), "1");
+  sqlite3_close(db);
+}
+
 TEST(Serve, CrashTestEveryAcknowledgedMessageIsStoredExactlyOnce) {
   temp_dir dir;
   std::mutex mu;

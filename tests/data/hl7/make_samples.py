@@ -11,6 +11,8 @@ The script is the source of truth: it builds every file from the data below, che
 with a small independent reference reader (split on any CR/LF run, delimiters from MSH-1/MSH-2,
 escapes decoded the way tests/data/hl7/edge/README.md states), and writes the README tables of
 adt/, edge/ and batch/ from the same data, so the expected values in them are the checked ones.
+It also writes adt/hospitals.json, the per-facility configuration (time zone, identifier systems,
+local codes) the v2 -> FHIR mapper's golden tests use, and checks it against the adt/ files.
 
     python3 tests/data/hl7/make_samples.py           # (re)write the files and READMEs
     python3 tests/data/hl7/make_samples.py --check   # exit 1 if a file on disk differs
@@ -25,9 +27,10 @@ import json
 import re
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,6 +88,8 @@ class Hospital:
     evn_code = True        # EVN-1 valued (withdrawn in v2.7+)
     use_rol = False        # PCP in ROL instead of PD1-4
     county = ""
+    lab_system = ""        # coding-system name of local lab codes in the first CWE triplet (LOINC second)
+    lab_codes: dict[str, tuple[str, str]] = {}   # LABS/PANELS key -> (local code, local text)
 
     # --- time
     def ts(self, dt: datetime) -> str:
@@ -280,6 +285,10 @@ class Northfield(Hospital):
     def xcn(self, p):
         return f"{p.ident}^{p.family}^{p.given}^{p.middle}^^^{p.degree}^^NCHDR"
 
+    lab_system = "99NCH"
+    lab_codes = {"CBC": ("CBC", "COMPLETE BLOOD COUNT"), "BMP": ("BMP", "BASIC METABOLIC PANEL"),
+                 "HGB": ("HGB", "HEMOGLOBIN"), "NA": ("NA", "SODIUM"), "K": ("K", "POTASSIUM")}
+
     def units(self, u):
         return f"{u}^^UCUM"
 
@@ -330,8 +339,35 @@ class Cascadia(Hospital):
         return f"{unit}^{room}^{bed}^CVH&2.16.840.1.113883.19.5&ISO"
 
 
+class LakeshoreSonoran(Lakeshore):
+    """Lakeshore University Health Sonoran Campus, Scottsdale AZ: Lakeshore's second sending facility
+    (MSH-4 LUHSC), the campus's old registration system behind Lakeshore's interface engine. Local
+    time without offsets (Arizona keeps MST all year), its own MRN namespace LUHSC next to the
+    enterprise LUH MRN in PID-3, local discharge disposition codes in PV1-36."""
+    name = "Lakeshore University Health Sonoran Campus"
+    facility = "LUHSC^2.16.840.1.113883.19.3.9^ISO"
+    short = "LUHSC"
+    county = ""
+
+    def ts(self, dt):
+        return dt.strftime("%Y%m%d%H%M%S")
+
+    def control_id(self, dt, seq):
+        return f"LUHSC{dt:%y%m%d%H%M}{seq:03d}"
+
+    def cx(self, ident, auth, typ):
+        oid = {"LUHSC": "2.16.840.1.113883.19.3.9", "LUH": "2.16.840.1.113883.19.3",
+               "SSA": "2.16.840.1.113883.4.1", "CMS": "2.16.840.1.113883.4.927"}.get(auth)
+        return f"{ident}^^^{auth}&{oid}&ISO^{typ}" if oid else f"{ident}^^^{auth}^{typ}"
+
+    def pl(self, unit, room, bed):
+        return f"{unit}^{room}^{bed}^LUHSC&2.16.840.1.113883.19.3.9&ISO^^N^SONORAN^1"
+
+
 RIVERBEND, STBRIGID, LAKESHORE, NORTHFIELD, CASCADIA = (
     Riverbend(), StBrigid(), Lakeshore(), Northfield(), Cascadia())
+LUHSC = LakeshoreSonoran()
+SENDERS = (RIVERBEND, STBRIGID, LAKESHORE, LUHSC, NORTHFIELD, CASCADIA)
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,6 +397,17 @@ DISPOSITION = {  # PV1-36 (UB-04 patient status, as most US senders use it)
     "06": "Discharged to home under care of home health", "07": "Left against medical advice",
     "62": "Discharged to inpatient rehabilitation facility",
 }
+NUBC_STATUS = {  # the NUBC UB-04 FL17 codes the local tables below translate to (subset)
+    "01": "Discharged to home or self care", "02": "Discharged/transferred to a short-term general hospital",
+    "03": "Discharged/transferred to a skilled nursing facility (SNF)",
+    "06": "Discharged/transferred to home under care of a home health service organization",
+    "07": "Left against medical advice or discontinued care", "09": "Admitted as an inpatient to this hospital",
+    "20": "Expired", "62": "Discharged/transferred to an inpatient rehabilitation facility",
+}
+PANELS = {  # OBR-4
+    "CBC": ("58410-2", "CBC panel - Blood by Automated count"),
+    "BMP": ("51990-0", "Basic metabolic panel - Blood"),
+}
 
 
 @dataclass(frozen=True)
@@ -385,6 +432,7 @@ PAYERS = {
     "FINGER": Payer("FLH-PPO", "Finger Lakes Health PPO", "FLHP", "Finger Lakes Health Plan", ("165 Court St", "", "Rochester", "NY", "14647"), "800", "0199", "PPO"),
     "EVERGRN": Payer("EVG-ADV", "Evergreen Medicare Advantage", "EVERGRN", "Evergreen Health Cooperative", ("1800 9th Ave", "", "Seattle", "WA", "98101"), "888", "0121", "MA"),
     "COLUMBIA": Payer("CRH-PPO", "Columbia River Health PPO", "CRHP", "Columbia River Health", ("601 W 1st Ave", "", "Spokane", "WA", "99201"), "800", "0132", "PPO"),
+    "HARBORMA": Payer("HHP-MA", "Harbor Health Plan Medicare Advantage", "HHP", "Harbor Health Plan", ("93 Worcester St", "Suite 400", "Wellesley", "MA", "02481"), "888", "0168", "MA"),
 }
 
 
@@ -442,6 +490,24 @@ class Encounter:
     group: tuple[str, str] = ("", "")
     policy: str = ""                 # IN1-36
     z: dict[str, str] = field(default_factory=dict)
+    # --- added with the second set of samples; the defaults reproduce the first set byte for byte
+    note: str = ""                   # one line for the README
+    shape: str = "full"              # full (ADT_A01/A03/A05/A06 layout), transfer (ADT_A02), cancel (ADT_A09/A12), merge (ADT_A39)
+    event_time: datetime | None = None   # EVN-6 when it is neither the admission nor the discharge
+    evn_reason: str = ""             # EVN-4 (table 0062)
+    more_addresses: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)  # further PID-11, with XAD-7
+    account: str | None = None       # PID-18 value; None: derived from the visit number; "": not sent
+    preadmit: str = ""               # PV1-5
+    prior_location: tuple[str, str, str] | None = None   # PV1-6
+    readmission: str = ""            # PV1-13 (table 0092)
+    patient_type: str = ""           # PV1-18 when not derived from PV1-2
+    acct_status: str | None = None   # PV1-41 when not DISCH/ACTIVE ("" = not sent)
+    planned: bool = False            # A05: PV1-44 not sent, PV2-8/PV2-9 are the expected admission/discharge
+    expected_discharge: datetime | None = None
+    los: bool = True                 # PV2-11 on an A03 (not for an ED visit)
+    in1_end: date | None = None      # IN1-13
+    mrg: tuple[str, str] | None = None   # A40: prior MRN (MRG-1), prior name ER7 (MRG-7)
+    admitting: Prov | None = None    # PV1-17 when the attending has changed since the admission
 
     @property
     def insurance(self) -> bool:
@@ -452,7 +518,9 @@ class Encounter:
 # Message builders
 # --------------------------------------------------------------------------------------------
 
-STRUCT = {"A01": "ADT_A01", "A03": "ADT_A03", "A04": "ADT_A01", "A08": "ADT_A01", "R01": "ORU_R01"}
+STRUCT = {"A01": "ADT_A01", "A03": "ADT_A03", "A04": "ADT_A01", "A08": "ADT_A01", "R01": "ORU_R01",
+          "A02": "ADT_A02", "A05": "ADT_A05", "A06": "ADT_A06", "A07": "ADT_A06", "A11": "ADT_A09",
+          "A12": "ADT_A12", "A13": "ADT_A01", "A40": "ADT_A39"}
 
 
 def build_msh(h: Hospital, e: Encounter, code: str) -> str:
@@ -463,8 +531,8 @@ def build_msh(h: Hospital, e: Encounter, code: str) -> str:
 
 
 def build_evn(h: Hospital, e: Encounter) -> str:
-    when = e.discharge if e.event == "A03" and e.discharge else e.admit
-    vals = {1: e.event if h.evn_code else "", 2: h.msh_ts(e.sent), 5: e.z.get("operator", ""),
+    when = e.event_time or (e.discharge if e.event == "A03" and e.discharge else e.admit)
+    vals = {1: e.event if h.evn_code else "", 2: h.msh_ts(e.sent), 4: e.evn_reason, 5: e.z.get("operator", ""),
             6: h.ts(when)}
     if h.version != "2.3":
         vals[7] = h.facility
@@ -482,13 +550,15 @@ def build_pid(h: Hospital, e: Encounter) -> str:
     phones = [h.xtn(*e.phone)]
     if e.email and h.email(e.email):
         phones.append(h.email(e.email))
+    account = ("A" + e.visit.lstrip("V")) if e.account is None else e.account
     vals = {
         1: "1", 3: "~".join(ids), 5: "~".join(names), 7: h.day(e.dob), 8: e.sex,
-        10: h.race(e.race), 11: h.xad(*e.address), 13: "~".join(phones),
+        10: h.race(e.race), 11: "~".join([h.xad(*e.address)] + [h.xad(*a) for a in e.more_addresses]),
+        13: "~".join(phones),
         14: h.xtn(*e.work_phone, use="WPN") if e.work_phone else "",
         15: e.language if h.version != "2.3" else e.language.split("^")[0],
         16: e.marital, 17: e.religion,
-        18: h.cx("A" + e.visit.lstrip("V"), h.short, "AN"),
+        18: h.cx(account, h.short, "AN") if account else "",
         19: e.ssn if h.pid19_ssn else "", 22: h.ethnic(e.ethnic),
     }
     return seg("PID", vals)
@@ -503,30 +573,46 @@ def build_pv1(h: Hospital, e: Encounter) -> str:
     vals = {
         1: "1", 2: e.pclass, 3: h.pl(*e.location), 4: e.adm_type, 7: h.xcn(e.attending),
         8: h.xcn(e.referring) if e.referring else "", 10: e.service, 14: e.admit_source,
-        17: h.xcn(e.attending) if e.pclass == "I" and h.version < "2.5" else "", 18: e.pclass + "P" if e.pclass != "I" else "IN",
+        17: h.xcn(e.admitting or e.attending) if e.pclass == "I" and h.version < "2.5" else "", 18: e.pclass + "P" if e.pclass != "I" else "IN",
         19: h.cx(e.visit, h.short, "VN"), 20: e.fin_class,
         36: e.disposition if disch else "", 37: e.discharged_to if disch else "",
         39: h.short, 41: "DISCH" if disch else "ACTIVE", 44: h.ts(e.admit),
         45: h.ts(e.discharge) if disch and e.discharge else "",
     }
+    if e.preadmit:
+        vals[5] = e.preadmit
+    if e.prior_location:
+        vals[6] = h.pl(*e.prior_location)
+    if e.readmission:
+        vals[13] = e.readmission
+    if e.patient_type:
+        vals[18] = e.patient_type
+    if e.acct_status is not None:
+        vals[41] = e.acct_status
+    if e.planned:
+        vals[44] = ""
     return seg("PV1", vals)
 
 
 def build_pv2(h: Hospital, e: Encounter) -> str:
     vals = {3: f"^{e.admit_reason}", 8: h.ts(e.admit)}
+    if e.planned and e.expected_discharge:
+        vals[9] = h.ts(e.expected_discharge)
     if e.event == "A03" and e.discharge:
         vals[9] = h.ts(e.discharge)
-        vals[11] = str(max(1, (e.discharge.date() - e.admit.date()).days))
+        if e.los:
+            vals[11] = str(max(1, (e.discharge.date() - e.admit.date()).days))
     vals[12] = e.admit_reason
     if h.version >= "2.5":
         vals[38] = {"7": "AMB^Ambulance^HL70430", "1": "CAR^Car^HL70430"}.get(e.admit_source, "")
     return seg("PV2", vals)
 
 
-def build_dg1(h: Hospital, e: Encounter, i: int, code: str, text: str, typ: str) -> str:
-    vals = {1: str(i), 2: "I10", 3: h.cwe(code, text, "I10"), 5: h.ts(e.admit), 6: typ}
+def build_dg1(h: Hospital, e: Encounter, i: int, code: str, text: str, typ: str, prio: str | None = None) -> str:
+    vals = {1: str(i), 2: "I10", 3: h.cwe(code, text, "I10"),
+            5: h.ts(e.event_time if e.planned and e.event_time else e.admit), 6: typ}
     if h.version != "2.3":
-        vals[15] = str(i)
+        vals[15] = str(i) if prio is None else prio
     if h.key == "stbrigid":
         vals[16] = h.xcn(e.attending)
     if h.version >= "2.7":
@@ -535,9 +621,9 @@ def build_dg1(h: Hospital, e: Encounter, i: int, code: str, text: str, typ: str)
 
 
 def build_pr1(h: Hospital, e: Encounter, i: int, px) -> str:
-    code, text, system, when, surgeon = px
+    code, text, system, when, surgeon, *ftype = px   # optional 6th item: PR1-6 (table 0230)
     vals = {1: str(i), 2: "" if h.version >= "2.7" else system, 3: h.cwe(code, text, system),
-            5: h.ts(when), 6: "P" if system != "C4" else "D"}
+            5: h.ts(when), 6: ftype[0] if ftype else ("P" if system != "C4" else "D")}
     if surgeon:
         vals[11] = h.xcn(surgeon)
     vals[14] = "1" if i == 1 else "2"
@@ -570,6 +656,7 @@ def build_in1(h: Hospital, e: Encounter) -> str:
         3: h.cx(p.company_id, "NAIC", "NIIP") if h.version != "2.3" else p.company_id,
         4: p.company_name, 5: h.xad(*p.address, typ="B"), 7: h.xtn(p.area, p.local, use="WPN"),
         8: e.group[0], 9: e.group[1], 12: h.day(date(e.admit.year, 1, 1)),
+        13: h.day(e.in1_end) if e.in1_end else "",
         15: p.plan_type, 16: e.insured or h.xpn(*e.name), 17: e.insured_rel,
         18: h.day(e.dob) if not e.insured else "", 19: h.xad(*e.address),
         20: "Y", 22: "1", 36: e.policy or e.member,
@@ -592,8 +679,8 @@ def build_adt(e: Encounter) -> list[str]:
     segs.append(build_pv2(h, e))
     for i, (typ, allergen, sev, reaction) in enumerate(e.allergies, 1):
         segs.append(seg("AL1", {1: str(i), 2: typ, 3: allergen, 4: sev, 5: reaction}))
-    for i, (code, text, typ) in enumerate(e.dx, 1):
-        segs.append(build_dg1(h, e, i, code, text, typ))
+    for i, dx in enumerate(e.dx, 1):
+        segs.append(build_dg1(h, e, i, *dx))
     for i, px in enumerate(e.px, 1):
         segs.append(build_pr1(h, e, i, px))
     for i, lab in enumerate(e.labs, 1):
@@ -621,6 +708,69 @@ def build_oru(e: Encounter, panels) -> list[str]:
             segs.append(build_obx(h, e, i, (key, value, flag, collected)))
         if note:
             segs.append(seg("NTE", {1: "1", 2: "L", 3: note}))
+    return segs
+
+
+def build_transfer(e: Encounter) -> list[str]:
+    """ADT_A02: no NK1, DG1, GT1 or IN1."""
+    h = e.hosp
+    segs = [build_msh(h, e, "ADT"), build_evn(h, e), build_pid(h, e), build_pd1(h, e), build_pv1(h, e)]
+    segs += h.zsegs(e, "after_pv1")
+    segs.append(build_pv2(h, e))
+    return segs + h.zsegs(e, "end")
+
+
+def build_cancel(e: Encounter) -> list[str]:
+    """ADT_A09 (A11) and ADT_A12 (A12): PID, PD1, PV1, PV2 and (before v2.7) DG1."""
+    h = e.hosp
+    segs = [build_msh(h, e, "ADT"), build_evn(h, e), build_pid(h, e), build_pd1(h, e), build_pv1(h, e)]
+    segs += h.zsegs(e, "after_pv1")
+    segs.append(build_pv2(h, e))
+    if h.version < "2.7":
+        segs += [build_dg1(h, e, i, *dx) for i, dx in enumerate(e.dx, 1)]
+    return segs + h.zsegs(e, "end")
+
+
+def build_merge(e: Encounter) -> list[str]:
+    """ADT_A39 (A40): PID with the surviving identifiers, MRG with the retired MRN, a bare PV1."""
+    h = e.hosp
+    prior_mrn, prior_name = e.mrg
+    return [build_msh(h, e, "ADT"), build_evn(h, e), build_pid(h, e), build_pd1(h, e),
+            seg("MRG", {1: h.cx(prior_mrn, h.short, "MR"), 7: prior_name}),
+            seg("PV1", {1: "1", 2: e.pclass})]
+
+
+def build_message(e: Encounter) -> list[str]:
+    return {"full": build_adt, "transfer": build_transfer, "cancel": build_cancel, "merge": build_merge}[e.shape](e)
+
+
+def lab_cwe(h: Hospital, key: str, loinc: str, long_name: str) -> str:
+    """LOINC alone, or (senders with local lab codes) the local code first and LOINC second."""
+    if key in h.lab_codes:
+        code, text = h.lab_codes[key]
+        return f"{code}^{text}^{h.lab_system}^{loinc}^{long_name}^LN"
+    return f"{loinc}^{long_name}^LN"
+
+
+def build_lab_oru(e: Encounter, panels, placer_app: str, filler_app: str) -> list[str]:
+    """ORU_R01 for the second set: OBX-2 per result (NM or ST), local lab codes where the sender uses them."""
+    h = e.hosp
+    segs = [build_msh(h, e, "ORU"), build_pid(h, e),
+            seg("PV1", {1: "1", 2: e.pclass, 3: h.pl(*e.location), 7: h.xcn(e.attending),
+                        19: h.cx(e.visit, h.short, "VN"), 44: h.ts(e.admit)})]
+    for pi, (placer, filler, panel, section, collected, resulted, results) in enumerate(panels, 1):
+        segs.append(seg("ORC", {1: "RE", 2: f"{placer}^{placer_app}", 3: f"{filler}^{filler_app}", 5: "CM",
+                                12: h.xcn(e.attending)}))
+        segs.append(seg("OBR", {1: str(pi), 2: f"{placer}^{placer_app}", 3: f"{filler}^{filler_app}",
+                                4: lab_cwe(h, panel, *PANELS[panel]), 7: h.ts(collected), 16: h.xcn(e.attending),
+                                22: h.ts(resulted), 24: section, 25: "F"}))
+        for i, (key, value, flag, vtype) in enumerate(results, 1):
+            loinc, long_name, unit, rr_f, rr_m = LABS[key]
+            vals = {1: str(i), 2: vtype, 3: lab_cwe(h, key, loinc, long_name), 5: value, 6: h.units(unit),
+                    7: rr_f if e.sex == "F" else rr_m, 8: flag or "N", 11: "F", 14: h.ts(collected)}
+            if h.version >= "2.7":
+                vals[23] = f"{h.short} Core Laboratory"
+            segs.append(seg("OBX", vals))
     return segs
 
 
@@ -982,6 +1132,232 @@ ORU_PANELS = [
 
 
 # --------------------------------------------------------------------------------------------
+# Second set: visit life cycles, cancels, a merge, lab results and odd cases for the v2 -> FHIR
+# mapper. The earlier encounters above are reused (dataclasses.replace) where a message belongs
+# to the same patient or visit, so identifiers and demographics agree across files.
+# --------------------------------------------------------------------------------------------
+
+P_NAKAMURA = Prov("1620374185", "Nakamura", "Emi", "R")         # St. Brigid's hospitalist
+P_ESCALANTE = Prov("1482639758", "Escalante", "Rafael", "M")    # Sonoran Campus emergency physician
+P_MWANGI = Prov("1357920465", "Mwangi", "Grace", "W")           # Cascadia orthopaedic surgeon
+P_SKAAR = Prov("004791", "SKAAR", "NILS", "O")                  # Riverbend interventional cardiologist
+P_WHITAKER = Prov("NCH0612", "Whitaker", "Joanne", "E")         # Northfield hospitalist
+
+BY_FILE = {e.file: e for e in ENCOUNTERS}
+
+# ---- 1. One complete stay at St. Brigid's (v2.4, no offsets, America/New_York): A01 -> A02 -> A08 -> A03.
+# Admitted on 2026-10-29 (EDT, -04:00), discharged on 2026-11-04 (EST, -05:00): DST ends on 2026-11-01.
+DOHERTY_A01 = Encounter(
+    file="stbrigid_v24_A01_02.hl7", hosp=STBRIGID, event="A01", seq=4, sent=D(2026, 10, 29, 16, 40, 12),
+    mrn="SB21288734", name=("Doherty", "Francis", "Xavier"), dob=date(1947, 6, 3), sex="M", race="W", ethnic="N",
+    address=("130 Dorchester Ave", "Marian House Apt 411", "South Boston", "MA", "02127"), phone=("617", "0152"),
+    member="HMA300481772", payer="HARBORMA", ssn="987-36-4419", extra_ids=[("7TQ2GD5VH38", "CMS", "MC")],
+    marital="W", religion="CAT", pcp=P_CALLAHAN, pcp_clinic="St. Brigid's Primary Care Associates",
+    nk1=[("Doherty-Lynch^Ciara", "CHD", "Child", "0153")],
+    visit="4471782215", pclass="I", adm_type="U", location=("CCU", "4", "1"), service="CAR",
+    attending=P_GALLAGHER, admit=D(2026, 10, 29, 16, 25, 0), admit_source="1", readmission="R",
+    fin_class="MA", admit_reason="CHF EXACERBATION", in1_end=date(2026, 12, 31),
+    dx=[("R06.00", "Dyspnea, unspecified", "A", "1"),
+        ("I50.33", "Acute on chronic diastolic (congestive) heart failure", "W", "2")],
+    labs=[("BNP", "3410", "H", D(2026, 10, 29, 15, 2)), ("NA", "134", "L", D(2026, 10, 29, 15, 2))],
+    z={"operator": "kobrien^O'Brien^Kathleen"},
+    note="1/4 of one stay: urgent direct admission from the PCP's office (PV1-4 U, PV1-14 1) to CCU; a readmission "
+         "(PV1-13 R); PID-3 holds MRN, plan member id, SSN and MBI (authority CMS, type MC); no offsets, "
+         "America/New_York gives -04:00 (EDT)",
+)
+DOHERTY_A02 = replace(
+    DOHERTY_A01, file="stbrigid_v24_A02_01.hl7", event="A02", seq=5, sent=D(2026, 10, 31, 10, 7, 45),
+    shape="transfer", event_time=D(2026, 10, 31, 9, 55, 0), location=("5N", "521", "1"),
+    prior_location=("CCU", "4", "1"), attending=P_NAKAMURA, admitting=P_GALLAGHER, service="MED", dx=[], labs=[],
+    note="2/4: transfer CCU -> 5N (PV1-3 new bed, PV1-6 prior bed, EVN-6 transfer time), attending changes to "
+         "the hospitalist; same PV1-19",
+)
+DOHERTY_A08 = replace(
+    DOHERTY_A02, file="stbrigid_v24_A08_01.hl7", event="A08", seq=6, sent=D(2026, 11, 2, 14, 12, 30),
+    shape="full", event_time=D(2026, 11, 2, 14, 10, 0), prior_location=None,
+    phone=("617", "0155"), nk1=DOHERTY_A01.nk1 + [("Doherty^Sean^P", "CHD", "Child", "0154")],
+    dx=[("R06.00", "Dyspnea, unspecified", "A", "1"),
+        ("I50.33", "Acute on chronic diastolic (congestive) heart failure", "W", "2"),
+        ("N17.9", "Acute kidney failure, unspecified", "W", "3"),
+        ("N18.31", "Chronic kidney disease, stage 3a", "W", "4")],
+    note="3/4: update after the end of DST (no offsets: -05:00 now): new home phone, a second NK1, more "
+         "working diagnoses",
+)
+DOHERTY_A03 = replace(
+    DOHERTY_A08, file="stbrigid_v24_A03_03.hl7", event="A03", seq=8, sent=D(2026, 11, 4, 11, 52, 3),
+    event_time=None, discharge=D(2026, 11, 4, 11, 40, 0), disposition="06",
+    dx=[("R06.00", "Dyspnea, unspecified", "A", "0"),
+        ("I13.0", "Hypertensive heart and chronic kidney disease with heart failure and stage 1 through stage 4 "
+                  "chronic kidney disease, or unspecified chronic kidney disease", "F", "1"),
+        ("I50.33", "Acute on chronic diastolic (congestive) heart failure", "F", "2"),
+        ("N18.31", "Chronic kidney disease, stage 3a", "F", "3"),
+        ("N17.9", "Acute kidney failure, unspecified", "W", "0")],
+    px=[("93306", "Transthoracic echocardiogram, complete, with Doppler", "C4", D(2026, 10, 30, 10, 20), None),
+        ("4A023N6", "Measurement of Cardiac Sampling and Pressure, Right Heart, Percutaneous Approach", "I10P",
+         D(2026, 10, 31, 8, 15), P_OSEI)],
+    note="4/4: discharge home with home health (PV1-36 06), PV1-44 in EDT and PV1-45 in EST, PV2-11 6; DG1-6 "
+         "A/F/W with DG1-15 1..3 for the final ones and 0 (not ranked) for A and W; PR1 CPT (C4) and ICD-10-PCS; "
+         "IN1-12/13, IN1-49 plan member id",
+)
+DOHERTY_ORU = replace(DOHERTY_A08, file="stbrigid_v24_ORU_R01_01.hl7", event="R01", seq=7,
+                      sent=D(2026, 11, 4, 6, 31, 20),
+                      note="discharge-morning labs of the St. Brigid's stay: haemoglobin NM, sodium/potassium/"
+                           "creatinine as ST (the chemistry middleware sends strings); OBX-14, OBX-7, OBX-8; no offsets")
+DOHERTY_PANELS = [
+    ("SBO2611040233", "SBL2611040233", "CBC", "HM", D(2026, 11, 4, 5, 40), D(2026, 11, 4, 6, 12),
+     [("HGB", "11.1", "L", "NM"), ("HCT", "33.9", "L", "NM")]),
+    ("SBO2611040234", "SBL2611040234", "BMP", "CH", D(2026, 11, 4, 5, 40), D(2026, 11, 4, 6, 28),
+     [("NA", "133", "L", "ST"), ("K", "4.1", "N", "ST"), ("CREA", "1.52", "H", "ST")]),
+]
+
+# ---- 2. ED registration and ED discharge at Lakeshore's Sonoran Campus (America/Phoenix, no offsets).
+# 2026-10-25 is before the end of DST: Phoenix is -07:00 while Denver is -06:00 and Chicago -05:00.
+NOWAK = BY_FILE["lakeshore_v251_A03_01.hl7"]
+NOWAK_ED = replace(
+    NOWAK, file="lakeshore_v251_A04_01.hl7", hosp=LUHSC, event="A04", seq=1, sent=D(2026, 10, 25, 19, 48, 31),
+    mrn="SC0048213", extra_ids=[("LU00736152", "LUH", "MR"), ("4HN9FR2XK61", "CMS", "MC")], aliases=[],
+    more_addresses=[("8920 E Saguaro Bloom Dr", "Unit 1042", "Scottsdale", "AZ", "85258", "C")],
+    email="", visit="E2610250417", pclass="E", adm_type="E", location=("ED", "12", ""), service="EMR",
+    attending=P_ESCALANTE, admit=D(2026, 10, 25, 19, 42, 10), discharge=None, disposition="",
+    admit_source="7", admit_reason="CONFUSION LOW BLOOD SUGAR",
+    dx=[("E16.2", "Hypoglycemia, unspecified", "W")], px=[], labs=[],
+    note="ED registration (PV1-2 E) of a Chicago patient wintering in Arizona: PID-3 campus MRN (LUHSC), "
+         "enterprise MRN (LUH, same as lakeshore_v251_A03_01.hl7), SSN, MBI (CMS); PID-11 home address and a "
+         "temporary (C) address with two street lines; no offsets, America/Phoenix (-07:00)",
+)
+NOWAK_ED_DC = replace(
+    NOWAK_ED, file="lakeshore_v251_A03_04.hl7", event="A03", seq=2, sent=D(2026, 10, 25, 23, 7, 55),
+    discharge=D(2026, 10, 25, 23, 5, 0), disposition="HOM", los=False,
+    dx=[("R41.82", "Altered mental status, unspecified", "A"),
+        ("E11.649", "Type 2 diabetes mellitus with hypoglycemia without coma", "F"),
+        ("Z79.4", "Long term (current) use of insulin", "F")],
+    px=[("99284", "Emergency department visit, moderate complexity", "C4", D(2026, 10, 25, 19, 55), P_ESCALANTE, "D")],
+    labs=[("GLU", "48", "LL", D(2026, 10, 25, 19, 50))],
+    note="ED discharge of the same visit: local disposition HOM in PV1-36 (per-sender table: NUBC 01), no PV2-11",
+)
+
+# ---- 3. Pre-admission and class changes.
+HALVORSEN_A05 = Encounter(
+    file="cascadia_v28_A05_01.hl7", hosp=CASCADIA, event="A05", seq=4, sent=D(2026, 11, 16, 10, 22, 31, 402000),
+    mrn="CV3410582", name=("Halvorsen", "Dagny", "Ruth"), dob=date(1952, 5, 19), sex="F", race="W", ethnic="N",
+    address=("3318 Boston Harbor Rd NE", "", "Olympia", "WA", "98506"), phone=("360", "0117"),
+    email="dagny.halvorsen@example.com", member="EVG771388120", payer="EVERGRN", ssn="992-60-1437", marital="M",
+    pcp=P_TANAKA, pcp_clinic="Cascadia Westside Clinic", nk1=[("Halvorsen^Per^A", "SPO", "Spouse", "0117")],
+    visit="CVE55098431", pclass="P", adm_type="C", location=("ORTH", "420", "A"), service="ORT",
+    attending=P_MWANGI, admit=D(2026, 12, 7, 6, 0, 0), planned=True, expected_discharge=D(2026, 12, 9, 11, 0, 0),
+    preadmit="PA2612070042", event_time=D(2026, 11, 16, 10, 20, 0), patient_type="IN", acct_status="PREADMIT",
+    fin_class="MA", admit_reason="ELECTIVE RIGHT THA", admit_source="1",
+    dx=[("M16.11", "Unilateral primary osteoarthritis, right hip", "W")],
+    px=[("27130", "Total hip arthroplasty", "C4", D(2026, 12, 7, 7, 30, 0), P_MWANGI, "P")],
+    note="pre-admission (PV1-2 P, PV1-4 C) for an elective hip replacement on 2026-12-07: PV1-5 preadmit number, "
+         "no PV1-44, PV2-8/PV2-9 expected admission and discharge, planned PR1 (CPT)",
+)
+QUINLAN_OBS = Encounter(
+    file="northfield_v26_A04_02.hl7", hosp=NORTHFIELD, event="A04", seq=4, sent=D(2026, 11, 20, 0, 3, 17),
+    mrn="M000534468", name=(f"Ferris {E_T} Quinlan", "Bridget", "Ann"), dob=date(1949, 12, 11), sex="F", race="W",
+    ethnic="N", extra_ids=[("NCH0021486", "NCH", "PI")],
+    address=("87 Mt Hope Ave", "Bldg C Apt 14", "Rochester", "NY", "14620"), phone=("585", "0128"),
+    member="8VK5TE3WN19", payer="MCR", ssn="991-27-6054", marital="W",
+    pcp=P_DESANTIS, pcp_clinic="Northfield Family Medicine", nk1=[("Quinlan^Maeve", "CHD", "Child", "0129")],
+    visit="V00774198", pclass="OBS", adm_type="E", location=("OBU", "6", "A"), service="MED",
+    attending=P_WHITAKER, admit=D(2026, 11, 19, 23, 55), patient_type="OP", fin_class="MCR",
+    admit_reason="CHEST PAIN", dx=[("R07.89", "Other chest pain", "W")],
+    z={"acuity": "3", "isolation": "N", "fall_risk": "HIGH", "auth": "", "operator": "MT.EDREG1"},
+    note="observation registration from the ED with the local patient class OBS (-> OBSENC); family name with "
+         "\\T\\ (decodes to `Ferris & Quinlan`); PID-11 with two street lines",
+)
+QUINLAN_A06 = replace(
+    QUINLAN_OBS, file="northfield_v26_A06_01.hl7", event="A06", seq=5, sent=D(2026, 11, 21, 9, 34, 2),
+    pclass="I", patient_type="", location=("3N", "312", "1"), prior_location=("OBU", "6", "A"),
+    admit=D(2026, 11, 21, 9, 30), event_time=D(2026, 11, 21, 9, 30),
+    dx=[("I21.4", "Non-ST elevation (NSTEMI) myocardial infarction", "A"), ("R07.89", "Other chest pain", "W")],
+    z={"acuity": "2", "isolation": "N", "fall_risk": "HIGH", "auth": "", "operator": "MT.UR1"},
+    note="the same visit changed from observation (OBS) to inpatient (PV1-2 I), PV1-6 the observation bed, "
+         "PV1-44 the inpatient admission time; same PV1-19",
+)
+BRATEN_A07 = Encounter(
+    file="riverbend_v23_A07_01.hl7", hosp=RIVERBEND, event="A07", seq=7, sent=D(2026, 11, 21, 8, 26),
+    mrn="004633519", name=("BRATEN", "GARY", "L"), dob=date(1958, 10, 2), sex="M", race="W", ethnic="N",
+    address=("N5612 COUNTY RD XX", "", "HOLMEN", "WI", "54636"), phone=("608", "0137"),
+    member="6RA3CU8MD24", payer="MCR", ssn="990-41-2378", marital="M", religion="LUT",
+    pcp=P_LUNDQUIST, pcp_clinic="RIVERBEND FAMILY CLINIC", nk1=[("BRATEN^JOANNE", "SPO", "Spouse", "0137")],
+    visit="V000419455", pclass="O", adm_type="EL", location=("CVU", "318", "B"), service="CAR",
+    attending=P_SKAAR, admit=D(2026, 11, 20, 6, 15), event_time=D(2026, 11, 21, 8, 20), admit_source="1",
+    fin_class="MC", admit_reason="ELECTIVE PCI",
+    dx=[("I25.118", "Atherosclerotic heart disease of native coronary artery with other forms of angina pectoris", "A"),
+        ("E78.5", "Hyperlipidemia, unspecified", "W")],
+    px=[("92928", "Coronary stent placement, single vessel", "C4", D(2026, 11, 20, 8, 40), P_SKAAR, "P")],
+    z={"unit_type": "CARDIAC", "operator": "UREVIEW2"},
+    note="inpatient changed to outpatient (PV1-2 O) after utilisation review; admission type EL (Riverbend's "
+         "local code for elective, -> C); no offsets, America/Chicago",
+)
+
+# ---- 4. Cancels.
+ADEYEMI = BY_FILE["lakeshore_v251_A01_01.hl7"]
+ADEYEMI_A11 = replace(
+    ADEYEMI, file="lakeshore_v251_A11_01.hl7", event="A11", seq=5, sent=D(2026, 11, 22, 0, 36, 10),
+    shape="cancel", event_time=D(2026, 11, 22, 0, 30, 0), acct_status="", dx=[], labs=[],
+    note="cancels the admission of lakeshore_v251_A01_01.hl7 (same PID-3, PV1-19 LV10345120); offsets -0600",
+)
+NGUYEN = BY_FILE["cascadia_v28_A03_01.hl7"]
+NGUYEN_A12 = replace(
+    NGUYEN, file="cascadia_v28_A12_01.hl7", event="A12", seq=5, sent=D(2026, 11, 14, 15, 21, 7, 558000),
+    shape="cancel", event_time=D(2026, 11, 14, 15, 18, 0), location=("ICU", "12", "A"),
+    prior_location=("3W", "305", "A"), dx=[], px=[], labs=[],
+    note="cancels a transfer ICU -> 3W during the stay of cascadia_v28_A03_01.hl7: PV1-3 is the bed before the "
+         "transfer (ICU), PV1-6 the cancelled one (3W); the A02 itself is not in the set; offsets -0800",
+)
+HARTLEY = BY_FILE["riverbend_v23_A03_01.hl7"]
+HARTLEY_A13 = replace(
+    HARTLEY, file="riverbend_v23_A13_01.hl7", event="A13", seq=5, sent=D(2026, 11, 19, 13, 41),
+    event_time=D(2026, 11, 19, 13, 38), evn_reason="02", dx=HARTLEY.dx[:1], px=[], labs=[],
+    z={"unit_type": "TELE", "dc_nurse": "", "readmit_risk": "HIGH", "operator": "KSCHULTZ"},
+    note="cancels the discharge of riverbend_v23_A03_01.hl7 (hypotensive before leaving): no PV1-36/45, EVN-4 02",
+)
+HARTLEY_A03_AGAIN = replace(
+    HARTLEY, file="riverbend_v23_A03_04.hl7", seq=6, sent=D(2026, 11, 22, 10, 12),
+    discharge=D(2026, 11, 22, 10, 5), disposition="03", discharged_to="COULEE BLUFFS NURSING AND REHAB",
+    dx=HARTLEY.dx + [("I95.9", "Hypotension, unspecified", "F")],
+    labs=[("HGB", "10.8", "L", D(2026, 11, 22, 5, 40)), ("NA", "133", "L", D(2026, 11, 22, 5, 40))],
+    z={"unit_type": "TELE", "dc_nurse": "AHERR", "readmit_risk": "HIGH", "operator": "HZIEGLER"},
+    note="the real discharge of the same visit after the A13, to a SNF (PV1-36 03, PV1-37), PV2-11 8",
+)
+
+# ---- 5. Merge: Patel's ED registration (northfield_v26_A04_01.hl7) made a duplicate record.
+PATEL = BY_FILE["northfield_v26_A04_01.hl7"]
+PATEL_A40 = replace(
+    PATEL, file="northfield_v26_A40_01.hl7", event="A40", seq=6, sent=D(2026, 11, 23, 10, 15, 40),
+    shape="merge", event_time=D(2026, 11, 23, 10, 14), mrn="M000318842", extra_ids=[("NCH0004417", "NCH", "PI")],
+    account="", pclass="N", mrg=("M000529904", "Patel^Anjali^^^^^L"),
+    z={"operator": "MT.HIM3"},
+    note="merges the duplicate MRN M000529904 of northfield_v26_A04_01.hl7 (MRG-1) into the older M000318842 "
+         "(PID-3); PV1-2 N",
+)
+
+# ---- 6. Lab results with local codes first and LOINC second (Northfield), for MacAllister's stay.
+MACALLISTER = BY_FILE["northfield_v26_A03_02.hl7"]
+MACALLISTER_ORU = replace(MACALLISTER, file="northfield_v26_ORU_R01_01.hl7", event="R01", seq=7,
+                          sent=D(2026, 11, 20, 6, 12, 48),
+                          note="discharge-day labs of northfield_v26_A03_02.hl7: local codes (99NCH) in the first CWE "
+                               "triplet of OBR-4/OBX-3 and LOINC in the second; MSH-7 -0500, OBX-14 without offset")
+MACALLISTER_PANELS = [
+    ("MT2611200113", "NL26112000481", "CBC", "HM", D(2026, 11, 20, 5, 30), D(2026, 11, 20, 5, 58),
+     [("HGB", "10.2", "L", "NM")]),
+    ("MT2611200114", "NL26112000482", "BMP", "CH", D(2026, 11, 20, 5, 30), D(2026, 11, 20, 6, 9),
+     [("NA", "137", "N", "NM"), ("K", "4.4", "N", "NM")]),
+]
+
+NEW_ENCOUNTERS: list[Encounter] = [
+    DOHERTY_A01, DOHERTY_A02, DOHERTY_A08, DOHERTY_A03, NOWAK_ED, NOWAK_ED_DC, HALVORSEN_A05, QUINLAN_OBS,
+    QUINLAN_A06, BRATEN_A07, ADEYEMI_A11, NGUYEN_A12, HARTLEY_A13, HARTLEY_A03_AGAIN, PATEL_A40,
+]
+NEW_ORUS = [  # (encounter, panels, placer application, filler application)
+    (DOHERTY_ORU, DOHERTY_PANELS, "CARELINK", "SBHLAB"),
+    (MACALLISTER_ORU, MACALLISTER_PANELS, "MT", "NCHLAB"),
+]
+
+
+# --------------------------------------------------------------------------------------------
 # Reference reader (independent of the C++ codec; used to check the files and fill the READMEs)
 # --------------------------------------------------------------------------------------------
 
@@ -1128,6 +1504,198 @@ def split_batch(data: bytes) -> tuple[list[bytes], dict]:
     if cur is not None:
         msgs.append(cur)
     return msgs, env
+
+
+# --------------------------------------------------------------------------------------------
+# Per-facility configuration for the mapper (adt/hospitals.json and the README table)
+# --------------------------------------------------------------------------------------------
+
+ROOT = "2.16.840.1.113883.19"          # HL7's example OID root: every organisation here is fictional
+SSN_URI = "http://hl7.org/fhir/sid/us-ssn"
+MBI_URI = "http://hl7.org/fhir/sid/us-mbi"
+NPI_URI = "http://hl7.org/fhir/sid/us-npi"
+PAYER_URI = {  # plan member-id systems (IN1-49 and PID-3 type MB); one system per plan company
+    "BCBSWI": f"urn:oid:{ROOT}.211", "WIMCD": f"urn:oid:{ROOT}.212", "HARBOR": f"urn:oid:{ROOT}.213",
+    "HARBORMA": f"urn:oid:{ROOT}.213", "PRAIRIE": f"urn:oid:{ROOT}.214", "ILMCO": f"urn:oid:{ROOT}.215",
+    "FINGER": f"urn:oid:{ROOT}.216", "EVERGRN": f"urn:oid:{ROOT}.217", "COLUMBIA": f"urn:oid:{ROOT}.218",
+    "MCR": MBI_URI,  # Medicare Part A: the member id is the MBI
+}
+TABLE_0004 = {"E", "I", "O", "P", "R", "B", "C", "N", "U"}
+TABLE_0007 = {"A", "C", "E", "L", "N", "R", "U"}
+
+
+@dataclass
+class FacilityConfig:
+    hosp: Hospital
+    time_zone: str
+    own: str                                    # the facility's own OID arc under ROOT
+    others: dict[str, str]                      # other assigning authorities seen in its messages -> URI
+    local: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # kind -> code -> (target, meaning)
+    code_systems: dict[str, str] = field(default_factory=dict)   # local coding-system names (CWE-3) -> URI
+    practitioner_default: str | None = None     # XCN ids sent without an assigning authority
+    own_types: tuple[str, ...] = ("VN", "AN")   # CX-5 types under the facility's own authority besides MR
+
+    @property
+    def facility(self) -> str:
+        return self.hosp.facility.split("^")[0]
+
+    def identifier_systems(self) -> dict[str, str]:
+        return {self.hosp.short: f"urn:oid:{ROOT}.{self.own}", **self.others}
+
+    def by_type(self) -> dict[str, dict[str, str]]:
+        arcs = {"VN": 2, "AN": 3, "PI": 6}
+        return {t: {self.hosp.short: f"urn:oid:{ROOT}.{self.own}.{arcs[t]}"} for t in self.own_types}
+
+    def as_json(self) -> dict:
+        return {
+            "name": self.hosp.name,
+            "time_zone": self.time_zone,
+            "identifier_systems": self.identifier_systems(),
+            "identifier_systems_by_type": self.by_type(),
+            "practitioner_system_default": self.practitioner_default,
+            "code_systems": self.code_systems,
+            "local_codes": {k: {c: t for c, (t, _) in v.items()} for k, v in self.local.items()},
+        }
+
+
+FACILITIES = [
+    FacilityConfig(RIVERBEND, "America/Chicago", "1",
+                   {"SSA": SSN_URI, "MCR": MBI_URI, "BCBSWI": PAYER_URI["BCBSWI"], "WIMCD": PAYER_URI["WIMCD"]},
+                   local={"patient_class": {}, "discharge_disposition": {},
+                          "admission_type": {"EL": ("C", "elective inpatient admission (Riverbend's own code; "
+                                                        "HL7 table 0007 says C)")},
+                          "lab": {}},
+                   practitioner_default=f"urn:oid:{ROOT}.1.4"),
+    FacilityConfig(STBRIGID, "America/New_York", "2",
+                   {"SSA": SSN_URI, "MCR": MBI_URI, "CMS": MBI_URI, "HARBOR": PAYER_URI["HARBOR"],
+                    "HARBORMA": PAYER_URI["HARBORMA"], "NPI": NPI_URI},
+                   local={"patient_class": {}, "discharge_disposition": {}, "admission_type": {}, "lab": {}}),
+    FacilityConfig(LAKESHORE, "America/Chicago", "3",
+                   {"SSA": SSN_URI, "MCR": MBI_URI, "PRAIRIE": PAYER_URI["PRAIRIE"], "ILMCO": PAYER_URI["ILMCO"],
+                    "NPI": NPI_URI},
+                   local={"patient_class": {}, "discharge_disposition": {}, "admission_type": {}, "lab": {}}),
+    FacilityConfig(LUHSC, "America/Phoenix", "3.9",
+                   {"LUH": f"urn:oid:{ROOT}.3", "SSA": SSN_URI, "CMS": MBI_URI, "PRAIRIE": PAYER_URI["PRAIRIE"],
+                    "NPI": NPI_URI},
+                   local={"patient_class": {},
+                          "discharge_disposition": {
+                              "HOM": ("01", "home or self care"), "HHC": ("06", "home with home health"),
+                              "SNF": ("03", "skilled nursing facility"), "AMA": ("07", "left against medical advice"),
+                              "LWBS": ("07", "left without being seen (discontinued care)"),
+                              "ADM": ("09", "admitted as an inpatient to this hospital"),
+                              "TRF": ("02", "transferred to another acute hospital"), "EXP": ("20", "expired")},
+                          "admission_type": {}, "lab": {}}),
+    FacilityConfig(NORTHFIELD, "America/New_York", "4",
+                   {"SSA": SSN_URI, "MCR": MBI_URI, "FINGER": PAYER_URI["FINGER"], "NCHDR": f"urn:oid:{ROOT}.4.4"},
+                   local={"patient_class": {"OBS": ("OBSENC", "observation stay (an outpatient class; HL7 table 0004 "
+                                                              "has no observation code)")},
+                          "discharge_disposition": {}, "admission_type": {},
+                          "lab": {NORTHFIELD.lab_codes[k][0]: (code, f"{NORTHFIELD.lab_codes[k][1].lower()} "
+                                                                     f"(LOINC {code} {name})")
+                                  for k, (code, name) in [("CBC", PANELS["CBC"]), ("BMP", PANELS["BMP"]),
+                                                          ("HGB", LABS["HGB"][:2]), ("NA", LABS["NA"][:2]),
+                                                          ("K", LABS["K"][:2])]}},
+                   code_systems={"99NCH": f"urn:oid:{ROOT}.4.5"}, own_types=("VN", "AN", "PI")),
+    FacilityConfig(CASCADIA, "America/Los_Angeles", "5",
+                   {"SSA": SSN_URI, "EVERGRN": PAYER_URI["EVERGRN"], "COLUMBIA": PAYER_URI["COLUMBIA"], "NPI": NPI_URI},
+                   local={"patient_class": {}, "discharge_disposition": {}, "admission_type": {}, "lab": {}}),
+]
+FACILITY = {f.facility: f for f in FACILITIES}
+
+
+def hospitals_json() -> bytes:
+    return (json.dumps({f.facility: f.as_json() for f in FACILITIES}, indent=2) + "\n").encode()
+
+
+# Where the checks look for identifiers and times.
+CX_FIELDS = ["PID.3", "PID.18", "PV1.19", "IN1.49", "MRG.1"]
+XCN_FIELDS = ["PD1.4", "PV1.7", "PV1.8", "PV1.17", "ROL.4", "PR1.11", "DG1.16", "ORC.12", "OBR.16"]
+TS_FIELDS = ["MSH.7", "EVN.2", "EVN.6", "PV1.44", "PV1.45", "PV2.8", "PV2.9", "DG1.5", "PR1.5", "OBR.7",
+             "OBR.22", "OBX.14"]
+MBI_RE = re.compile(r"^[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d"
+                    r"[AC-HJKMNP-RT-Y]{2}\d\d$")   # CMS MBI format
+TS_RE = re.compile(r"^(\d{4})(\d\d)(\d\d)(\d\d)?(\d\d)?(\d\d)?(?:\.\d{1,4})?([+-]\d{4})?$")
+
+
+def occurrences(m: RefMessage, path: str) -> list[str]:
+    """Every repetition of SEG.F in every occurrence of SEG (raw ER7)."""
+    sid, f = path.split(".")
+    out = []
+    for n in range(1, m.count(sid) + 1):
+        raw = m.raw(f"{sid}[{n}].{f}")
+        out += [r for r in raw.split(m.rs) if r]
+    return out
+
+
+def check_config(files: dict[str, bytes]) -> None:
+    """The configuration must cover what the files send, and the offsets sent must be the zone's."""
+    seen_auth: dict[str, set[str]] = {k: set() for k in FACILITY}
+    seen_local: dict[str, dict[str, set[str]]] = {k: {"patient_class": set(), "discharge_disposition": set(),
+                                                      "admission_type": set(), "lab": set()} for k in FACILITY}
+    for name, data in sorted(files.items()):
+        m = RefMessage(data)
+        fac = m.get("MSH.4.1")
+        assert fac in FACILITY, (name, fac)
+        cfg = FACILITY[fac]
+        systems, by_type = cfg.identifier_systems(), cfg.by_type()
+        for path in CX_FIELDS:
+            for cx in occurrences(m, path):
+                parts = cx.split(m.cs)
+                auth = parts[3].split(m.ss)[0] if len(parts) > 3 else ""
+                typ = parts[4] if len(parts) > 4 else ""
+                assert auth in systems, (name, path, cx)
+                seen_auth[fac].add(auth)
+                if systems[auth] == MBI_URI:
+                    assert MBI_RE.match(parts[0]), (name, path, cx)
+                if systems[auth] == SSN_URI:
+                    assert re.match(r"^9\d{8}$", parts[0]), (name, path, cx)   # 9xx: never issued
+                if auth == cfg.hosp.short and typ != "MR":
+                    assert typ in by_type, (name, path, cx)
+        for path in XCN_FIELDS:
+            for xcn in occurrences(m, path):
+                parts = xcn.split(m.cs)
+                auth = parts[8].split(m.ss)[0] if len(parts) > 8 else ""
+                if auth:
+                    assert auth in systems, (name, path, xcn)
+                    seen_auth[fac].add(auth)
+                else:
+                    assert cfg.practitioner_default, (name, path, xcn)
+        pclass, adm, dispo = m.get("PV1.2"), m.get("PV1.4"), m.get("PV1.36")
+        if pclass and pclass not in TABLE_0004:
+            assert pclass in cfg.local["patient_class"], (name, pclass)
+            seen_local[fac]["patient_class"].add(pclass)
+        if adm and adm not in TABLE_0007:
+            assert adm in cfg.local["admission_type"], (name, adm)
+            seen_local[fac]["admission_type"].add(adm)
+        if dispo and dispo not in NUBC_STATUS:
+            assert dispo in cfg.local["discharge_disposition"], (name, dispo)
+            assert cfg.local["discharge_disposition"][dispo][0] in NUBC_STATUS, (name, dispo)
+            seen_local[fac]["discharge_disposition"].add(dispo)
+        for path in ("OBR.4", "OBX.3"):
+            for cwe in occurrences(m, path):
+                parts = cwe.split(m.cs)
+                if parts[2] != "LN":
+                    assert parts[2] in cfg.code_systems, (name, cwe)
+                    assert cfg.local["lab"][parts[0]][0] == parts[3] and parts[5] == "LN", (name, cwe)
+                    seen_local[fac]["lab"].add(parts[0])
+        zone = ZoneInfo(cfg.time_zone)
+        for path in TS_FIELDS:
+            for v in occurrences(m, path):
+                t = TS_RE.match(v.split(m.cs)[0])
+                assert t, (name, path, v)
+                if t.group(4) is None:
+                    continue
+                local = datetime(*(int(x) for x in t.groups()[:5] if x is not None))
+                a, b = local.replace(tzinfo=zone), local.replace(tzinfo=zone, fold=1)
+                assert a.utcoffset() == b.utcoffset(), f"{name} {path} {v}: ambiguous or skipped local time"
+                if t.group(7):
+                    assert a.strftime("%z") == t.group(7), f"{name} {path} {v}: offset is not {cfg.time_zone}'s"
+    for fac, cfg in FACILITY.items():
+        unused = set(cfg.identifier_systems()) - seen_auth[fac]
+        assert not unused, (fac, "authorities configured but never sent", unused)
+        for kind in ("patient_class", "admission_type", "lab"):
+            assert set(cfg.local[kind]) == seen_local[fac][kind], (fac, kind)
+        assert seen_local[fac]["discharge_disposition"] <= set(cfg.local["discharge_disposition"]), fac
 
 
 # --------------------------------------------------------------------------------------------
@@ -1476,10 +2044,43 @@ def adt_files() -> dict[str, bytes]:
     for e in ENCOUNTERS:
         files[e.file] = er7(build_adt(e), encoding=e.hosp.encoding)
     files[ORU_ENCOUNTER.file] = er7(build_oru(ORU_ENCOUNTER, ORU_PANELS), encoding=CASCADIA.encoding)
+    for e in NEW_ENCOUNTERS:
+        assert e.file not in files, e.file
+        files[e.file] = er7(build_message(e), encoding=e.hosp.encoding)
+    for e, panels, placer, filler in NEW_ORUS:
+        assert e.file not in files, e.file
+        files[e.file] = er7(build_lab_oru(e, panels, placer, filler), encoding=e.hosp.encoding)
     return files
 
 
+def file_notes() -> dict[str, str]:
+    return {e.file: e.note for e in NEW_ENCOUNTERS + [o[0] for o in NEW_ORUS]}
+
+
 ADT_COLUMNS = ["MSH.10", "PID.3[1].1", "PID.5.1", "PV1.19.1", "PV1.45", "DG1[2].3.1"]
+VISIT_COLUMNS = ["MSH.4.1", "PV1.2", "PV1.4", "PV1.6.1", "PV1.13", "PV1.36", "PV1.44", "MRG.1.1"]
+NAME_RE = re.compile(r"^([a-z]+)_v(\d+)_(A\d\d|ORU_R01)_(\d\d)\.hl7$")
+
+
+def check_stories(files: dict[str, bytes]) -> None:
+    """Messages that belong together agree on the identifiers that tie them."""
+    m = {name: RefMessage(data) for name, data in files.items()}
+    stay = [f.file for f in (DOHERTY_A01, DOHERTY_A02, DOHERTY_A08, DOHERTY_A03, DOHERTY_ORU)]
+    assert [m[f].get("MSH.9.2") for f in stay] == ["A01", "A02", "A08", "A03", "R01"]
+    for f in stay:
+        assert (m[f].get("PID.3[1].1"), m[f].get("PV1.19.1")) == ("SB21288734", "4471782215"), f
+    assert m[DOHERTY_A02.file].get("PV1.6.1") == "CCU" and m[DOHERTY_A02.file].get("PV1.3.1") == "5N"
+    for later, earlier in [(ADEYEMI_A11.file, "lakeshore_v251_A01_01.hl7"), (HARTLEY_A13.file, "riverbend_v23_A03_01.hl7"),
+                           (HARTLEY_A03_AGAIN.file, "riverbend_v23_A03_01.hl7"),
+                           (NGUYEN_A12.file, "cascadia_v28_A03_01.hl7"), (NOWAK_ED_DC.file, NOWAK_ED.file),
+                           (QUINLAN_A06.file, QUINLAN_OBS.file), (MACALLISTER_ORU.file, "northfield_v26_A03_02.hl7")]:
+        for path in ("PID.3[1].1", "PV1.19.1"):
+            assert m[later].get(path) == m[earlier].get(path), (later, earlier, path)
+    assert m[NOWAK_ED.file].get("PID.3[4].1") == m["lakeshore_v251_A03_01.hl7"].get("PID.3[1].1")
+    assert m[NOWAK_ED.file].get("PID.3[4].4.1") == "LUH" and m[NOWAK_ED.file].get("PID.3[5].5") == "MC"
+    assert m[PATEL_A40.file].get("MRG.1.1") == m["northfield_v26_A04_01.hl7"].get("PID.3[1].1")
+    assert m[HARTLEY_A13.file].get("PV1.45") == "" and m[HARTLEY_A13.file].get("PV1.36") == ""
+    assert m[QUINLAN_OBS.file].get("PID.5.1") == "Ferris & Quinlan"
 
 
 def check_adt(files: dict[str, bytes]) -> list[list[str]]:
@@ -1493,11 +2094,14 @@ def check_adt(files: dict[str, bytes]) -> list[list[str]]:
             assert m.get("PV1.45") and m.get("PV1.36") and m.count("DG1") >= 3, name
         for sid in ("MSH", "PID", "PV1"):
             assert m.count(sid) == 1, (name, sid)
+        n = NAME_RE.match(name)
+        assert n and n.group(2) == m.get("MSH.12").replace(".", ""), name
+        assert n.group(3) in (m.get("MSH.9.2"), f"{m.get('MSH.9.1')}_{m.get('MSH.9.2')}"), name
         rows.append([name, m.get("MSH.12"), m.raw("MSH.9"), str(len(data))] + [m.get(p) for p in ADT_COLUMNS])
     return rows
 
 
-def adt_readme(rows: list[list[str]]) -> str:
+def adt_readme(rows: list[list[str]], files: dict[str, bytes]) -> str:
     lines = [
         "# adt/ — realistic ADT and ORU messages from five fictional hospitals",
         "",
@@ -1507,8 +2111,9 @@ def adt_readme(rows: list[list[str]]) -> str:
         "| sender | version | habits |",
         "|---|---|---|",
     ]
-    for h in (RIVERBEND, STBRIGID, LAKESHORE, NORTHFIELD, CASCADIA):
-        lines.append(f"| {h.name} (`{h.key}_*`) | {h.version} | {' '.join(h.__doc__.split()).split(': ', 1)[1]} |")
+    for h in SENDERS:
+        lines.append(f"| {h.name} (`{h.key}_*`, MSH-4 `{h.facility.split('^')[0]}`) | {h.version} | "
+                     f"{' '.join(h.__doc__.split()).split(': ', 1)[1]} |")
     lines += [
         "",
         "Decoded values (the `carebridge inspect --get PATH` form; composites come back as ER7 text):",
@@ -1519,8 +2124,85 @@ def adt_readme(rows: list[list[str]]) -> str:
     for r in rows:
         lines.append("| " + " | ".join([f"`{r[0]}`", r[1], md_cell(r[2]), r[3]] + [md_cell(v) for v in r[4:]]) + " |")
     lines += ["", "The ADT^A03 files (MSH-9.2 `A03`) are the input of `tests/bench/codec_bench.sh` and of "
-              "`conformance/peers/medplum_hl7_bench.mjs`.", ""]
+              "`conformance/peers/medplum_hl7_bench.mjs`; every `*.hl7` file here is sent by "
+              "`tests/bench/mllp_bench.sh` and `deploy/demo.sh`.", ""]
+    lines += visit_table(files) + scenarios() + config_tables()
     return "\n".join(lines)
+
+
+def visit_table(files: dict[str, bytes]) -> list[str]:
+    lines = ["Visit fields (same form; `MRG.1.1` only in the A40):", "",
+             "| file | MSH-9.2 | " + " | ".join(VISIT_COLUMNS) + " |", "|---" * (2 + len(VISIT_COLUMNS)) + "|"]
+    for name, data in sorted(files.items()):
+        m = RefMessage(data)
+        lines.append("| " + " | ".join([f"`{name}`", m.get("MSH.9.2")] + [md_cell(m.get(p)) for p in VISIT_COLUMNS])
+                     + " |")
+    return lines + [""]
+
+
+def scenarios() -> list[str]:
+    lines = ["## Scenarios of the second set", "",
+             "Files that belong together share PID-3 and PV1-19 (checked by the script). Times without an offset",
+             "are local time of the sender's zone (table below); 2026-11-01 02:00 is the end of DST in the US.", ""]
+    for name, note in file_notes().items():
+        lines.append(f"- `{name}`: {note}.")
+    return lines + [""]
+
+
+def config_tables() -> list[str]:
+    lines = [
+        "## Per-facility configuration (`hospitals.json`)",
+        "",
+        "What the mapper needs to know about each sender, keyed by MSH-4.1; `hospitals.json` holds the same",
+        "data for the golden tests. The script checks it against the files: every assigning authority sent",
+        "(PID-3, PID-18, PV1-19, IN1-49, MRG-1, XCN-9) has a system, every PV1-2/PV1-4/PV1-36 value outside",
+        "the HL7 table (0004, 0007) or the NUBC list has a local entry, every offset sent is the zone's.",
+        "",
+        "- `time_zone`: IANA zone for timestamps without an offset (DST-aware; America/Phoenix has none).",
+        "- `identifier_systems`: CX-4 / XCN-9 namespace (HD-1) -> `Identifier.system`. The facility's own",
+        "  namespace gives its MRN system; it wins over an OID sent in HD-2 (the same OID where one is sent).",
+        "- `identifier_systems_by_type`: CX-5 type -> namespace -> system, for the facility's own numbers",
+        "  that are not MRNs (VN visit, AN account, PI internal id); it takes precedence over the plain map.",
+        "- `practitioner_system_default`: for XCN ids sent without an authority (`null`: all have one).",
+        "- `code_systems`: local CWE-3 coding-system names -> URI.",
+        "- `local_codes`: values that are not in the HL7 table (or, for PV1-36, not NUBC codes) -> the",
+        "  code to use: `patient_class` -> v3 ActCode, `discharge_disposition` -> NUBC UB-04 FL17 status,",
+        "  `admission_type` -> HL7 table 0007, `lab` -> LOINC.",
+        "",
+        "| MSH-4.1 | sender | time zone | offset Nov 2026 / Jul 2026 | identifier systems |",
+        "|---|---|---|---|---|",
+    ]
+    for f in FACILITIES:
+        z = ZoneInfo(f.time_zone)
+        offs = " / ".join(datetime(2026, mo, 15, 12, tzinfo=z).strftime("%z") for mo in (11, 7))
+        ids = [f"`{a}` {u}" for a, u in f.identifier_systems().items()]
+        ids += [f"`{a}`+{t} {u}" for t, d in f.by_type().items() for a, u in d.items()]
+        if f.practitioner_default:
+            ids.append(f"XCN without authority {f.practitioner_default}")
+        lines.append(f"| `{f.facility}` | {f.hosp.name} | {f.time_zone} | {offs} | {'; '.join(ids)} |")
+    lines += ["", "Local codes (codes not in any file are part of the sender's table all the same):", "",
+              "| MSH-4.1 | field | local code | means | map to | in the files |", "|---|---|---|---|---|---|"]
+    fields = {"patient_class": "PV1-2", "discharge_disposition": "PV1-36", "admission_type": "PV1-4",
+              "lab": "OBR-4 / OBX-3 (first triplet)"}
+    used = {}
+    for name, data in adt_files().items():
+        m = RefMessage(data)
+        fac = m.get("MSH.4.1")
+        for p in ("PV1.2", "PV1.4", "PV1.36"):
+            used.setdefault((fac, m.get(p)), []).append(name)
+        for path in ("OBR.4", "OBX.3"):
+            for cwe in occurrences(m, path):
+                used.setdefault((fac, cwe.split(m.cs)[0]), []).append(name)
+    for f in FACILITIES:
+        for kind, codes in f.local.items():
+            for code, (target, meaning) in codes.items():
+                where = sorted(set(used.get((f.facility, code), [])))
+                lines.append(f"| `{f.facility}` | {fields[kind]} | `{code}` | {meaning} | `{target}` | "
+                             f"{', '.join(f'`{w}`' for w in where) or '-'} |")
+    for f in FACILITIES:
+        for name, uri in f.code_systems.items():
+            lines.append(f"| `{f.facility}` | CWE-3 | `{name}` | local lab code system | {uri} | |")
+    return lines + [""]
 
 
 def check_edge(cases: list[Case]) -> None:
@@ -1609,6 +2291,8 @@ def batch_readme(cases: list[BatchCase]) -> str:
 def all_outputs() -> dict[Path, bytes]:
     adt = adt_files()
     rows = check_adt(adt)
+    check_stories(adt)
+    check_config(adt)
     edges = edge_cases()
     check_edge(edges)
     batches = batch_cases()
@@ -1616,7 +2300,8 @@ def all_outputs() -> dict[Path, bytes]:
     out: dict[Path, bytes] = {}
     for name, data in adt.items():
         out[HERE / "adt" / name] = data
-    out[HERE / "adt" / "README.md"] = adt_readme(rows).encode()
+    out[HERE / "adt" / "README.md"] = adt_readme(rows, adt).encode()
+    out[HERE / "adt" / "hospitals.json"] = hospitals_json()
     for c in edges:
         out[HERE / "edge" / c.file] = c.data
     out[HERE / "edge" / "README.md"] = edge_readme(edges).encode()

@@ -1,0 +1,295 @@
+#include "mappings/fhir/code_tables.hpp"
+
+#include <boost/throw_exception.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace carebridge::mappings::fhir {
+
+namespace detail {
+// The text of mappings/tables/*.csv, written into the build tree at configure time by
+// mappings/tables/embed_tables.cmake (code_tables_data.cpp). Names are the file names without .csv.
+extern const std::size_t builtin_table_count;
+extern const std::string_view builtin_table_names[];
+extern const std::string_view builtin_table_csv[];
+}  // namespace detail
+
+namespace {
+
+constexpr std::string_view k_header[] = {"code", "system", "target", "display"};
+constexpr std::size_t k_columns = std::size(k_header);
+
+// A code as it may appear in an error: printable ASCII only, at most 32 characters.
+std::string printable(std::string_view code) {
+  constexpr std::size_t max = 32;
+  std::string out;
+  for (std::size_t i = 0; i < code.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(code[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  if (code.size() > max) out += "...";
+  return out;
+}
+
+// RFC 4180 records: fields separated by commas, records by CRLF or LF (a lone CR counts as a line
+// end too); a field in double quotes may hold commas, line breaks and "" for a quote. Blank lines
+// are skipped. Line numbers are 1-based and count physical lines, so a record whose quoted field
+// spans lines is reported at the line it starts on.
+class csv_reader {
+ public:
+  enum class status { record, end, error };
+
+  explicit csv_reader(std::string_view text) : text_(text) {
+    if (text_.starts_with("\xEF\xBB\xBF")) pos_ = 3;  // a UTF-8 BOM from spreadsheet exports
+  }
+
+  /// Skips lines that start with '#' (comments), and blank lines; stops at the first other line.
+  void skip_comments() {
+    while (pos_ < text_.size()) {
+      if (text_[pos_] == '#') {
+        while (pos_ < text_.size() && !at_line_end()) ++pos_;
+        skip_line_end();
+      } else if (at_line_end()) {
+        skip_line_end();
+      } else {
+        return;
+      }
+    }
+  }
+
+  status next(std::vector<std::string>& fields) {
+    fields.clear();
+    while (pos_ < text_.size() && at_line_end()) skip_line_end();  // blank lines
+    if (pos_ >= text_.size()) {
+      record_line_ = line_;
+      return status::end;
+    }
+    record_line_ = line_;
+    for (;;) {
+      std::string& field = fields.emplace_back();
+      if (pos_ < text_.size() && text_[pos_] == '"') {
+        ++pos_;
+        for (;;) {
+          if (pos_ >= text_.size()) return fail("unterminated quoted field");
+          const char c = text_[pos_];
+          if (c == '"') {
+            if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '"') {
+              field += '"';
+              pos_ += 2;
+              continue;
+            }
+            ++pos_;
+            break;
+          }
+          if (at_line_end()) {
+            const std::size_t from = pos_;
+            skip_line_end();
+            field.append(text_.substr(from, pos_ - from));
+            continue;
+          }
+          field += c;
+          ++pos_;
+        }
+        if (pos_ < text_.size() && text_[pos_] != ',' && !at_line_end()) {
+          return fail("text after a closing quote");
+        }
+      } else {
+        const std::size_t from = pos_;
+        while (pos_ < text_.size() && text_[pos_] != ',' && !at_line_end()) {
+          if (text_[pos_] == '"') return fail("a quote inside an unquoted field");
+          ++pos_;
+        }
+        field.assign(text_.substr(from, pos_ - from));
+      }
+      if (pos_ < text_.size() && text_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      skip_line_end();  // end of record (or of input)
+      return status::record;
+    }
+  }
+
+  /// The line the last record (or error) started on.
+  std::size_t record_line() const noexcept { return record_line_; }
+  std::string_view error() const noexcept { return error_; }
+
+ private:
+  bool at_line_end() const noexcept { return text_[pos_] == '\n' || text_[pos_] == '\r'; }
+
+  void skip_line_end() noexcept {
+    if (pos_ >= text_.size()) return;
+    if (text_[pos_] == '\r' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n') ++pos_;
+    ++pos_;
+    ++line_;
+  }
+
+  status fail(std::string_view what) {
+    error_ = what;
+    return status::error;
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  std::size_t line_ = 1;
+  std::size_t record_line_ = 1;
+  std::string_view error_;
+};
+
+// One coding per HL7 table number, made on first use and kept for the life of the process (at most
+// 10000, bounded whatever a peer sends), so find() can hand out a stable pointer without a lock.
+constinit std::array<std::atomic<const coding*>, 10000> hl7_table_codings{};
+
+const coding* hl7_table_coding(std::string_view name) {
+  // "HL7" + 4 digits, e.g. HL70004 → http://terminology.hl7.org/CodeSystem/v2-0004.
+  if (name.size() != 7) return nullptr;
+  if (std::toupper(static_cast<unsigned char>(name[0])) != 'H' ||
+      std::toupper(static_cast<unsigned char>(name[1])) != 'L' || name[2] != '7') {
+    return nullptr;
+  }
+  std::size_t number = 0;
+  for (std::size_t i = 3; i < 7; ++i) {
+    if (name[i] < '0' || name[i] > '9') return nullptr;
+    number = number * 10 + static_cast<std::size_t>(name[i] - '0');
+  }
+  std::atomic<const coding*>& slot = hl7_table_codings[number];
+  if (const coding* known = slot.load(std::memory_order_acquire)) return known;
+
+  const std::string digits(name.substr(3));
+  auto made = std::make_unique<const coding>(
+      coding{"", "http://terminology.hl7.org/CodeSystem/v2-" + digits, "HL7 table " + digits});
+  const coding* expected = nullptr;
+  if (slot.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel)) {
+    return made.release();  // owned by hl7_table_codings from now on
+  }
+  return expected;  // another thread was first
+}
+
+}  // namespace
+
+std::string table_error::describe() const {
+  return where + ": " + what;
+}
+
+void throw_exception_from_error(const table_error& e, const boost::source_location& loc) {
+  boost::throw_exception(std::runtime_error(e.describe()), loc);
+}
+
+const code_tables& code_tables::builtin() {
+  static const code_tables instance = [] {
+    code_tables all;
+    for (std::size_t i = 0; i < detail::builtin_table_count; ++i) {
+      const std::string_view name = detail::builtin_table_names[i];
+      auto one = from_csv(name, detail::builtin_table_csv[i], std::string(name) + ".csv");
+      // Cannot happen for a build whose unit tests pass (CodeTablesBuiltin parses every file).
+      if (!one) throw std::logic_error("built-in code table " + one.error().describe());
+      all.merge(*one);
+    }
+    return all;
+  }();
+  return instance;
+}
+
+boost::system::result<code_tables, table_error> code_tables::from_csv(std::string_view table,
+                                                                      std::string_view csv,
+                                                                      std::string_view origin) {
+  const auto error_at = [&](std::size_t line, std::string what) {
+    return table_error{std::string(origin) + ":" + std::to_string(line), std::move(what)};
+  };
+  const std::string header_text = "expected the header code,system,target,display";
+
+  csv_reader reader(csv);
+  reader.skip_comments();
+  std::vector<std::string> fields;
+  switch (reader.next(fields)) {
+    case csv_reader::status::end:
+      return error_at(reader.record_line(), "no header line (" + header_text + ")");
+    case csv_reader::status::error:
+      return error_at(reader.record_line(), std::string(reader.error()));
+    case csv_reader::status::record:
+      if (!std::equal(fields.begin(), fields.end(), std::begin(k_header), std::end(k_header))) {
+        return error_at(reader.record_line(), "bad header: " + header_text);
+      }
+      break;
+  }
+
+  const bool system_optional = table == table::coding_system;
+  code_tables out;
+  table_rows& rows = out.tables_[std::string(table)];
+  std::map<std::string, std::size_t, std::less<>> first_line;  // code → line, for duplicates
+  for (;;) {
+    const auto status = reader.next(fields);
+    const std::size_t line = reader.record_line();
+    if (status == csv_reader::status::end) break;
+    if (status == csv_reader::status::error) return error_at(line, std::string(reader.error()));
+
+    if (fields.size() != k_columns) {
+      return error_at(line, "expected 4 columns (code,system,target,display), found " +
+                                std::to_string(fields.size()));
+    }
+    std::string& code = fields[0];
+    if (code.empty()) return error_at(line, "empty code");
+    if (fields[2].empty()) return error_at(line, "empty target for code '" + printable(code) + "'");
+    if (fields[1].empty() && !system_optional) {
+      return error_at(line, "empty system for code '" + printable(code) +
+                                "' (only the coding-system table leaves it empty)");
+    }
+    if (auto [at, inserted] = first_line.try_emplace(code, line); !inserted) {
+      return error_at(line, "duplicate code '" + printable(code) + "' (first at line " +
+                                std::to_string(at->second) + ")");
+    }
+    rows.emplace(std::move(code),
+                 coding{std::move(fields[1]), std::move(fields[2]), std::move(fields[3])});
+  }
+  return out;
+}
+
+const coding* code_tables::find(std::string_view table, std::string_view code) const {
+  if (auto t = tables_.find(table); t != tables_.end()) {
+    const table_rows& rows = t->second;
+    if (auto exact = rows.find(code); exact != rows.end()) return &exact->second;
+    if (auto near = rows.lower_bound(ci_less::folded{code});
+        near != rows.end() && ci_less::compare_folded(near->first, code) == 0) {
+      return &near->second;
+    }
+  }
+  if (table == table::coding_system) return hl7_table_coding(code);
+  return nullptr;
+}
+
+void code_tables::set(std::string_view table, std::string_view code, coding target) {
+  auto t = tables_.find(table);
+  if (t == tables_.end()) t = tables_.emplace(std::string(table), table_rows{}).first;
+  t->second.insert_or_assign(std::string(code), std::move(target));
+}
+
+void code_tables::merge(const code_tables& other) {
+  if (&other == this) return;
+  for (const auto& [name, other_rows] : other.tables_) {
+    auto t = tables_.find(name);
+    if (t == tables_.end()) t = tables_.emplace(name, table_rows{}).first;
+    for (const auto& [code, target] : other_rows) t->second.insert_or_assign(code, target);
+  }
+}
+
+std::vector<std::string> code_tables::tables() const {
+  std::vector<std::string> names;
+  names.reserve(tables_.size());
+  for (const auto& entry : tables_) names.push_back(entry.first);
+  return names;
+}
+
+std::size_t code_tables::size(std::string_view table) const {
+  auto t = tables_.find(table);
+  return t == tables_.end() ? 0 : t->second.size();
+}
+
+}  // namespace carebridge::mappings::fhir

@@ -1,0 +1,43 @@
+#include "mappings/fhir/ids.hpp"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace carebridge::mappings::fhir {
+
+std::string derived_id(std::string_view resource_type, std::initializer_list<std::string_view> key) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx);
+    throw std::runtime_error("SHA-256 unavailable");
+  }
+  auto feed = [&](std::string_view part) {
+    // Length-prefixed, so ("ab","c") and ("a","bc") differ.
+    const std::size_t n = part.size();
+    const unsigned char len[4] = {static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),
+                                  static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
+    EVP_DigestUpdate(ctx, len, sizeof len);
+    EVP_DigestUpdate(ctx, part.data(), part.size());
+  };
+  feed(resource_type);
+  for (std::string_view part : key) feed(part);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_len = 0;
+  EVP_DigestFinal_ex(ctx, md.data(), &md_len);
+  EVP_MD_CTX_free(ctx);
+  md[6] = static_cast<unsigned char>((md[6] & 0x0F) | 0x80);  // version 8
+  md[8] = static_cast<unsigned char>((md[8] & 0x3F) | 0x80);  // variant 10
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(hex[md[static_cast<std::size_t>(i)] >> 4]);
+    out.push_back(hex[md[static_cast<std::size_t>(i)] & 0x0F]);
+  }
+  return out;
+}
+
+}  // namespace carebridge::mappings::fhir

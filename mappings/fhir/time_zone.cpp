@@ -1,0 +1,78 @@
+#include "mappings/fhir/time_zone.hpp"
+
+#include <date/tz.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace carebridge::mappings::fhir {
+
+std::optional<zone> zone::locate(std::string_view iana_name) {
+  if (iana_name.empty()) return std::nullopt;
+  try {
+    zone z;
+    z.tz_ = date::locate_zone(iana_name);
+    return z;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string_view zone::name() const { return tz_ ? tz_->name() : std::string_view(); }
+
+int zone::offset_at_local(int year, int month, int day, int hour, int minute, int second) const {
+  using namespace std::chrono;
+  const date::local_seconds local =
+      date::local_days{date::year{year} / month / day} + hours{hour} + minutes{minute} +
+      seconds{second};
+  const date::local_info info = tz_->get_info(local);
+  switch (info.result) {
+    case date::local_info::unique:
+    case date::local_info::nonexistent:
+      return static_cast<int>(duration_cast<minutes>(info.first.offset).count());
+    case date::local_info::ambiguous:
+      return static_cast<int>(duration_cast<minutes>(info.first.offset).count());
+  }
+  return static_cast<int>(duration_cast<minutes>(info.first.offset).count());
+}
+
+std::string to_fhir_datetime(const hl7v2::hl7_datetime& dt, const zone& z, bool* degraded) {
+  using p = hl7v2::hl7_datetime::precision;
+  if (dt.prec < p::hour || dt.utc_offset_minutes) return dt.to_iso8601(true);
+  if (!z.known()) {
+    if (degraded) *degraded = true;
+    hl7v2::hl7_datetime d = dt;
+    d.prec = p::day;
+    return d.to_iso8601(true);
+  }
+  hl7v2::hl7_datetime d = dt;
+  d.utc_offset_minutes = z.offset_at_local(dt.year, dt.month, dt.day, dt.hour, dt.minute,
+                                           dt.second > 59 ? 59 : dt.second);
+  return d.to_iso8601(true);
+}
+
+std::string to_fhir_datetime(std::string_view dtm, const zone& z, bool* degraded, bool* invalid) {
+  if (dtm.empty()) return {};
+  auto dt = hl7v2::parse_datetime(dtm);
+  if (!dt) {
+    if (invalid) *invalid = true;
+    return {};
+  }
+  return to_fhir_datetime(*dt, z, degraded);
+}
+
+std::string to_fhir_date(std::string_view dtm, bool* invalid) {
+  if (dtm.empty()) return {};
+  auto dt = hl7v2::parse_datetime(dtm);
+  if (!dt) {
+    if (invalid) *invalid = true;
+    return {};
+  }
+  hl7v2::hl7_datetime d = *dt;
+  using p = hl7v2::hl7_datetime::precision;
+  if (d.prec > p::day) d.prec = p::day;
+  d.utc_offset_minutes.reset();
+  return d.to_iso8601(true);
+}
+
+}  // namespace carebridge::mappings::fhir

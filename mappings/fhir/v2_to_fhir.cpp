@@ -1,0 +1,1481 @@
+#include "mappings/fhir/v2_to_fhir.hpp"
+
+#include "mappings/fhir/fhir_json.hpp"
+#include "mappings/fhir/ids.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace carebridge::mappings::fhir {
+
+namespace {
+
+namespace hl7 = mappings::hl7v2;
+using hl7::element;
+using hl7::segment_view;
+
+constexpr std::string_view v2_system_prefix = "http://terminology.hl7.org/CodeSystem/v2-";
+constexpr std::string_view local_prefix = "urn:carebridge:local:";
+
+class convert_category_impl final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "carebridge.v2_to_fhir"; }
+  std::string message(int ev) const override {
+    switch (static_cast<convert_error>(ev)) {
+      case convert_error::unsupported_message:
+        return "unsupported message type (ADT and ORU^R01 are converted)";
+      case convert_error::missing_segment: return "the message has no PID segment";
+      case convert_error::missing_patient_id: return "PID-3 holds no patient identifier";
+    }
+    return "unknown conversion error";
+  }
+};
+
+// ---- small helpers -----------------------------------------------------------------------------
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Characters allowed in the name part of our local URNs.
+std::string urn_part(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(std::isalnum(u) || c == '.' || c == '-' || c == '_' ? static_cast<char>(std::tolower(u)) : '-');
+  }
+  return out;
+}
+
+std::string text(const element& e) {
+  if (e.empty() || e.is_null()) return {};
+  return e.decoded();
+}
+std::string comp(const element& e, std::uint32_t c) { return text(e.component(c)); }
+std::string sub(const element& e, std::uint32_t c, std::uint32_t s) {
+  return text(e.component(c).subcomponent(s));
+}
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  const auto e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+std::vector<element> repetitions(const element& field) {
+  std::vector<element> out;
+  const std::uint32_t n = field.repetition_count();
+  for (std::uint32_t r = 1; r <= n; ++r) {
+    element rep = field.repetition(r);
+    if (!rep.empty() && !rep.is_null()) out.push_back(rep);
+  }
+  return out;
+}
+std::optional<double> number(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  if (s.empty()) return std::nullopt;
+  if (s.front() == '+') s.remove_prefix(1);
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// ---- the conversion context --------------------------------------------------------------------
+
+struct context {
+  const hl7::message& m;
+  const sender_profile* sender;
+  const code_tables& tables;
+  zone tz;
+  std::string facility;  // MSH-4.1
+  std::vector<unmapped_code> unmapped;
+  std::set<std::pair<std::string, std::string>> unmapped_seen;
+  std::vector<std::string> notes;
+  std::set<std::string> notes_seen;
+  std::vector<resource_json> resources;
+  std::set<std::pair<std::string, std::string>> written;
+
+  void miss(std::string_view table, std::string_view code) {
+    if (code.empty()) return;
+    if (unmapped_seen.emplace(std::string(table), std::string(code)).second)
+      unmapped.push_back({std::string(table), std::string(code)});
+  }
+  void note(std::string n) {
+    if (notes_seen.insert(n).second) notes.push_back(std::move(n));
+  }
+  // Adds a resource once (the first writer of a type/id wins: one message describes it once).
+  void add(std::string type, std::string id, std::string json) {
+    if (!written.emplace(type, id).second) return;
+    resources.push_back({std::move(type), std::move(id), std::move(json)});
+  }
+
+  /// A v2 date/time as FHIR dateTime in the sender's zone. `where` names the field for the note.
+  std::string datetime(std::string_view dtm, std::string_view where) {
+    bool degraded = false;
+    bool invalid = false;
+    std::string out = to_fhir_datetime(dtm, tz, &degraded, &invalid);
+    if (degraded) note(std::string(where) + " has no UTC offset and the facility has no time zone: date only");
+    if (invalid) note(std::string(where) + " is not a valid date/time: left out");
+    return out;
+  }
+  std::string date(std::string_view dtm, std::string_view where) {
+    bool invalid = false;
+    std::string out = to_fhir_date(dtm, &invalid);
+    if (invalid) note(std::string(where) + " is not a valid date: left out");
+    return out;
+  }
+
+  /// Coding from a code table; unmapped codes stay in their v2 table's code system.
+  coding table_coding(std::string_view table, std::string_view v2_table, std::string_view code) {
+    if (const coding* c = tables.find(table, code)) return *c;
+    miss(table, code);
+    return coding{std::string(v2_system_prefix) + std::string(v2_table), std::string(code), {}};
+  }
+  /// A code system name from CWE.3 (table 0396, or the sender's local name) as a URI.
+  std::string system_uri(std::string_view name) {
+    if (name.empty()) return {};
+    if (sender != nullptr) {
+      if (auto it = sender->code_systems.find(name); it != sender->code_systems.end()) return it->second;
+    }
+    if (const coding* c = tables.find(table::coding_system, name)) return c->code;
+    if (name.starts_with("http://") || name.starts_with("https://") || name.starts_with("urn:"))
+      return std::string(name);
+    miss(table::coding_system, name);
+    return std::string(local_prefix) + urn_part(facility) + ":" + urn_part(name);
+  }
+  /// An assigning authority (HD) as an identifier system URI.
+  std::string identifier_system(const element& hd_owner, std::uint32_t c_ns, std::uint32_t c_id,
+                                std::uint32_t c_type, bool hd_is_subcomponents,
+                                std::string_view id_type = {}) {
+    const std::string ns = hd_is_subcomponents ? sub(hd_owner, c_ns, 1) : comp(hd_owner, c_ns);
+    const std::string uid = hd_is_subcomponents ? sub(hd_owner, c_ns, 2) : comp(hd_owner, c_id);
+    const std::string uid_type = hd_is_subcomponents ? sub(hd_owner, c_ns, 3) : comp(hd_owner, c_type);
+    if (!ns.empty() && !id_type.empty() && sender != nullptr) {
+      if (auto t = sender->identifier_systems_by_type.find(id_type);
+          t != sender->identifier_systems_by_type.end()) {
+        if (auto it = t->second.find(ns); it != t->second.end()) return it->second;
+      }
+    }
+    if (!ns.empty() && sender != nullptr) {
+      if (auto it = sender->identifier_systems.find(ns); it != sender->identifier_systems.end())
+        return it->second;
+    }
+    if (!ns.empty()) {
+      if (const coding* c = tables.find(table::coding_system, ns)) return c->code;
+    }
+    if (!uid.empty()) {
+      if (uid_type == "ISO") return "urn:oid:" + uid;
+      if (uid_type == "UUID") return "urn:uuid:" + lower(uid);
+      if (uid.starts_with("http://") || uid.starts_with("https://") || uid.starts_with("urn:")) return uid;
+    }
+    if (ns.empty()) return {};
+    miss("identifier-system", ns);
+    return std::string(local_prefix) + urn_part(facility) + ":id:" + urn_part(ns);
+  }
+};
+
+// ---- datatypes ---------------------------------------------------------------------------------
+
+void write_coding(json_out& j, const coding& c) {
+  j.begin_object();
+  j.field("system", c.system);
+  j.field("code", c.code);
+  j.field("display", c.display);
+  j.end_object();
+}
+
+/// CodeableConcept from a table-mapped code: {coding:[…]} (nothing when code is empty).
+void write_table_concept(json_out& j, context& cx, std::string_view k, std::string_view table,
+                         std::string_view v2_table, std::string_view code, std::string_view text_value = {}) {
+  if (code.empty() && text_value.empty()) return;
+  j.begin_object(k);
+  if (!code.empty()) {
+    j.begin_array("coding");
+    write_coding(j, cx.table_coding(table, v2_table, code));
+    j.end_array();
+  }
+  j.field("text", text_value);
+  j.end_object();
+}
+
+struct cwe_value {
+  std::vector<coding> codings;
+  std::string text;
+  std::vector<std::string> original_systems;  // CWE.3/6/12 as sent, per coding
+  bool empty() const { return codings.empty() && text.empty(); }
+};
+
+/// CWE/CE: triplets 1 (1–3), 2 (4–6) and 3 (10–12) as codings, CWE.9 (else CWE.2) as text.
+cwe_value read_cwe(context& cx, const element& e) {
+  cwe_value v;
+  const std::uint32_t triplets[3][3] = {{1, 2, 3}, {4, 5, 6}, {10, 11, 12}};
+  for (const auto& t : triplets) {
+    const std::string code = trim(comp(e, t[0]));
+    const std::string display = comp(e, t[1]);
+    const std::string sys = comp(e, t[2]);
+    if (code.empty()) continue;
+    v.codings.push_back({cx.system_uri(sys), code, display});
+    v.original_systems.push_back(sys);
+  }
+  v.text = comp(e, 9);
+  if (v.text.empty()) v.text = comp(e, 2);
+  if (v.codings.empty() && v.text.empty()) v.text = trim(comp(e, 1));
+  return v;
+}
+
+void write_cwe(json_out& j, std::string_view k, const cwe_value& v) {
+  if (v.empty()) return;
+  j.begin_object(k);
+  if (!v.codings.empty()) {
+    j.begin_array("coding");
+    for (const coding& c : v.codings) {
+      j.begin_object();
+      j.field("system", c.system);
+      j.field("code", c.code);
+      j.field("display", c.display);
+      j.end_object();
+    }
+    j.end_array();
+  }
+  j.field("text", v.text);
+  j.end_object();
+}
+
+event::coded to_event_code(const cwe_value& v, std::string_view prefer_system = {}) {
+  event::coded out;
+  if (v.codings.empty()) {
+    out.display = v.text;
+    return out;
+  }
+  std::size_t pick = 0;
+  if (!prefer_system.empty()) {
+    for (std::size_t i = 0; i < v.codings.size(); ++i)
+      if (v.codings[i].system == prefer_system) {
+        pick = i;
+        break;
+      }
+  }
+  out.system = v.codings[pick].system;
+  out.code = v.codings[pick].code;
+  out.display = v.codings[pick].display.empty() ? v.text : v.codings[pick].display;
+  out.original_system = v.original_systems[pick];
+  return out;
+}
+
+struct identifier_value {
+  std::string system, value, type;
+  std::string assigner;  // HD namespace as sent
+};
+
+/// CX → Identifier parts.
+identifier_value read_cx(context& cx, const element& e, std::string_view default_type = {}) {
+  identifier_value id;
+  id.value = trim(comp(e, 1));
+  id.assigner = sub(e, 4, 1);
+  id.type = trim(comp(e, 5));
+  if (id.type.empty()) id.type = std::string(default_type);
+  if (id.value.empty()) return id;
+  id.system = cx.identifier_system(e, 4, 0, 0, true, id.type);
+  if (id.system.empty() && id.type == "SS") id.system = "http://hl7.org/fhir/sid/us-ssn";
+  if (id.system.empty() && id.type == "NPI") id.system = "http://hl7.org/fhir/sid/us-npi";
+  return id;
+}
+
+void write_identifier(json_out& j, context& cx, const identifier_value& id) {
+  if (id.value.empty()) return;
+  j.begin_object();
+  if (!id.type.empty()) {
+    j.begin_object("type");
+    j.begin_array("coding");
+    write_coding(j, cx.table_coding(table::identifier_type, "0203", id.type));
+    j.end_array();
+    j.end_object();
+  }
+  j.field("system", id.system);
+  j.field("value", id.value);
+  if (id.system.empty() && !id.assigner.empty()) {
+    j.begin_object("assigner");
+    j.field("display", id.assigner);
+    j.end_object();
+  }
+  j.end_object();
+}
+
+/// XPN → HumanName (inside an array).
+bool write_name(json_out& j, context& cx, const element& e) {
+  const std::string family = comp(e, 1).empty() ? std::string() : sub(e, 1, 1);
+  const std::string given = comp(e, 2);
+  const std::string middle = comp(e, 3);
+  if (family.empty() && given.empty()) return false;
+  j.begin_object();
+  const std::string use = comp(e, 7);
+  if (!use.empty()) {
+    if (const coding* c = cx.tables.find(table::name_use, use)) {
+      j.field("use", c->code);
+    } else {
+      cx.miss(table::name_use, use);
+    }
+  }
+  j.field("family", family);
+  if (!given.empty() || !middle.empty()) {
+    j.begin_array("given");
+    if (!given.empty()) j.str(given);
+    if (!middle.empty()) j.str(middle);
+    j.end_array();
+  }
+  const std::string prefix = comp(e, 5);
+  if (!prefix.empty()) {
+    j.begin_array("prefix");
+    j.str(prefix);
+    j.end_array();
+  }
+  const std::string suffix = comp(e, 4);
+  const std::string degree = comp(e, 6);
+  if (!suffix.empty() || !degree.empty()) {
+    j.begin_array("suffix");
+    if (!suffix.empty()) j.str(suffix);
+    if (!degree.empty()) j.str(degree);
+    j.end_array();
+  }
+  j.end_object();
+  return true;
+}
+
+/// XAD → Address (inside an array).
+void write_address(json_out& j, context& cx, const element& e) {
+  const std::string line1 = sub(e, 1, 1);
+  const std::string line2 = comp(e, 2);
+  const std::string city = comp(e, 3), state = comp(e, 4), postal = comp(e, 5), country = comp(e, 6);
+  const std::string district = comp(e, 9);
+  if (line1.empty() && line2.empty() && city.empty() && state.empty() && postal.empty() && country.empty())
+    return;
+  j.begin_object();
+  const std::string type = comp(e, 7);
+  if (!type.empty()) {
+    const coding* use = cx.tables.find(table::address_use, type);
+    const coding* kind = cx.tables.find(table::address_type, type);
+    if (use) j.field("use", use->code);
+    if (kind) j.field("type", kind->code);
+    if (!use && !kind) cx.miss(table::address_use, type);
+  }
+  if (!line1.empty() || !line2.empty()) {
+    j.begin_array("line");
+    if (!line1.empty()) j.str(line1);
+    if (!line2.empty()) j.str(line2);
+    j.end_array();
+  }
+  j.field("city", city);
+  j.field("district", district);
+  j.field("state", state);
+  j.field("postalCode", postal);
+  j.field("country", country);
+  j.end_object();
+}
+
+struct telecom_value {
+  std::string system, use, value;
+};
+
+/// XTN → ContactPoint parts. `default_use` applies when XTN.2 is empty (PID-13 home, PID-14 work).
+telecom_value read_xtn(context& cx, const element& e, std::string_view default_use) {
+  telecom_value t;
+  const std::string use_code = comp(e, 2);
+  const std::string equipment = comp(e, 3);
+  if (!equipment.empty()) {
+    if (const coding* c = cx.tables.find(table::telecom_system, equipment)) {
+      t.system = c->code;
+    } else {
+      cx.miss(table::telecom_system, equipment);
+    }
+  }
+  if (!use_code.empty()) {
+    if (const coding* c = cx.tables.find(table::telecom_use, use_code)) {
+      // NET/BPN name the equipment more than the use (legacy XTN.2 values).
+      if (c->system.ends_with("contact-point-system")) {
+        if (t.system.empty()) t.system = c->code;
+      } else {
+        t.use = c->code;
+      }
+    } else {
+      cx.miss(table::telecom_use, use_code);
+    }
+  }
+  if (t.use.empty()) t.use = std::string(default_use);
+  if (equipment == "CP" && use_code.empty()) t.use = "mobile";
+  if (t.system == "email" || (!comp(e, 4).empty() && comp(e, 1).empty() && comp(e, 7).empty())) {
+    t.value = comp(e, 4);
+    if (t.system.empty()) t.system = "email";
+  }
+  if (t.value.empty()) t.value = comp(e, 12);
+  if (t.value.empty()) {
+    const std::string country = comp(e, 5), area = comp(e, 6), local = comp(e, 7), ext = comp(e, 8);
+    if (!local.empty()) {
+      std::string v;
+      if (!country.empty()) v.append("+").append(country).append(" ");
+      if (!area.empty()) v.append("(").append(area).append(") ");
+      if (local.size() == 7 && local.find_first_not_of("0123456789") == std::string::npos)
+        v.append(local.substr(0, 3)).append("-").append(local.substr(3));
+      else
+        v.append(local);
+      if (!ext.empty()) v.append(" x").append(ext);
+      t.value = v;
+    }
+  }
+  if (t.value.empty()) t.value = comp(e, 1);  // before v2.5 the number is XTN.1
+  if (t.system.empty() && !t.value.empty())
+    t.system = t.value.find('@') != std::string::npos ? "email" : "phone";
+  return t;
+}
+
+void write_telecom(json_out& j, const telecom_value& t) {
+  if (t.value.empty()) return;
+  j.begin_object();
+  j.field("system", t.system);
+  j.field("value", t.value);
+  j.field("use", t.use);
+  j.end_object();
+}
+
+// ---- resources ---------------------------------------------------------------------------------
+
+std::string organization_for_facility(context& cx) {
+  const element hd = cx.m.segment(0).field(4);
+  const std::string ns = comp(hd, 1), uid = comp(hd, 2), uid_type = comp(hd, 3);
+  if (ns.empty() && uid.empty()) return {};
+  const std::string id = derived_id("Organization", {"facility", ns, uid});
+  json_out j;
+  j.begin_object();
+  j.field("resourceType", "Organization");
+  j.field("id", id);
+  if (!uid.empty()) {
+    j.begin_array("identifier");
+    j.begin_object();
+    j.field("system", uid_type == "ISO" ? "urn:ietf:rfc:3986" : "");
+    j.field("value", uid_type == "ISO" ? "urn:oid:" + uid : uid);
+    j.end_object();
+    j.end_array();
+  }
+  j.boolean("active", true);
+  j.field("name", ns.empty() ? uid : ns);
+  j.end_object();
+  cx.add("Organization", id, j.take());
+  return id;
+}
+
+/// XCN → Practitioner resource; returns its id (empty when there is nothing to identify it).
+std::string practitioner(context& cx, const element& e) {
+  const std::string value = trim(comp(e, 1));
+  const std::string family = comp(e, 2).empty() ? std::string() : sub(e, 2, 1);
+  const std::string given = comp(e, 3);
+  if (value.empty() && family.empty()) return {};
+  const std::string type = trim(comp(e, 13));
+  std::string system = value.empty() ? std::string() : cx.identifier_system(e, 9, 0, 0, true, type);
+  if (system.empty() && type == "NPI") system = "http://hl7.org/fhir/sid/us-npi";
+  if (system.empty() && !value.empty() && cx.sender != nullptr) system = cx.sender->practitioner_system;
+  const std::string id = value.empty()
+                             ? derived_id("Practitioner", {"name", cx.facility, family, given})
+                             : derived_id("Practitioner", {"id", system, sub(e, 9, 1), value});
+  json_out j;
+  j.begin_object();
+  j.field("resourceType", "Practitioner");
+  j.field("id", id);
+  if (!value.empty()) {
+    j.begin_array("identifier");
+    identifier_value iv{system, value, type, sub(e, 9, 1)};
+    write_identifier(j, cx, iv);
+    j.end_array();
+  }
+  if (!family.empty() || !given.empty()) {
+    j.begin_array("name");
+    j.begin_object();
+    j.field("family", family);
+    const std::string middle = comp(e, 4);
+    if (!given.empty() || !middle.empty()) {
+      j.begin_array("given");
+      if (!given.empty()) j.str(given);
+      if (!middle.empty()) j.str(middle);
+      j.end_array();
+    }
+    const std::string prefix = comp(e, 6);
+    if (!prefix.empty()) {
+      j.begin_array("prefix");
+      j.str(prefix);
+      j.end_array();
+    }
+    const std::string suffix = comp(e, 5);
+    if (!suffix.empty()) {
+      j.begin_array("suffix");
+      j.str(suffix);
+      j.end_array();
+    }
+    j.end_object();
+    j.end_array();
+  }
+  j.end_object();
+  cx.add("Practitioner", id, j.take());
+  return id;
+}
+
+struct patient_result {
+  std::string id;
+  identifier_value key;
+};
+
+/// The identifier the Patient is keyed on: the first PID-3 of type MR, else the first PID-3.
+std::optional<identifier_value> patient_key(context& cx, const segment_view& pid) {
+  std::optional<identifier_value> first;
+  for (const element& rep : repetitions(pid.field(3))) {
+    identifier_value id = read_cx(cx, rep);
+    if (id.value.empty()) continue;
+    if (id.type == "MR") return id;
+    if (!first) first = id;
+  }
+  return first;
+}
+
+std::string patient_id_for(const context& cx, const identifier_value& key) {
+  return derived_id("Patient", {key.system.empty() ? cx.facility : key.system, key.assigner, key.value});
+}
+
+void fill_event_patient(context& cx, const segment_view& pid, event::clinical_event& ev) {
+  for (const element& rep : repetitions(pid.field(3))) {
+    identifier_value id = read_cx(cx, rep);
+    if (id.value.empty()) continue;
+    ev.patient_ids.push_back({id.system, id.value, id.type, id.assigner});
+    if (id.type == "MB" || id.type == "MA" || id.type == "MC" || id.system == "http://hl7.org/fhir/sid/us-mbi")
+      ev.member_ids.push_back({id.system, id.value, id.type, id.assigner});
+  }
+  const element name = pid.field(5).repetition(1);
+  ev.family = comp(name, 1).empty() ? std::string() : sub(name, 1, 1);
+  ev.given = comp(name, 2);
+  ev.birth_date = cx.date(comp(pid.field(7), 1), "PID-7");
+  const std::string sex = trim(comp(pid.field(8), 1));
+  if (const coding* c = cx.tables.find(table::sex, sex)) ev.sex = c->code;
+  ev.postal_code = comp(pid.field(11).repetition(1), 5);
+  for (const element& rep : repetitions(pid.field(13))) {
+    telecom_value t = read_xtn(cx, rep, "home");
+    if (t.system == "phone" && !t.value.empty()) {
+      ev.phone = t.value;
+      break;
+    }
+  }
+}
+
+std::string write_patient(context& cx, const segment_view& pid, const std::optional<segment_view>& pd1,
+                          const identifier_value& key, std::string_view org_id,
+                          const std::string& merged_away_id) {
+  const std::string id = patient_id_for(cx, key);
+  std::string gp_id;
+  if (pd1) gp_id = practitioner(cx, pd1->field(4).repetition(1));
+
+  json_out j;
+  j.begin_object();
+  j.field("resourceType", "Patient");
+  j.field("id", id);
+  j.begin_array("identifier");
+  for (const element& rep : repetitions(pid.field(3))) write_identifier(j, cx, read_cx(cx, rep));
+  for (const element& rep : repetitions(pid.field(2))) write_identifier(j, cx, read_cx(cx, rep));
+  for (const element& rep : repetitions(pid.field(4))) write_identifier(j, cx, read_cx(cx, rep));
+  const std::string ssn = trim(comp(pid.field(19), 1));
+  if (!ssn.empty()) write_identifier(j, cx, {"http://hl7.org/fhir/sid/us-ssn", ssn, "SS", {}});
+  const std::string dl = trim(comp(pid.field(20), 1));
+  if (!dl.empty()) write_identifier(j, cx, {cx.identifier_system(pid.field(20), 2, 0, 0, false), dl, "DL", comp(pid.field(20), 2)});
+  j.end_array();
+  j.boolean("active", true);
+
+  if (!comp(pid.field(5), 1).empty() || !comp(pid.field(5), 2).empty()) {
+    j.begin_array("name");
+    for (const element& rep : repetitions(pid.field(5))) write_name(j, cx, rep);
+    j.end_array();
+  }
+
+  std::vector<telecom_value> telecoms;
+  for (const element& rep : repetitions(pid.field(13))) telecoms.push_back(read_xtn(cx, rep, "home"));
+  for (const element& rep : repetitions(pid.field(14))) telecoms.push_back(read_xtn(cx, rep, "work"));
+  std::erase_if(telecoms, [](const telecom_value& t) { return t.value.empty(); });
+  if (!telecoms.empty()) {
+    j.begin_array("telecom");
+    for (const telecom_value& t : telecoms) write_telecom(j, t);
+    j.end_array();
+  }
+  const std::string sex = trim(comp(pid.field(8), 1));
+  if (!sex.empty()) {
+    if (const coding* c = cx.tables.find(table::sex, sex)) {
+      j.field("gender", c->code);
+    } else {
+      cx.miss(table::sex, sex);
+    }
+  }
+  j.field("birthDate", cx.date(comp(pid.field(7), 1), "PID-7"));
+  const std::string death_time = cx.datetime(comp(pid.field(29), 1), "PID-29");
+  const std::string death_flag = trim(comp(pid.field(30), 1));
+  if (!death_time.empty()) {
+    j.field("deceasedDateTime", death_time);
+  } else if (death_flag == "Y" || death_flag == "N") {
+    j.boolean("deceasedBoolean", death_flag == "Y");
+  }
+  bool any_address = false;
+  for (const element& rep : repetitions(pid.field(11)))
+    any_address |= !(comp(rep, 1).empty() && comp(rep, 3).empty() && comp(rep, 5).empty());
+  if (any_address) {
+    j.begin_array("address");
+    for (const element& rep : repetitions(pid.field(11))) write_address(j, cx, rep);
+    j.end_array();
+  }
+  const std::string marital = trim(comp(pid.field(16), 1));
+  if (!marital.empty()) write_table_concept(j, cx, "maritalStatus", table::marital_status, "0002", marital);
+  if (!gp_id.empty()) {
+    j.begin_array("generalPractitioner");
+    j.reference_item("Practitioner", gp_id);
+    j.end_array();
+  }
+  if (!org_id.empty()) j.reference("managingOrganization", "Organization", org_id);
+  if (!merged_away_id.empty()) {
+    j.begin_array("link");
+    j.begin_object();
+    j.reference("other", "Patient", merged_away_id);
+    j.field("type", "replaces");
+    j.end_object();
+    j.end_array();
+  }
+  j.end_object();
+  cx.add("Patient", id, j.take());
+  return id;
+}
+
+/// PL (PV1-3) → Location; returns its id.
+std::string location(context& cx, const element& pl, std::string_view org_id) {
+  const std::string poc = comp(pl, 1), room = comp(pl, 2), bed = comp(pl, 3);
+  const std::string fac = sub(pl, 4, 1);
+  if (poc.empty() && room.empty() && bed.empty()) return {};
+  const std::string id = derived_id("Location", {cx.facility, fac, poc, room, bed});
+  std::string name = poc;
+  for (const std::string* part : {&room, &bed})
+    if (!part->empty()) name.append(name.empty() ? "" : " ").append(*part);
+  json_out j;
+  j.begin_object();
+  j.field("resourceType", "Location");
+  j.field("id", id);
+  j.field("status", "active");
+  j.field("name", name);
+  j.field("mode", "instance");
+  j.begin_object("physicalType");
+  j.begin_array("coding");
+  j.begin_object();
+  j.field("system", "http://terminology.hl7.org/CodeSystem/location-physical-type");
+  j.field("code", !bed.empty() ? "bd" : !room.empty() ? "ro" : "wa");
+  j.end_object();
+  j.end_array();
+  j.end_object();
+  if (!org_id.empty()) j.reference("managingOrganization", "Organization", org_id);
+  j.end_object();
+  cx.add("Location", id, j.take());
+  return id;
+}
+
+struct diagnosis_entry {
+  std::string condition_id;
+  std::string use;  // diagnosis-role code
+  std::string use_system;
+  std::optional<int> rank;
+};
+
+/// The ADT event code → event kind.
+event::event_kind kind_of(std::string_view type, std::string_view trigger) {
+  using k = event::event_kind;
+  if (type == "ORU") return k::lab_result;
+  if (type != "ADT") return k::other;
+  static const std::map<std::string_view, k> kinds = {
+      {"A01", k::admission},        {"A02", k::transfer},          {"A03", k::discharge},
+      {"A04", k::registration},     {"A05", k::preadmission},      {"A06", k::admission},
+      {"A07", k::change_to_outpatient}, {"A08", k::update},       {"A11", k::cancel_admission},
+      {"A12", k::cancel_transfer},  {"A13", k::cancel_discharge},  {"A40", k::merge},
+      {"A34", k::merge},            {"A35", k::merge},             {"A36", k::merge},
+      {"A39", k::merge},            {"A41", k::merge},             {"A42", k::merge},
+      {"A31", k::update},           {"A28", k::update},
+  };
+  auto it = kinds.find(trigger);
+  return it == kinds.end() ? k::other : it->second;
+}
+
+struct encounter_inputs {
+  std::string patient_id;
+  std::string org_id;
+  std::string trigger;
+  event::clinical_event* ev;
+};
+
+/// PV1 (+PV2, DG1, PR1) → Encounter, Condition, Procedure, Location, Practitioner. Returns the
+/// Encounter id (empty when there is no PV1).
+std::string write_encounter(context& cx, const encounter_inputs& in) {
+  const auto pv1 = cx.m.find("PV1");
+  if (!pv1) return {};
+  const auto pv2 = cx.m.find("PV2");
+  event::clinical_event& ev = *in.ev;
+
+  // Identity: the visit number (PV1-19), else the alternate visit id (PV1-50), else this message.
+  identifier_value visit = read_cx(cx, pv1->field(19).repetition(1), "VN");
+  if (visit.value.empty()) visit = read_cx(cx, pv1->field(50).repetition(1), "VN");
+  const std::string encounter_id =
+      !visit.value.empty()
+          ? derived_id("Encounter", {cx.facility, visit.system, visit.assigner, visit.value})
+          : derived_id("Encounter", {cx.facility, "message", std::string(cx.m.control_id())});
+  if (visit.value.empty()) cx.note("PV1-19 has no visit number: the Encounter is keyed on the message");
+  ev.visit_id = visit.value;
+  ev.encounter_resource_id = encounter_id;
+  // A lab result only points at its stay: its PV1 is usually sparse, and a PUT of an Encounter made
+  // of it would wipe what the ADT messages said about the stay.
+  if (ev.kind == event::event_kind::lab_result) {
+    if (visit.value.empty()) return {};
+    return encounter_id;
+  }
+
+  // Class and status.
+  const std::string class_code = trim(comp(pv1->field(2), 1));
+  coding cls;
+  if (class_code.empty()) {
+    cls = {"http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "unknown"};
+  } else {
+    cls = cx.table_coding(table::patient_class, "0004", class_code);
+  }
+  ev.patient_class = cls.code;
+
+  const std::string admit = cx.datetime(comp(pv1->field(44), 1), "PV1-44");
+  std::string discharge = cx.datetime(comp(pv1->field(45), 1), "PV1-45");
+  std::string status;
+  if (in.trigger == "A03") {
+    status = "finished";
+    if (discharge.empty()) {
+      // The real-world event time (EVN-6), else when it was recorded (EVN-2), else MSH-7.
+      const auto evn = cx.m.find("EVN");
+      if (evn) discharge = cx.datetime(comp(evn->field(6), 1), "EVN-6");
+      if (discharge.empty() && evn) discharge = cx.datetime(comp(evn->field(2), 1), "EVN-2");
+      if (discharge.empty()) discharge = cx.datetime(comp(cx.m.segment(0).field(7), 1), "MSH-7");
+      cx.note("A03 without PV1-45: the discharge time is taken from EVN/MSH");
+    }
+  } else if (in.trigger == "A11") {
+    status = "cancelled";
+  } else if (in.trigger == "A05" || in.trigger == "A14") {
+    status = "planned";
+  } else if (in.trigger == "A13") {
+    status = "in-progress";
+    discharge.clear();  // the discharge is cancelled: the stay goes on
+  } else if (!discharge.empty()) {
+    status = "finished";
+  } else if (const coding* c = cx.tables.find(table::encounter_status, class_code)) {
+    status = c->code;
+  } else {
+    status = "in-progress";
+  }
+  ev.admit_time = admit;
+  ev.discharge_time = discharge;
+
+  // Participants.
+  struct participant {
+    std::string id;
+    const char* type;
+    const char* display;
+  };
+  std::vector<participant> participants;
+  const std::pair<std::uint32_t, std::pair<const char*, const char*>> roles[] = {
+      {7, {"ATND", "attender"}}, {8, {"REF", "referrer"}}, {9, {"CON", "consultant"}},
+      {17, {"ADM", "admitter"}}};
+  for (const auto& [field, role] : roles) {
+    for (const element& rep : repetitions(pv1->field(field))) {
+      std::string pid = practitioner(cx, rep);
+      if (!pid.empty()) participants.push_back({pid, role.first, role.second});
+    }
+  }
+
+  const std::string location_id = location(cx, pv1->field(3), in.org_id);
+  const std::string prior_location_id = location(cx, pv1->field(6), in.org_id);
+
+  // Diagnoses.
+  std::vector<diagnosis_entry> diagnoses;
+  for (std::uint32_t n = 1;; ++n) {
+    const auto dg1 = cx.m.find("DG1", n);
+    if (!dg1) break;
+    const cwe_value code = read_cwe(cx, dg1->field(3));
+    cwe_value shown = code;
+    if (shown.text.empty()) shown.text = comp(dg1->field(4), 1);
+    if (shown.empty()) continue;
+    const std::string key_code = code.codings.empty() ? shown.text : code.codings[0].code;
+    const std::string key_system = code.codings.empty() ? std::string() : code.codings[0].system;
+    const std::string condition_id = derived_id("Condition", {encounter_id, key_system, key_code});
+    const std::string type = trim(comp(dg1->field(6), 1));
+    const bool erroneous = trim(comp(dg1->field(21), 1)) == "D";
+    json_out j;
+    j.begin_object();
+    j.field("resourceType", "Condition");
+    j.field("id", condition_id);
+    if (!erroneous) {
+      j.begin_object("clinicalStatus");
+      j.begin_array("coding");
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"});
+      j.end_array();
+      j.end_object();
+    }
+    j.begin_object("verificationStatus");
+    j.begin_array("coding");
+    if (erroneous) {
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error", "Entered in Error"});
+    } else if (type == "W" || type == "A") {
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "provisional", "Provisional"});
+    } else {
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed"});
+    }
+    j.end_array();
+    j.end_object();
+    j.begin_array("category");
+    j.begin_object();
+    j.begin_array("coding");
+    write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-category", "encounter-diagnosis", "Encounter Diagnosis"});
+    j.end_array();
+    j.end_object();
+    j.end_array();
+    write_cwe(j, "code", shown);
+    j.reference("subject", "Patient", in.patient_id);
+    j.reference("encounter", "Encounter", encounter_id);
+    j.field("onsetDateTime", cx.datetime(comp(dg1->field(5), 1), "DG1-5"));
+    j.field("recordedDate", cx.datetime(comp(dg1->field(19), 1), "DG1-19"));
+    j.end_object();
+    cx.add("Condition", condition_id, j.take());
+
+    diagnosis_entry d;
+    d.condition_id = condition_id;
+    if (!type.empty()) {
+      const coding c = cx.table_coding(table::diagnosis_type, "0052", type);
+      d.use = c.code;
+      d.use_system = c.system;
+    }
+    if (auto r = number(comp(dg1->field(15), 1)); r && *r >= 1 && *r == static_cast<int>(*r))
+      d.rank = static_cast<int>(*r);
+    diagnoses.push_back(d);
+    if (!erroneous) {
+      event::diagnosis ed;
+      ed.code = to_event_code(shown, "http://hl7.org/fhir/sid/icd-10-cm");
+      ed.use = d.use;
+      ed.rank = d.rank;
+      ev.diagnoses.push_back(std::move(ed));
+    }
+  }
+
+  // Procedures.
+  for (std::uint32_t n = 1;; ++n) {
+    const auto pr1 = cx.m.find("PR1", n);
+    if (!pr1) break;
+    cwe_value code = read_cwe(cx, pr1->field(3));
+    if (code.text.empty()) code.text = comp(pr1->field(4), 1);
+    if (code.empty()) continue;
+    const std::string performed = cx.datetime(comp(pr1->field(5), 1), "PR1-5");
+    const std::string procedure_id = derived_id(
+        "Procedure", {encounter_id, code.codings.empty() ? std::string() : code.codings[0].system,
+                      code.codings.empty() ? code.text : code.codings[0].code, performed});
+    json_out j;
+    j.begin_object();
+    j.field("resourceType", "Procedure");
+    j.field("id", procedure_id);
+    j.field("status", "completed");
+    write_cwe(j, "code", code);
+    j.reference("subject", "Patient", in.patient_id);
+    j.reference("encounter", "Encounter", encounter_id);
+    j.field("performedDateTime", performed);
+    j.end_object();
+    cx.add("Procedure", procedure_id, j.take());
+    ev.procedures.push_back({to_event_code(code), performed});
+  }
+
+  // The Encounter itself.
+  json_out j;
+  j.begin_object();
+  j.field("resourceType", "Encounter");
+  j.field("id", encounter_id);
+  if (!visit.value.empty()) {
+    j.begin_array("identifier");
+    write_identifier(j, cx, visit);
+    j.end_array();
+  }
+  j.field("status", status);
+  j.begin_object("class");
+  j.field("system", cls.system);
+  j.field("code", cls.code);
+  j.field("display", cls.display);
+  j.end_object();
+  const std::string admission_type = trim(comp(pv1->field(4), 1));
+  ev.admission_type = admission_type;
+  if (!admission_type.empty()) {
+    j.begin_array("type");
+    j.begin_object();
+    j.begin_array("coding");
+    write_coding(j, cx.table_coding(table::admission_type, "0007", admission_type));
+    j.end_array();
+    j.end_object();
+    j.end_array();
+  }
+  const std::string service = trim(comp(pv1->field(10), 1));
+  ev.service = service;
+  if (!service.empty()) write_table_concept(j, cx, "serviceType", table::hospital_service, "0069", service);
+  j.reference("subject", "Patient", in.patient_id);
+  if (!participants.empty()) {
+    j.begin_array("participant");
+    for (const participant& p : participants) {
+      j.begin_object();
+      j.begin_array("type");
+      j.begin_object();
+      j.begin_array("coding");
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/v3-ParticipationType", p.type, p.display});
+      j.end_array();
+      j.end_object();
+      j.end_array();
+      j.reference("individual", "Practitioner", p.id);
+      j.end_object();
+    }
+    j.end_array();
+  }
+  if (!admit.empty() || !discharge.empty()) {
+    j.begin_object("period");
+    j.field("start", admit);
+    j.field("end", discharge);
+    j.end_object();
+  }
+  if (pv2) {
+    if (auto los = number(comp(pv2->field(11), 1))) {
+      ev.length_of_stay_days = *los;
+      j.begin_object("length");
+      j.number("value", *los);
+      j.field("unit", "days");
+      j.field("system", "http://unitsofmeasure.org");
+      j.field("code", "d");
+      j.end_object();
+    }
+    const cwe_value reason = read_cwe(cx, pv2->field(3));
+    if (!reason.empty()) {
+      j.begin_array("reasonCode");
+      j.begin_object();
+      if (!reason.codings.empty()) {
+        j.begin_array("coding");
+        for (const coding& c : reason.codings) write_coding(j, c);
+        j.end_array();
+      }
+      j.field("text", reason.text);
+      j.end_object();
+      j.end_array();
+    }
+  }
+  if (!diagnoses.empty()) {
+    j.begin_array("diagnosis");
+    for (const diagnosis_entry& d : diagnoses) {
+      j.begin_object();
+      j.reference("condition", "Condition", d.condition_id);
+      if (!d.use.empty()) {
+        j.begin_object("use");
+        j.begin_array("coding");
+        write_coding(j, {d.use_system, d.use, {}});
+        j.end_array();
+        j.end_object();
+      }
+      if (d.rank) j.integer("rank", *d.rank);
+      j.end_object();
+    }
+    j.end_array();
+  }
+  // Hospitalization.
+  const identifier_value preadmit = read_cx(cx, pv1->field(5).repetition(1), "VN");
+  const std::string admit_source = trim(comp(pv1->field(14), 1));
+  const std::string readmission = trim(comp(pv1->field(13), 1));
+  const std::string disposition = trim(comp(pv1->field(36), 1));
+  ev.readmission_flag = readmission == "R";
+  if (!preadmit.value.empty() || !admit_source.empty() || !readmission.empty() || !disposition.empty()) {
+    j.begin_object("hospitalization");
+    if (!preadmit.value.empty()) {
+      j.key("preAdmissionIdentifier");
+      write_identifier(j, cx, preadmit);
+    }
+    if (!admit_source.empty()) {
+      const coding c = cx.table_coding(table::admit_source, "0023", admit_source);
+      ev.admit_source = {c.system, c.code, c.display, {}};
+      write_table_concept(j, cx, "admitSource", table::admit_source, "0023", admit_source);
+    }
+    if (!readmission.empty()) write_table_concept(j, cx, "reAdmission", table::readmission, "0092", readmission);
+    if (!disposition.empty()) {
+      const coding c = cx.table_coding(table::discharge_disposition, "0112", disposition);
+      ev.discharge_disposition = {c.system, c.code, c.display, {}};
+      write_table_concept(j, cx, "dischargeDisposition", table::discharge_disposition, "0112", disposition);
+    }
+    j.end_object();
+  }
+  if (!location_id.empty() || !prior_location_id.empty()) {
+    j.begin_array("location");
+    if (!location_id.empty()) {
+      j.begin_object();
+      j.reference("location", "Location", location_id);
+      j.field("status", status == "planned" ? "planned" : status == "finished" ? "completed" : "active");
+      j.end_object();
+    }
+    if (!prior_location_id.empty() && prior_location_id != location_id) {
+      j.begin_object();
+      j.reference("location", "Location", prior_location_id);
+      j.field("status", "completed");
+      j.end_object();
+    }
+    j.end_array();
+  }
+  if (!in.org_id.empty()) j.reference("serviceProvider", "Organization", in.org_id);
+  j.end_object();
+  cx.add("Encounter", encounter_id, j.take());
+  return encounter_id;
+}
+
+/// IN1 → Coverage (and the payer Organization).
+void write_coverages(context& cx, const std::string& patient_id, event::clinical_event& ev) {
+  for (std::uint32_t n = 1;; ++n) {
+    const auto in1 = cx.m.find("IN1", n);
+    if (!in1) break;
+    identifier_value member = read_cx(cx, in1->field(49).repetition(1), "MB");
+    if (member.value.empty()) member.value = trim(comp(in1->field(36), 1));  // policy number
+    member.type = "MB";
+    const cwe_value plan = read_cwe(cx, in1->field(2));
+    const identifier_value company = read_cx(cx, in1->field(3).repetition(1));
+    const std::string company_name = comp(in1->field(4).repetition(1), 1);
+    const std::string plan_code = plan.codings.empty() ? plan.text : plan.codings[0].code;
+
+    std::string payer_id;
+    if (!company.value.empty() || !company_name.empty()) {
+      payer_id = derived_id("Organization", {"payer", company.system, company.value, company_name});
+      json_out o;
+      o.begin_object();
+      o.field("resourceType", "Organization");
+      o.field("id", payer_id);
+      if (!company.value.empty()) {
+        o.begin_array("identifier");
+        write_identifier(o, cx, company);
+        o.end_array();
+      }
+      o.boolean("active", true);
+      o.begin_array("type");
+      o.begin_object();
+      o.begin_array("coding");
+      write_coding(o, {"http://terminology.hl7.org/CodeSystem/organization-type", "pay", "Payer"});
+      o.end_array();
+      o.end_object();
+      o.end_array();
+      o.field("name", company_name.empty() ? company.value : company_name);
+      o.end_object();
+      cx.add("Organization", payer_id, o.take());
+    }
+
+    const std::string coverage_id =
+        derived_id("Coverage", {patient_id, company.value, company_name, plan_code, member.value});
+    json_out j;
+    j.begin_object();
+    j.field("resourceType", "Coverage");
+    j.field("id", coverage_id);
+    if (!member.value.empty()) {
+      j.begin_array("identifier");
+      write_identifier(j, cx, member);
+      j.end_array();
+    }
+    j.field("status", "active");
+    const std::string plan_type = comp(in1->field(15), 1);
+    if (!plan_type.empty()) {
+      j.begin_object("type");
+      j.field("text", plan_type);
+      j.end_object();
+    }
+    j.field("subscriberId", member.value);
+    j.reference("beneficiary", "Patient", patient_id);
+    const std::string relation = trim(comp(in1->field(17), 1));
+    if (!relation.empty()) {
+      static const std::map<std::string_view, std::string_view> rel = {
+          {"SEL", "self"}, {"01", "spouse"}, {"SPO", "spouse"}, {"18", "self"}, {"CHD", "child"},
+          {"19", "child"}, {"PAR", "parent"}, {"DOM", "common"}, {"EME", "injured"}};
+      auto it = rel.find(relation);
+      const std::string_view code = it == rel.end() ? std::string_view("other") : it->second;
+      if (it == rel.end()) cx.miss("subscriber-relationship", relation);
+      j.begin_object("relationship");
+      j.begin_array("coding");
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/subscriber-relationship", std::string(code), {}});
+      j.end_array();
+      j.end_object();
+    }
+    const std::string start = cx.date(comp(in1->field(12), 1), "IN1-12");
+    const std::string end = cx.date(comp(in1->field(13), 1), "IN1-13");
+    if (!start.empty() || !end.empty()) {
+      j.begin_object("period");
+      j.field("start", start);
+      j.field("end", end);
+      j.end_object();
+    }
+    j.begin_array("payor");
+    if (!payer_id.empty()) {
+      j.reference_item("Organization", payer_id);
+    } else {
+      j.begin_object();
+      j.field("display", plan_code.empty() ? std::string("unknown payer") : plan_code);
+      j.end_object();
+    }
+    j.end_array();
+    const std::string group = trim(comp(in1->field(8), 1));
+    if (!group.empty() || !plan_code.empty()) {
+      j.begin_array("class");
+      auto cls = [&](std::string_view type, std::string_view value, std::string_view name) {
+        j.begin_object();
+        j.begin_object("type");
+        j.begin_array("coding");
+        write_coding(j, {"http://terminology.hl7.org/CodeSystem/coverage-class", std::string(type), {}});
+        j.end_array();
+        j.end_object();
+        j.field("value", value);
+        j.field("name", name);
+        j.end_object();
+      };
+      if (!group.empty()) cls("group", group, comp(in1->field(9).repetition(1), 1));
+      if (!plan_code.empty()) cls("plan", plan_code, plan.codings.empty() ? std::string() : plan.codings[0].display);
+      j.end_array();
+    }
+    j.end_object();
+    cx.add("Coverage", coverage_id, j.take());
+
+    if (!member.value.empty()) {
+      if (ev.member_id.empty()) ev.member_id = member.value;
+      ev.member_ids.push_back({member.system, member.value, "MB", member.assigner});
+    }
+  }
+}
+
+/// NK1 → RelatedPerson.
+void write_related_people(context& cx, const std::string& patient_id) {
+  for (std::uint32_t n = 1;; ++n) {
+    const auto nk1 = cx.m.find("NK1", n);
+    if (!nk1) break;
+    const element name = nk1->field(2).repetition(1);
+    const std::string relation = trim(comp(nk1->field(3), 1));
+    if (comp(name, 1).empty() && comp(name, 2).empty()) continue;
+    const std::string id = derived_id("RelatedPerson", {patient_id, comp(nk1->field(1), 1),
+                                                        sub(name, 1, 1), comp(name, 2), relation});
+    json_out j;
+    j.begin_object();
+    j.field("resourceType", "RelatedPerson");
+    j.field("id", id);
+    j.boolean("active", true);
+    j.reference("patient", "Patient", patient_id);
+    if (!relation.empty()) {
+      j.begin_array("relationship");
+      j.begin_object();
+      j.begin_array("coding");
+      write_coding(j, cx.table_coding(table::relationship, "0063", relation));
+      j.end_array();
+      j.end_object();
+      j.end_array();
+    }
+    j.begin_array("name");
+    for (const element& rep : repetitions(nk1->field(2))) write_name(j, cx, rep);
+    j.end_array();
+    std::vector<telecom_value> telecoms;
+    for (const element& rep : repetitions(nk1->field(5))) telecoms.push_back(read_xtn(cx, rep, "home"));
+    for (const element& rep : repetitions(nk1->field(6))) telecoms.push_back(read_xtn(cx, rep, "work"));
+    std::erase_if(telecoms, [](const telecom_value& t) { return t.value.empty(); });
+    if (!telecoms.empty()) {
+      j.begin_array("telecom");
+      for (const telecom_value& t : telecoms) write_telecom(j, t);
+      j.end_array();
+    }
+    bool any_address = false;
+    for (const element& rep : repetitions(nk1->field(4)))
+      any_address |= !(comp(rep, 1).empty() && comp(rep, 3).empty() && comp(rep, 5).empty());
+    if (any_address) {
+      j.begin_array("address");
+      for (const element& rep : repetitions(nk1->field(4))) write_address(j, cx, rep);
+      j.end_array();
+    }
+    j.end_object();
+    cx.add("RelatedPerson", id, j.take());
+  }
+}
+
+/// ORU^R01: OBX → Observation.
+void write_observations(context& cx, const std::string& patient_id, event::clinical_event& ev) {
+  // The stay the results belong to, by its visit number (a logical reference: the Encounter itself
+  // is the ADT messages' to write).
+  identifier_value visit;
+  if (const auto pv1 = cx.m.find("PV1")) visit = read_cx(cx, pv1->field(19).repetition(1), "VN");
+  std::optional<segment_view> obr;
+  std::string order_key;
+  std::string obr_time;
+  std::uint32_t obx_in_order = 0;
+  for (std::size_t i = 0; i < cx.m.segment_count(); ++i) {
+    const segment_view seg = cx.m.segment(i);
+    if (seg.id() == "OBR") {
+      obr = seg;
+      order_key = trim(comp(seg.field(3), 1));
+      if (order_key.empty()) order_key = trim(comp(seg.field(2), 1));
+      if (order_key.empty()) order_key = "obr-" + std::to_string(i);
+      obr_time = cx.datetime(comp(seg.field(7), 1), "OBR-7");
+      obx_in_order = 0;
+      continue;
+    }
+    if (seg.id() != "OBX") continue;
+    ++obx_in_order;
+    const cwe_value code = read_cwe(cx, seg.field(3));
+    if (code.empty()) continue;
+    const std::string value_type = trim(comp(seg.field(2), 1));
+    const std::string sub_id = comp(seg.field(4), 1);
+    const std::string code_key = code.codings.empty() ? code.text : code.codings[0].code;
+    const std::string id = derived_id("Observation", {patient_id, order_key, code_key, sub_id,
+                                                      sub_id.empty() ? std::to_string(obx_in_order) : ""});
+    std::string effective = cx.datetime(comp(seg.field(14), 1), "OBX-14");
+    if (effective.empty()) effective = obr_time;
+    const std::string status_code = trim(comp(seg.field(11), 1));
+    std::string status = "final";
+    if (!status_code.empty()) {
+      if (const coding* c = cx.tables.find(table::observation_status, status_code)) {
+        status = c->code;
+      } else {
+        cx.miss(table::observation_status, status_code);
+        status = "unknown";
+      }
+    }
+
+    json_out j;
+    j.begin_object();
+    j.field("resourceType", "Observation");
+    j.field("id", id);
+    j.field("status", status);
+    j.begin_array("category");
+    j.begin_object();
+    j.begin_array("coding");
+    write_coding(j, {"http://terminology.hl7.org/CodeSystem/observation-category", "laboratory", "Laboratory"});
+    j.end_array();
+    j.end_object();
+    j.end_array();
+    write_cwe(j, "code", code);
+    j.reference("subject", "Patient", patient_id);
+    if (!visit.value.empty()) {
+      j.begin_object("encounter");
+      j.field("type", "Encounter");
+      j.key("identifier");
+      write_identifier(j, cx, visit);
+      j.end_object();
+    }
+    j.field("effectiveDateTime", effective);
+
+    event::lab lab;
+    lab.code = to_event_code(code, "http://loinc.org");
+    lab.effective = effective;
+    const element value = seg.field(5).repetition(1);
+    const std::string unit_code = comp(seg.field(6), 1);
+    const std::string unit_text = comp(seg.field(6), 2);
+    const std::string unit_system = comp(seg.field(6), 3);
+    if (value_type == "NM" || value_type == "SN") {
+      std::optional<double> v = value_type == "NM" ? number(comp(value, 1)) : number(comp(value, 2));
+      if (value_type == "SN" && !comp(value, 1).empty() && comp(value, 1) != "=") v.reset();
+      if (v) {
+        lab.value = *v;
+        lab.unit = unit_code;
+        j.begin_object("valueQuantity");
+        j.number("value", *v);
+        j.field("unit", unit_text.empty() ? unit_code : unit_text);
+        if (!unit_code.empty()) {
+          const bool ucum = unit_system == "UCUM" || unit_system.empty();
+          j.field("system", ucum ? std::string("http://unitsofmeasure.org") : cx.system_uri(unit_system));
+          j.field("code", unit_code);
+        }
+        j.end_object();
+      } else if (!comp(value, 1).empty() || !comp(value, 2).empty()) {
+        lab.value_text = value.raw().empty() ? std::string() : text(value);
+        j.field("valueString", lab.value_text);
+      }
+    } else if (value_type == "CWE" || value_type == "CE" || value_type == "CNE") {
+      const cwe_value cv = read_cwe(cx, value);
+      write_cwe(j, "valueCodeableConcept", cv);
+      lab.value_text = cv.text.empty() && !cv.codings.empty() ? cv.codings[0].code : cv.text;
+    } else {
+      std::string joined;
+      for (const element& rep : repetitions(seg.field(5))) {
+        if (!joined.empty()) joined.push_back('\n');
+        joined.append(text(rep));
+      }
+      lab.value_text = joined;
+      j.field("valueString", joined);
+    }
+    const std::string flag = trim(comp(seg.field(8), 1));
+    lab.abnormal_flag = flag;
+    if (!flag.empty()) {
+      j.begin_array("interpretation");
+      j.begin_object();
+      j.begin_array("coding");
+      write_coding(j, cx.table_coding(table::abnormal_flag, "0078", flag));
+      j.end_array();
+      j.end_object();
+      j.end_array();
+    }
+    const std::string range = trim(comp(seg.field(7), 1));
+    if (!range.empty()) {
+      j.begin_array("referenceRange");
+      j.begin_object();
+      const auto dash = range.find('-', 1);
+      std::optional<double> low, high;
+      if (dash != std::string::npos) {
+        low = number(range.substr(0, dash));
+        high = number(range.substr(dash + 1));
+      }
+      auto quantity = [&](std::string_view k, double v) {
+        j.begin_object(k);
+        j.number("value", v);
+        if (!unit_code.empty()) {
+          j.field("unit", unit_text.empty() ? unit_code : unit_text);
+          j.field("system", "http://unitsofmeasure.org");
+          j.field("code", unit_code);
+        }
+        j.end_object();
+      };
+      if (low && high) {
+        quantity("low", *low);
+        quantity("high", *high);
+      }
+      j.field("text", range);
+      j.end_object();
+      j.end_array();
+    }
+    j.end_object();
+    cx.add("Observation", id, j.take());
+    ev.labs.push_back(std::move(lab));
+  }
+  (void)obr;
+}
+
+}  // namespace
+
+const boost::system::error_category& convert_category() noexcept {
+  static const convert_category_impl c;
+  return c;
+}
+
+boost::system::result<conversion> convert(const hl7v2::message& msg, const convert_options& options) {
+  const std::string type(msg.message_type());
+  const std::string trigger(msg.trigger_event());
+  if (type != "ADT" && !(type == "ORU" && trigger == "R01")) return convert_error::unsupported_message;
+  const auto pid = msg.find("PID");
+  if (!pid) return convert_error::missing_segment;
+
+  const sender_profile* sender = options.sender;
+  context cx{msg, sender, sender != nullptr && sender->has_tables ? sender->tables : code_tables::builtin(),
+             sender != nullptr ? sender->time_zone : zone{}, comp(msg.segment(0).field(4), 1), {}, {}, {}, {}, {}, {}};
+
+  const auto key = patient_key(cx, *pid);
+  if (!key) return convert_error::missing_patient_id;
+
+  conversion out;
+  event::clinical_event& ev = out.event;
+  ev.kind = kind_of(type, trigger);
+  ev.trigger = trigger;
+  ev.source = "hl7v2";
+  ev.facility = cx.facility;
+  ev.control_id = std::string(msg.control_id());
+  {
+    const auto evn = msg.find("EVN");
+    if (evn) ev.recorded = cx.datetime(comp(evn->field(6), 1), "EVN-6");
+    if (ev.recorded.empty() && evn) ev.recorded = cx.datetime(comp(evn->field(2), 1), "EVN-2");
+    if (ev.recorded.empty()) ev.recorded = cx.datetime(comp(msg.segment(0).field(7), 1), "MSH-7");
+  }
+  fill_event_patient(cx, *pid, ev);
+
+  const std::string org_id = organization_for_facility(cx);
+
+  // A40 and the other merges: the identifiers merged away (MRG-1) name the old Patient.
+  std::string merged_away_id;
+  if (ev.kind == event::event_kind::merge) {
+    if (const auto mrg = msg.find("MRG")) {
+      for (const element& rep : repetitions(mrg->field(1))) {
+        identifier_value old = read_cx(cx, rep);
+        if (old.value.empty()) continue;
+        ev.prior_patient_ids.push_back({old.system, old.value, old.type, old.assigner});
+        if (merged_away_id.empty() && (old.type.empty() || old.type == "MR" || old.type == key->type)) {
+          if (old.system.empty() && old.assigner.empty()) {
+            old.system = key->system;
+            old.assigner = key->assigner;
+          }
+          merged_away_id = patient_id_for(cx, old);
+        }
+      }
+    }
+  }
+
+  const auto pd1 = msg.find("PD1");
+  const std::string patient_id = write_patient(cx, *pid, pd1, *key, org_id, merged_away_id);
+  ev.patient_resource_id = patient_id;
+
+  if (!merged_away_id.empty() && merged_away_id != patient_id) {
+    json_out j;
+    j.begin_object();
+    j.field("resourceType", "Patient");
+    j.field("id", merged_away_id);
+    j.begin_array("identifier");
+    if (const auto mrg = msg.find("MRG")) {
+      for (const element& rep : repetitions(mrg->field(1))) write_identifier(j, cx, read_cx(cx, rep));
+    }
+    j.end_array();
+    j.boolean("active", false);
+    j.begin_array("link");
+    j.begin_object();
+    j.reference("other", "Patient", patient_id);
+    j.field("type", "replaced-by");
+    j.end_object();
+    j.end_array();
+    j.end_object();
+    cx.add("Patient", merged_away_id, j.take());
+  }
+
+  write_related_people(cx, patient_id);
+  write_coverages(cx, patient_id, ev);
+  std::string encounter_id;
+  if (ev.kind != event::event_kind::merge)
+    encounter_id = write_encounter(cx, {patient_id, org_id, trigger, &ev});
+  if (ev.kind == event::event_kind::lab_result) write_observations(cx, patient_id, ev);
+
+  // The transaction Bundle: every entry a PUT of its deterministic id.
+  json_out b;
+  b.begin_object();
+  b.field("resourceType", "Bundle");
+  if (!msg.control_id().empty()) {
+    b.begin_object("identifier");
+    b.field("system", std::string(local_prefix) + urn_part(cx.facility) + ":message");
+    b.field("value", std::string(msg.control_id()));
+    b.end_object();
+  }
+  b.field("type", "transaction");
+  {
+    const std::string ts = cx.datetime(comp(msg.segment(0).field(7), 1), "MSH-7");
+    if (ts.size() > 10) b.field("timestamp", ts);  // an instant needs a time and a zone
+  }
+  b.begin_array("entry");
+  for (const resource_json& r : cx.resources) {
+    b.begin_object();
+    b.field("fullUrl", "urn:uuid:" + r.id);
+    b.key("resource");
+    b.raw(r.json);
+    b.begin_object("request");
+    b.field("method", "PUT");
+    b.field("url", r.type + "/" + r.id);
+    b.end_object();
+    b.end_object();
+  }
+  b.end_array();
+  b.end_object();
+
+  out.bundle = b.take();
+  out.resources = std::move(cx.resources);
+  out.unmapped = std::move(cx.unmapped);
+  out.notes = std::move(cx.notes);
+  return out;
+}
+
+}  // namespace carebridge::mappings::fhir
