@@ -80,7 +80,8 @@ int cmd_convert(const std::vector<std::string>& args, std::ostream& out, std::os
     return exit_input;
   }
   std::vector<std::string_view> messages;
-  for (const auto& b : split->batches) messages.insert(messages.end(), b.messages.begin(), b.messages.end());
+  for (const auto& b : split->batches)
+    messages.insert(messages.end(), b.messages.begin(), b.messages.end());
   // Several messages: one compact document per line (NDJSON); one message: pretty unless --compact.
   const bool ndjson = messages.size() > 1;
   int failures = 0;
@@ -94,7 +95,8 @@ int cmd_convert(const std::vector<std::string>& args, std::ostream& out, std::os
     }
     fhir::convert_options options;
     const std::string facility(parsed->segment(0).field(4).component(1).raw());
-    if (auto it = cfg.facilities.find(facility); it != cfg.facilities.end()) options.sender = &it->second;
+    if (auto it = cfg.facilities.find(facility); it != cfg.facilities.end())
+      options.sender = &it->second;
     auto converted = fhir::convert(*parsed, options);
     if (!converted) {
       err << "carebridge convert: " << file << where << " (control id " << parsed->control_id()
@@ -106,8 +108,10 @@ int cmd_convert(const std::vector<std::string>& args, std::ostream& out, std::os
     out << (compact || ndjson ? json : pretty(json)) << '\n';
     if (verbose) {
       for (const auto& u : converted->unmapped)
-        err << "carebridge convert:" << where << " unmapped " << u.table << " code " << u.code << '\n';
-      for (const auto& n : converted->notes) err << "carebridge convert:" << where << " note: " << n << '\n';
+        err << "carebridge convert:" << where << " unmapped " << u.table << " code " << u.code
+            << '\n';
+      for (const auto& n : converted->notes)
+        err << "carebridge convert:" << where << " note: " << n << '\n';
     }
   }
   return failures == 0 ? exit_ok : exit_input;

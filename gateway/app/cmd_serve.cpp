@@ -1,6 +1,7 @@
 // carebridge serve: the gateway process. Wires the store, ingest, the pipeline worker and the
 // listeners together, runs until SIGTERM/SIGINT, then shuts down in two phases (stop accepting and
 // let in-flight frames finish within the grace period; then flush the store and exit 0).
+#include "adapters/fhir_rest/fhir_api.hpp"
 #include "adapters/fhir_rest/http_server.hpp"
 #include "adapters/mllp/mllp_listener.hpp"
 #include "gateway/app/cli.hpp"
@@ -14,6 +15,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+
+#include <sched.h>
 
 #include <chrono>
 #include <ostream>
@@ -105,7 +108,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   gateway::ingest::ingest_service::options io;
   io.max_frame_bytes = c.mllp.max_frame_bytes;
   io.fallback_charset = hl7::charset_from_name(c.mllp.fallback_charset).value_or(hl7::charset::none);
-  io.on_accepted = [&worker] { worker.wake(); };
+  io.on_accepted = [&worker](gateway::store::stored_message m) { worker.enqueue(std::move(m)); };
   gateway::ingest::ingest_service ingest(*store, policy, metrics, io);
 
   metrics.callback_gauge("carebridge_store_pending_messages",
@@ -144,6 +147,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   ho.host = c.http.listen.host;
   ho.port = c.http.listen.port;
   if (c.http.tls) ho.tls = tls_of(*c.http.tls);
+  ho.max_body_bytes = c.fhir.max_body_bytes;  // the FHIR API's inputs are the largest bodies
   adapters::fhir_rest::http_server http(ioc, metrics, ho);
   std::atomic<bool> http_up{false};
   http.add("GET", "/healthz", [](const auto&) {
@@ -160,6 +164,20 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return adapters::fhir_rest::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
                                                metrics.expose()};
   });
+  // --- FHIR REST API: /fhir (adapters/fhir_rest/fhir_api.hpp) ---------------------------------
+  {
+    adapters::fhir_rest::fhir_api_options fo;
+    fo.default_facility = c.fhir.default_facility;
+    fo.base_url = c.fhir.base_url;
+    fo.max_entries = c.fhir.max_entries;
+    fo.processing_wait = ms(c.fhir.processing_wait_seconds);
+    adapters::fhir_rest::register_fhir_api(
+        http,
+        {*store, policy, c.facilities, metrics, ioc.get_executor(),
+         [&worker](gateway::store::stored_message m) { worker.enqueue(std::move(m)); }},
+        std::move(fo));
+  }
+  // --- end FHIR REST API ------------------------------------------------------------------------
 
   asio::ip::tcp::endpoint mep, hep;
   try {
@@ -197,7 +215,13 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   });
   obs::info("started", {{"data_dir", c.data_dir.string()}, {"version", "0.1.0"}});
 
-  const unsigned n = c.threads != 0 ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+  // Default: one io thread per CPU this process may run on (taskset/cgroup cpusets count, unlike
+  // hardware_concurrency): more io threads than CPUs only ping-pong.
+  cpu_set_t cpus;
+  const unsigned usable = sched_getaffinity(0, sizeof cpus, &cpus) == 0
+                              ? static_cast<unsigned>(CPU_COUNT(&cpus))
+                              : std::thread::hardware_concurrency();
+  const unsigned n = c.threads != 0 ? c.threads : std::max(1u, usable);
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < n; ++i) pool.emplace_back([&ioc] { ioc.run(); });
   ioc.run();

@@ -295,6 +295,26 @@ config load_text(const std::string& json, const std::string& name) {
       c.facilities.emplace(facility, read_facility(m.value, "facilities." + facility, name));
     }
   }
+  // --- FHIR REST API ("fhir") -------------------------------------------------------------------
+  if (const value* v = top.get("fhir")) {
+    object_reader f = top.child("fhir", *v);
+    f.text("default_facility", c.fhir.default_facility);
+    if (c.fhir.default_facility.empty()) f.fail("must not be empty", "default_facility");
+    f.positive("max_body_bytes", c.fhir.max_body_bytes, 1u << 30);
+    f.positive("max_entries", c.fhir.max_entries, 100'000);
+    f.text("base_url", c.fhir.base_url);
+    if (!c.fhir.base_url.empty() && !c.fhir.base_url.starts_with("https://") &&
+        !c.fhir.base_url.starts_with("http://"))
+      f.fail("must be an absolute http(s) URL", "base_url");
+    while (c.fhir.base_url.ends_with('/')) c.fhir.base_url.pop_back();
+    if (const value* w = f.get("processing_wait_seconds")) {
+      if (!w->IsNumber() || w->GetDouble() < 0 || w->GetDouble() > 60)
+        f.fail("must be a number of seconds from 0 to 60", "processing_wait_seconds");
+      c.fhir.processing_wait_seconds = w->GetDouble();
+    }
+    f.done();
+  }
+  // --- end FHIR ----------------------------------------------------------------------------------
   top.done();
   return c;
 }

@@ -62,6 +62,19 @@ struct store_config {
   bool fsync = true;
 };
 
+// --- FHIR REST API (adapters/fhir_rest/fhir_api.hpp), config key "fhir" ---------------------------
+struct fhir_config {
+  /// Facility (the MSH-4.1 equivalent: selects the `facilities` profile and scopes resource ids) of
+  /// requests whose sender rules name none or several facilities, or when no senders are configured.
+  std::string default_facility = "FHIR";
+  std::size_t max_body_bytes = 4u << 20;  // larger bodies get 413 (the HTTP listener's body limit)
+  std::size_t max_entries = 1000;         // Bundle entries at the most (422 above)
+  std::string base_url;                   // absolute base for Location headers; empty: from Host
+  double processing_wait_seconds = 5;     // an accepted request's answer waits this long at most
+                                          // for its resources to be stored (0: not at all)
+};
+// --- end FHIR -------------------------------------------------------------------------------------
+
 struct config {
   std::filesystem::path data_dir = "carebridge-data";
   mllp_config mllp;
@@ -71,6 +84,7 @@ struct config {
   /// How each sending facility's messages are mapped to FHIR (its time zone, identifier systems,
   /// local codes), by MSH-4.1. A facility not listed maps with no zone and no overrides.
   std::map<std::string, mappings::fhir::sender_profile, std::less<>> facilities;
+  fhir_config fhir;  // FHIR REST API
   std::string log_level = "info";
   double shutdown_grace_seconds = 10;
   unsigned threads = 0;  // 0: one per core

@@ -70,9 +70,4 @@ stage_outcome conversion_stage::convert_v2(const store::stored_message& m,
 
 }  // namespace carebridge::gateway::ingest
 
-// FHIR inputs: implemented with the FHIR ingest (mappings/fhir/fhir_ingest.hpp).
-namespace carebridge::gateway::ingest {
-stage_outcome conversion_stage::convert_fhir(const store::stored_message&, store::processing_result&) {
-  return {stage_outcome::kind::error, "FHIR input is not converted yet"};
-}
-}  // namespace carebridge::gateway::ingest
+// FHIR inputs (convert_fhir): conversion_stage_fhir.cpp.

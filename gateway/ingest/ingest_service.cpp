@@ -3,6 +3,7 @@
 #include "gateway/obs/log.hpp"
 #include "mappings/hl7v2/message.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -96,6 +97,29 @@ ingest_metrics::ingest_metrics(obs::registry& r)
                                   "Time from submitting a message to the store to its commit",
                                   obs::latency_bounds())
                          .series()) {}
+
+obs::counter& ingest_metrics::message(hl7::disposition d) {
+  auto& slot = by_disposition_[static_cast<std::size_t>(d) % by_disposition_.size()];
+  obs::counter* c = slot.load(std::memory_order_acquire);
+  if (c == nullptr) {
+    c = &messages.series(obs::labels({{"disposition", disposition_name(d)}}));
+    slot.store(c, std::memory_order_release);
+  }
+  return *c;
+}
+
+obs::counter& ingest_metrics::ack(std::string_view code) {
+  static constexpr std::array<std::string_view, 6> known{"AA", "AE", "AR", "CA", "CE", "CR"};
+  const auto it = std::find(known.begin(), known.end(), code);
+  if (it == known.end()) return acks.series(obs::labels({{"code", code}}));
+  auto& slot = by_code_[static_cast<std::size_t>(it - known.begin())];
+  obs::counter* c = slot.load(std::memory_order_acquire);
+  if (c == nullptr) {
+    c = &acks.series(obs::labels({{"code", code}}));
+    slot.store(c, std::memory_order_release);
+  }
+  return *c;
+}
 
 ingest_service::ingest_service(store::message_store& store, const sender_policy& policy,
                                obs::registry& metrics, options opts)
@@ -238,10 +262,8 @@ void ingest_service::reject_oversize(std::string prefix, std::size_t size_so_far
 void ingest_service::commit(store::inbound_record rec, ingest_result result,
                             std::optional<hl7::built_ack> ack_if_failed, handler done) {
   const auto started = std::chrono::steady_clock::now();
-  std::string control_id = rec.control_id;
   store_.submit(std::move(rec), [this, started, result = std::move(result),
                                  ack_if_failed = std::move(ack_if_failed),
-                                 control_id = std::move(control_id),
                                  done = std::move(done)](store::commit_result r) mutable {
     metrics_.commit_seconds.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -249,8 +271,18 @@ void ingest_service::commit(store::inbound_record rec, ingest_result result,
       case store::commit_result::outcome::stored:
         result.stored = true;
         result.id = r.id;
-        if (result.disposition == hl7::disposition::accepted && opts_.on_accepted)
-          opts_.on_accepted();
+        if (result.disposition == hl7::disposition::accepted && opts_.on_accepted) {
+          store::inbound_record& kept = r.record;
+          store::stored_message m;
+          m.id = r.id;
+          m.raw = std::move(kept.raw);
+          m.sending_facility = std::move(kept.sending_facility);
+          m.control_id = std::move(kept.control_id);
+          m.message_type = std::move(kept.message_type);
+          m.sender = std::move(kept.sender);
+          m.received_at_us = kept.received_at_us;
+          opts_.on_accepted(std::move(m));
+        }
         break;
       case store::commit_result::outcome::duplicate:
         // The earlier copy was accepted: answer exactly as then, process nothing again.
@@ -266,11 +298,12 @@ void ingest_service::commit(store::inbound_record rec, ingest_result result,
           result.ack = std::move(r.ack);
           result.ack_code = std::move(r.ack_code);
         }
-        obs::info("ingest.duplicate", {{"control_id", control_id}, {"id", r.id}});
+        obs::info("ingest.duplicate", {{"control_id", r.record.control_id}, {"id", r.id}});
         break;
       case store::commit_result::outcome::failed:
         metrics_.store_failures.inc();
-        obs::error("store.commit_failed", {{"control_id", control_id}, {"error", r.error}});
+        obs::error("store.commit_failed",
+                   {{"control_id", r.record.control_id}, {"error", r.error}});
         result.stored = false;
         if (ack_if_failed) {
           result.disposition = hl7::disposition::errored;
@@ -284,10 +317,8 @@ void ingest_service::commit(store::inbound_record rec, ingest_result result,
         }
         break;
     }
-    metrics_.messages.series(obs::labels({{"disposition", disposition_name(result.disposition)}}))
-        .inc();
-    if (!result.ack_code.empty())
-      metrics_.acks.series(obs::labels({{"code", result.ack_code}})).inc();
+    metrics_.message(result.disposition).inc();
+    if (!result.ack_code.empty()) metrics_.ack(result.ack_code).inc();
     done(std::move(result));
   });
 }

@@ -15,6 +15,7 @@
 #include "gateway/store/message_store.hpp"
 #include "mappings/hl7v2/ack.hpp"
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -46,14 +47,22 @@ class control_id_generator {
   std::atomic<std::uint64_t> counter_{0};
 };
 
-/// Counts what ingest does; registered once in the process registry.
+/// Counts what ingest does; registered once in the process registry. The labelled series of the
+/// usual dispositions and ACK codes are looked up once and then cached (no lock per message).
 struct ingest_metrics {
   explicit ingest_metrics(obs::registry& r);
+  obs::counter& message(mappings::hl7v2::disposition d);
+  obs::counter& ack(std::string_view code);
+
   obs::registry::family<obs::counter>& messages;    // by disposition
   obs::registry::family<obs::counter>& acks;        // by code
   obs::counter& duplicates;
   obs::counter& store_failures;
   obs::histogram& commit_seconds;
+
+ private:
+  std::array<std::atomic<obs::counter*>, 3> by_disposition_{};
+  std::array<std::atomic<obs::counter*>, 6> by_code_{};  // AA AE AR CA CE CR
 };
 
 class ingest_service {
@@ -63,7 +72,9 @@ class ingest_service {
   struct options {
     mappings::hl7v2::charset fallback_charset = mappings::hl7v2::charset::none;
     std::size_t max_frame_bytes = 16u << 20;
-    std::function<void()> on_accepted;  // after an accepted message is committed (wakes the pipeline)
+    /// After an accepted message is durably committed, on the store's writer thread: the message
+    /// as stored (its body moved, not copied), for the pipeline. Must not block.
+    std::function<void(store::stored_message)> on_accepted;
   };
 
   ingest_service(store::message_store& store, const sender_policy& policy, obs::registry& metrics,

@@ -3,15 +3,21 @@
 #include "gateway/obs/log.hpp"
 #include "mappings/hl7v2/message.hpp"
 
-#include <atomic>
-#include <future>
-#include <memory>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <algorithm>
 
 namespace carebridge::gateway::ingest {
 
 namespace hl7 = mappings::hl7v2;
 
 namespace {
+
+constexpr std::size_t scan_batch = 256;
 
 stage_outcome check_header(const store::stored_message& m, store::processing_result&) {
   auto parsed = hl7::parse(m.raw);
@@ -23,9 +29,14 @@ stage_outcome check_header(const store::stored_message& m, store::processing_res
 
 pipeline_worker::pipeline_worker(store::message_store& store, obs::registry& metrics,
                                  std::chrono::milliseconds poll, processor process)
+    : pipeline_worker(store, metrics, poll, std::move(process), options{}) {}
+
+pipeline_worker::pipeline_worker(store::message_store& store, obs::registry& metrics,
+                                 std::chrono::milliseconds poll, processor process, options opts)
     : store_(store),
       process_(process ? std::move(process) : processor(check_header)),
       poll_(poll),
+      opts_(opts),
       processed_(metrics
                      .counters("carebridge_pipeline_messages_total",
                                "Messages the pipeline finished, by outcome")
@@ -33,91 +44,176 @@ pipeline_worker::pipeline_worker(store::message_store& store, obs::registry& met
       errored_(metrics
                    .counters("carebridge_pipeline_errors_total",
                              "Messages the pipeline could not process (kept as errored)")
-                   .series()) {}
+                   .series()),
+      overflowed_(metrics
+                      .counters("carebridge_pipeline_queue_overflows_total",
+                                "Accepted messages left to the store scan because the in-memory "
+                                "queue was full")
+                      .series()) {}
 
 pipeline_worker::~pipeline_worker() { stop(); }
 
 void pipeline_worker::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "cb-pipeline");
+    if (opts_.nice != 0) {
+      // Linux applies nice per thread; errors (a limit) leave the priority as it was.
+      errno = 0;
+      const int current = getpriority(PRIO_PROCESS, 0);
+      if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), current + opts_.nice);
+    }
+    loop();
+  });
 }
 
 void pipeline_worker::wake() {
   {
     std::lock_guard lock(mu_);
-    woken_ = true;
+    scan_wanted_ = true;
   }
   cv_.notify_one();
+}
+
+void pipeline_worker::enqueue(store::stored_message m) {
+  bool notify = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;  // it stays pending in the store
+    if (queue_.size() >= opts_.max_queued_messages ||
+        queued_bytes_ + m.raw.size() > opts_.max_queued_bytes) {
+      // Too far behind: the store keeps the message pending; a scan picks it up.
+      overflowed_.inc();
+      notify = !scan_wanted_;
+      scan_wanted_ = true;
+    } else {
+      // The worker only needs a wake-up when this is the first message it will find.
+      notify = queue_.empty();
+      queued_bytes_ += m.raw.size();
+      queue_.push_back(std::move(m));
+    }
+  }
+  if (notify) cv_.notify_one();
 }
 
 void pipeline_worker::stop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Settlement callbacks refer to this worker: none may be left when it goes.
+  wait_settled();
+}
+
+void pipeline_worker::wait_settled() {
+  std::unique_lock lock(settle_mu_);
+  settled_cv_.wait(lock, [&] { return settling_ == 0; });
+}
+
+void pipeline_worker::run_one(const store::stored_message& m) {
+  store::processing_result result;
+  stage_outcome o;
+  try {
+    o = process_(m, result);
+  } catch (const std::exception& e) {
+    // A bug in a stage must not stop the pipeline: the message is kept as errored.
+    o = {stage_outcome::kind::error, std::string("internal error: ") + e.what()};
+  }
+  const bool ok = o.what != stage_outcome::kind::error;
+  if (ok) {
+    processed_.inc();
+  } else {
+    errored_.inc();
+    obs::warn("pipeline.errored", {{"id", m.id}, {"control_id", m.control_id}, {"reason", o.reason}});
+  }
+  {
+    std::lock_guard lock(settle_mu_);
+    ++settling_;
+  }
+  // Runs on the store's writer thread once the settlement is committed (or has failed).
+  auto settled = [this, id = m.id](bool done) {
+    if (!done) {
+      obs::error("pipeline.settle_failed", {{"id", id}});
+      {
+        std::lock_guard lock(mu_);
+        scan_wanted_ = true;  // the message is still pending: a scan runs it again
+      }
+      cv_.notify_one();
+    }
+    std::lock_guard lock(settle_mu_);
+    if (--settling_ == 0) settled_cv_.notify_all();
+  };
+  if (ok) {
+    store_.settle_processed(m.id, std::move(result), std::move(settled));
+  } else {
+    store_.settle(m.id, store::message_state::errored, o.reason, std::move(settled));
+  }
+}
+
+void pipeline_worker::scan() {
+  // Everything processed so far must be settled in the store first, or the scan would find it
+  // pending and run it again.
+  wait_settled();
+  std::int64_t after = 0;
+  while (true) {
+    std::vector<store::stored_message> batch;
+    try {
+      batch = store_.pending(after, scan_batch);
+    } catch (const std::exception& e) {
+      obs::error("pipeline.read_failed", {{"error", e.what()}});
+      return;
+    }
+    for (const auto& m : batch) {
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) return;
+      }
+      run_one(m);
+    }
+    if (!batch.empty()) {
+      after = batch.back().id;
+      scanned_upto_ = std::max(scanned_upto_, after);
+    }
+    if (batch.size() < scan_batch) return;
+  }
 }
 
 void pipeline_worker::loop() {
-  std::int64_t after = 0;
+  std::deque<store::stored_message> batch;
   while (true) {
+    bool do_scan = false;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      if (!stop_ && !scan_wanted_ && queue_.empty()) {
+        const bool woken =
+            cv_.wait_for(lock, poll_, [&] { return stop_ || scan_wanted_ || !queue_.empty(); });
+        if (!woken) scan_wanted_ = true;  // idle for a whole interval: look at the store
+      }
       if (stop_) return;
-    }
-    std::vector<store::stored_message> batch;
-    try {
-      batch = store_.pending(after, 256);
-    } catch (const std::exception& e) {
-      obs::error("pipeline.read_failed", {{"error", e.what()}});
-    }
-    // Settle the whole batch in one group commit, then wait for the last one: the writer commits
-    // in order, so when it is done, all are.
-    auto failures = std::make_shared<std::atomic<int>>(0);
-    std::promise<void> all_settled;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const auto& m = batch[i];
-      store::processing_result result;
-      stage_outcome o;
-      try {
-        o = process_(m, result);
-      } catch (const std::exception& e) {
-        // A bug in a stage must not stop the pipeline: the message is kept as errored.
-        o = {stage_outcome::kind::error, std::string("internal error: ") + e.what()};
-      }
-      const bool ok = o.what != stage_outcome::kind::error;
-      if (ok) {
-        processed_.inc();
+      if (scan_wanted_) {
+        scan_wanted_ = false;
+        do_scan = true;
       } else {
-        errored_.inc();
-        obs::warn("pipeline.errored",
-                  {{"id", m.id}, {"control_id", m.control_id}, {"reason", o.reason}});
-      }
-      const bool last = i + 1 == batch.size();
-      auto settled = [failures, last, &all_settled](bool done) {
-        if (!done) failures->fetch_add(1);
-        if (last) all_settled.set_value();
-      };
-      if (ok) {
-        store_.settle_processed(m.id, std::move(result), std::move(settled));
-      } else {
-        store_.settle(m.id, store::message_state::errored, o.reason, std::move(settled));
+        batch.swap(queue_);
+        queued_bytes_ = 0;
       }
     }
-    if (!batch.empty()) {
-      all_settled.get_future().wait();
-      if (failures->load() != 0) {
-        obs::error("pipeline.settle_failed", {{"messages", failures->load()}});
-      } else {
-        after = batch.back().id;
-      }
+    if (do_scan) {
+      scan();
+      continue;
     }
-    if (batch.size() == 256) continue;
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, poll_, [&] { return stop_ || woken_; });
-    woken_ = false;
-    if (stop_) return;
-    after = 0;  // re-read from the start: a settle that failed leaves its message pending
+    for (const auto& m : batch) {
+      if (m.id <= scanned_upto_) continue;  // a scan found it pending and ran it already
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) return;
+      }
+      run_one(m);
+    }
+    batch.clear();
   }
 }
 

@@ -1,12 +1,20 @@
-// The pipeline worker: takes accepted (pending) messages from the store, oldest first, runs the
-// processing stages on each, and records the outcome (processed, or errored with the reason).
+// The pipeline worker: runs the processing stages on each accepted message and records the outcome
+// (processed, or errored with the reason) in the store.
 //
-// It runs on its own thread. On start it resumes whatever was committed but not yet processed (a
-// crash between commit and processing loses nothing). wake() is called after each commit of an
-// accepted message; without wake-ups it still polls every `poll` interval.
+// It runs on its own thread. Messages reach it two ways:
+//  - in memory: ingest hands over each accepted message once its commit is durable (enqueue(), from
+//    the store's writer thread), so the body is not read back from the store. The queue is bounded
+//    (messages and bytes); what does not fit is left to the store scan.
+//  - from the store: a scan of the pending messages, oldest first, at start (it resumes whatever was
+//    committed but not yet processed: a crash between commit and processing loses nothing), after
+//    the queue overflowed or a settlement failed, on wake(), and every `poll` interval while idle.
+// Each message is processed once per run: a scan waits until every settlement issued before it has
+// committed, and a queued message that a scan already returned is skipped. Settlements are
+// group-committed by the store without an fsync of their own (a lost one leaves the message
+// pending, and it is processed again after a restart; stages are idempotent).
 //
-// Stages today: parse and check the header. Mapping to FHIR, matching, scoring and alerting are
-// added here by the next issues; each stage returns continue / stop / error.
+// Stages are given by the `processor` (the default parses and checks the header); each returns
+// continue / stop / error.
 #pragma once
 
 #include "gateway/obs/metrics.hpp"
@@ -14,6 +22,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -36,31 +45,61 @@ using processor =
 
 class pipeline_worker {
  public:
+  struct options {
+    std::size_t max_queued_messages = 8192;  // in-memory hand-over queue
+    std::size_t max_queued_bytes = 64u << 20;
+    /// The worker thread's nice value, relative to the process: processing is deferred work, so
+    /// on a busy CPU the threads that acknowledge messages go first and the backlog (visible in
+    /// /metrics) absorbs the peak. 0 keeps the process's priority.
+    int nice = 10;
+  };
+
   pipeline_worker(store::message_store& store, obs::registry& metrics,
                   std::chrono::milliseconds poll = std::chrono::milliseconds(1000),
                   processor process = {});
+  pipeline_worker(store::message_store& store, obs::registry& metrics,
+                  std::chrono::milliseconds poll, processor process, options opts);
   ~pipeline_worker();
   pipeline_worker(const pipeline_worker&) = delete;
   pipeline_worker& operator=(const pipeline_worker&) = delete;
 
   void start();
+  /// Asks for a scan of the store's pending messages.
   void wake();
-  /// Finishes the message in hand and stops. Idempotent.
+  /// Hands over a message whose commit is durable. Any thread; never blocks on processing.
+  void enqueue(store::stored_message m);
+  /// Finishes the message in hand and stops; whatever is still queued stays pending in the store.
+  /// Idempotent.
   void stop();
 
   std::uint64_t processed() const { return processed_.value(); }
 
  private:
   void loop();
+  void scan();
+  void run_one(const store::stored_message& m);
+  void wait_settled();
+
   store::message_store& store_;
   processor process_;
   std::chrono::milliseconds poll_;
+  options opts_;
   obs::counter& processed_;
   obs::counter& errored_;
+  obs::counter& overflowed_;
+
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  bool woken_ = false;
+  bool scan_wanted_ = true;  // the first pass resumes what is pending in the store
+  std::deque<store::stored_message> queue_;
+  std::size_t queued_bytes_ = 0;
+
+  std::mutex settle_mu_;
+  std::condition_variable settled_cv_;
+  std::size_t settling_ = 0;  // settlements issued and not yet committed
+
+  std::int64_t scanned_upto_ = 0;  // worker thread only: the highest id a scan returned
   std::thread thread_;
 };
 

@@ -1,20 +1,29 @@
-// The embedded message store: SQLite in WAL mode under the data directory.
+// The embedded message store under the data directory: an append-only message log (log/, where a
+// message becomes durable) and SQLite in WAL mode (carebridge.db: rows, indexes, state, resources).
 //
 // One writer thread owns the write connection and group-commits: it takes everything queued (up to
-// options::max_batch records), writes it in one transaction, and when the batch holds new messages
-// makes the WAL durable (fdatasync) before it runs the callbacks, so one fsync covers many
-// messages. Batches that only settle messages commit without an fsync of their own (a lost settle
-// leaves the message pending; it is re-run); the next durable commit covers them too.
-// Callbacks run on the writer thread after the commit. Reads (pending(), stats()…) use a second
-// connection under a mutex; WAL lets them run beside the writer, and pending() never returns a
-// message whose commit is not yet durable. A third connection, on its own thread, checkpoints the
-// WAL (PASSIVE) once it passes 16 MiB, so that work never delays a commit.
+// options::max_batch records) and, in one SQLite transaction, checks each new message's duplicate
+// key, gives it its row (without the body) and adds its whole record to the log batch; it then
+// writes that batch to the log with one write and one fdatasync — the durable point: one fsync
+// covers many messages — commits SQLite without an fsync, and runs the callbacks. At open, records
+// in the log past the last row SQLite kept (a crash, or a power cut that took SQLite's unsynced
+// commits) are inserted again, so SQLite always ends up holding everything the log holds. Batches
+// that only settle messages touch SQLite only (a lost settle leaves the message pending; it is
+// re-run). Callbacks run on the writer thread after the commit.
 //
-// Per accepted message a commit writes its row, its body, one entry of the duplicate-key index and
-// one of the pending index; settling it rewrites its row and drops the pending entry. Counts by
-// state and facility (for stats) are kept in a small table, updated once per batch.
+// Reads (pending(), stats()…) use a second connection under a mutex, and read bodies from the log;
+// WAL lets them run beside the writer, and pending() never returns a message whose commit is not
+// yet durable. A third connection, on its own thread, checkpoints the WAL (PASSIVE) once it passes
+// 16 MiB, so that work stays off the commit path; after such a pass the writer copies the few
+// frames it added meanwhile, so that the WAL starts over instead of growing. The same thread
+// zero-fills the log ahead of the writer (message_log::preallocate()).
+//
+// Per accepted message a commit writes its log record, its row, one entry of the duplicate-key
+// index and one of the pending index; settling it rewrites its row and drops the pending entry.
+// Counts by state and facility (for stats) are kept in a small table, updated once per batch.
 #pragma once
 
+#include "gateway/store/message_log.hpp"
 #include "gateway/store/message_store.hpp"
 
 #include <atomic>
@@ -64,8 +73,10 @@ class sqlite_store final : public message_store {
   /// Commits done and records written since open (for metrics and tests).
   std::uint64_t commits() const;
   std::uint64_t records_written() const;
-  /// fsyncs of the WAL done by the writer since open.
+  /// fdatasyncs of the message log since open (one per batch that stores messages).
   std::uint64_t syncs() const;
+  /// Records found in the log at open that SQLite did not have, and inserted again.
+  std::uint64_t recovered() const { return recovered_; }
 
  private:
   struct op;
@@ -73,14 +84,21 @@ class sqlite_store final : public message_store {
   sqlite_store();
   void writer_loop();
   void write_batch(std::deque<op>& batch);
-  bool sync_wal();
+  void recover();
+  void want_preallocation();
   void checkpoint_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
+  std::unique_ptr<message_log> log_;
+  std::uint64_t recovered_ = 0;
+  bool broken_ = false;        // writer thread only: the log and SQLite disagree until a restart
+  std::string broken_reason_;
   sqlite3* wdb_ = nullptr;  // writer thread only
   std::unique_ptr<statements> st_;  // writer thread only: prepared once
   sqlite3* cdb_ = nullptr;  // checkpointer thread only
   int checkpoint_pages_ = 0;  // WAL frames from which the checkpointer runs
+  int wal_pages_ = 0;         // writer thread only: frames in the WAL after the last commit
+  std::atomic<bool> ckpt_caught_up_{false};  // the checkpointer copied the whole WAL back
   sqlite3* rdb_ = nullptr;  // under read_mu_
   std::mutex read_mu_;
   bool counts_table_ = true;  // schema 3 or later (a read-only store may be older)
@@ -104,6 +122,7 @@ class sqlite_store final : public message_store {
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false;
   bool ckpt_stop_ = false;
+  bool prealloc_wanted_ = false;  // the log wants zero-filled room (the same thread does it)
   std::thread checkpointer_;
 };
 

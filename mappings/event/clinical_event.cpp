@@ -179,7 +179,8 @@ std::string to_json(const clinical_event& e) {
 boost::system::result<clinical_event> from_json(std::string_view json) {
   rapidjson::Document d;
   d.Parse(json.data(), json.size());
-  if (d.HasParseError() || !d.IsObject()) return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
+  if (d.HasParseError() || !d.IsObject())
+    return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
   const auto kind = event_kind_from_string(str(d, "kind"));
   if (!kind) return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
   clinical_event e;
@@ -215,7 +216,8 @@ boost::system::result<clinical_event> from_json(std::string_view json) {
     diagnosis x;
     x.code = read_coded(v, "code");
     x.use = str(v, "use");
-    if (auto r = num(v, "rank")) x.rank = static_cast<int>(*r);
+    if (auto it = v.FindMember("rank"); it != v.MemberEnd() && it->value.IsInt() && it->value.GetInt() >= 1)
+      x.rank = it->value.GetInt();
     e.diagnoses.push_back(std::move(x));
   });
   each(d, "procedures", [&](const value& v) {

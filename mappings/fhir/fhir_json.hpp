@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
 #include <string>
 #include <string_view>
 
@@ -12,7 +13,8 @@ namespace carebridge::mappings::fhir {
 
 class json_out {
  public:
-  json_out() : w_(buf_) {}
+  /// `capacity`: the bytes to reserve (a resource is about a kilobyte; a Bundle, ten or more).
+  explicit json_out(std::size_t capacity = 1024) : buf_(nullptr, capacity), w_(buf_) {}
 
   void key(std::string_view k) { w_.Key(k.data(), size(k)); }
   void str(std::string_view v) { w_.String(v.data(), size(v)); }
@@ -26,7 +28,9 @@ class json_out {
     key(k);
     w_.Bool(v);
   }
+  /// A finite number (JSON has no NaN or infinity: anything else is left out).
   void number(std::string_view k, double v) {
+    if (!std::isfinite(v)) return;
     key(k);
     w_.Double(v);
   }

@@ -18,13 +18,21 @@ std::optional<zone> zone::locate(std::string_view iana_name) {
   }
 }
 
-std::string_view zone::name() const { return tz_ ? tz_->name() : std::string_view(); }
+std::string_view zone::name() const {
+  return tz_ ? tz_->name() : std::string_view();
+}
 
 int zone::offset_at_local(int year, int month, int day, int hour, int minute, int second) const {
   using namespace std::chrono;
-  const date::local_seconds local =
-      date::local_days{date::year{year} / month / day} + hours{hour} + minutes{minute} +
-      seconds{second};
+  // The system tz files list transitions up to 2037 and give later ones as a rule that this version
+  // of the date library does not apply (HowardHinnant/date#760): later dates use 2037's rules,
+  // which is what the zone's current rules say too. (29 February becomes 28.)
+  if (year > 2037) {
+    year = 2037;
+    if (month == 2 && day == 29) day = 28;
+  }
+  const date::local_seconds local = date::local_days{date::year{year} / month / day} + hours{hour} +
+                                    minutes{minute} + seconds{second};
   const date::local_info info = tz_->get_info(local);
   switch (info.result) {
     case date::local_info::unique:

@@ -38,9 +38,11 @@ class zone {
 
 /// FHIR dateTime text for a v2 DTM: "2026-11-20T14:30:00-06:00", "2026-11-20", "2026-11", "2026".
 /// `degraded` (optional) is set when a time was dropped for want of a zone.
-std::string to_fhir_datetime(const hl7v2::hl7_datetime& dt, const zone& z, bool* degraded = nullptr);
+std::string to_fhir_datetime(const hl7v2::hl7_datetime& dt, const zone& z,
+                             bool* degraded = nullptr);
 
-/// The same from text; empty when the text is not a valid DTM (`invalid` set when it was not empty).
+/// The same from text; empty when the text is not a valid DTM (`invalid` set when it was not
+/// empty).
 std::string to_fhir_datetime(std::string_view dtm, const zone& z, bool* degraded = nullptr,
                              bool* invalid = nullptr);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <charconv>
 #include <map>
 #include <optional>
@@ -28,8 +29,10 @@ class convert_category_impl final : public boost::system::error_category {
     switch (static_cast<convert_error>(ev)) {
       case convert_error::unsupported_message:
         return "unsupported message type (ADT and ORU^R01 are converted)";
-      case convert_error::missing_segment: return "the message has no PID segment";
-      case convert_error::missing_patient_id: return "PID-3 holds no patient identifier";
+      case convert_error::missing_segment:
+        return "the message has no PID segment";
+      case convert_error::missing_patient_id:
+        return "PID-3 holds no patient identifier";
     }
     return "unknown conversion error";
   }
@@ -49,7 +52,9 @@ std::string urn_part(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    out.push_back(std::isalnum(u) || c == '.' || c == '-' || c == '_' ? static_cast<char>(std::tolower(u)) : '-');
+    out.push_back(std::isalnum(u) || c == '.' || c == '-' || c == '_'
+                      ? static_cast<char>(std::tolower(u))
+                      : '-');
   }
   return out;
 }
@@ -58,7 +63,9 @@ std::string text(const element& e) {
   if (e.empty() || e.is_null()) return {};
   return e.decoded();
 }
-std::string comp(const element& e, std::uint32_t c) { return text(e.component(c)); }
+std::string comp(const element& e, std::uint32_t c) {
+  return text(e.component(c));
+}
 std::string sub(const element& e, std::uint32_t c, std::uint32_t s) {
   return text(e.component(c).subcomponent(s));
 }
@@ -82,9 +89,11 @@ std::optional<double> number(std::string_view s) {
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
   if (s.empty()) return std::nullopt;
   if (s.front() == '+') s.remove_prefix(1);
+  // Decimal numbers only: from_chars also reads "nan", "inf" and hex floats, which no HL7 NM is.
+  if (s.find_first_not_of("0123456789.-eE+") != std::string_view::npos) return std::nullopt;
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
   return v;
 }
 
@@ -122,7 +131,8 @@ struct context {
     bool degraded = false;
     bool invalid = false;
     std::string out = to_fhir_datetime(dtm, tz, &degraded, &invalid);
-    if (degraded) note(std::string(where) + " has no UTC offset and the facility has no time zone: date only");
+    if (degraded)
+      note(std::string(where) + " has no UTC offset and the facility has no time zone: date only");
     if (invalid) note(std::string(where) + " is not a valid date/time: left out");
     return out;
   }
@@ -143,7 +153,8 @@ struct context {
   std::string system_uri(std::string_view name) {
     if (name.empty()) return {};
     if (sender != nullptr) {
-      if (auto it = sender->code_systems.find(name); it != sender->code_systems.end()) return it->second;
+      if (auto it = sender->code_systems.find(name); it != sender->code_systems.end())
+        return it->second;
     }
     if (const coding* c = tables.find(table::coding_system, name)) return c->code;
     if (name.starts_with("http://") || name.starts_with("https://") || name.starts_with("urn:"))
@@ -157,7 +168,8 @@ struct context {
                                 std::string_view id_type = {}) {
     const std::string ns = hd_is_subcomponents ? sub(hd_owner, c_ns, 1) : comp(hd_owner, c_ns);
     const std::string uid = hd_is_subcomponents ? sub(hd_owner, c_ns, 2) : comp(hd_owner, c_id);
-    const std::string uid_type = hd_is_subcomponents ? sub(hd_owner, c_ns, 3) : comp(hd_owner, c_type);
+    const std::string uid_type =
+        hd_is_subcomponents ? sub(hd_owner, c_ns, 3) : comp(hd_owner, c_type);
     if (!ns.empty() && !id_type.empty() && sender != nullptr) {
       if (auto t = sender->identifier_systems_by_type.find(id_type);
           t != sender->identifier_systems_by_type.end()) {
@@ -174,7 +186,8 @@ struct context {
     if (!uid.empty()) {
       if (uid_type == "ISO") return "urn:oid:" + uid;
       if (uid_type == "UUID") return "urn:uuid:" + lower(uid);
-      if (uid.starts_with("http://") || uid.starts_with("https://") || uid.starts_with("urn:")) return uid;
+      if (uid.starts_with("http://") || uid.starts_with("https://") || uid.starts_with("urn:"))
+        return uid;
     }
     if (ns.empty()) return {};
     miss("identifier-system", ns);
@@ -194,7 +207,8 @@ void write_coding(json_out& j, const coding& c) {
 
 /// CodeableConcept from a table-mapped code: {coding:[…]} (nothing when code is empty).
 void write_table_concept(json_out& j, context& cx, std::string_view k, std::string_view table,
-                         std::string_view v2_table, std::string_view code, std::string_view text_value = {}) {
+                         std::string_view v2_table, std::string_view code,
+                         std::string_view text_value = {}) {
   if (code.empty() && text_value.empty()) return;
   j.begin_object(k);
   if (!code.empty()) {
@@ -353,9 +367,11 @@ bool write_name(json_out& j, context& cx, const element& e) {
 void write_address(json_out& j, context& cx, const element& e) {
   const std::string line1 = sub(e, 1, 1);
   const std::string line2 = comp(e, 2);
-  const std::string city = comp(e, 3), state = comp(e, 4), postal = comp(e, 5), country = comp(e, 6);
+  const std::string city = comp(e, 3), state = comp(e, 4), postal = comp(e, 5),
+                    country = comp(e, 6);
   const std::string district = comp(e, 9);
-  if (line1.empty() && line2.empty() && city.empty() && state.empty() && postal.empty() && country.empty())
+  if (line1.empty() && line2.empty() && city.empty() && state.empty() && postal.empty() &&
+      country.empty())
     return;
   j.begin_object();
   const std::string type = comp(e, 7);
@@ -378,6 +394,36 @@ void write_address(json_out& j, context& cx, const element& e) {
   j.field("postalCode", postal);
   j.field("country", country);
   j.end_object();
+}
+
+// What write_name and write_address write something for (so that no array is left empty).
+bool has_name(const element& e) { return !sub(e, 1, 1).empty() || !comp(e, 2).empty(); }
+bool has_address(const element& e) {
+  for (std::uint32_t c : {2u, 3u, 4u, 5u, 6u})
+    if (!comp(e, c).empty()) return true;
+  return !sub(e, 1, 1).empty();
+}
+/// The first repetition of `field` that holds a name (a name may come in a later repetition).
+std::optional<element> first_name(const element& field) {
+  for (const element& rep : repetitions(field))
+    if (has_name(rep)) return rep;
+  return std::nullopt;
+}
+void write_names(json_out& j, context& cx, const element& field) {
+  if (!first_name(field)) return;
+  j.begin_array("name");
+  for (const element& rep : repetitions(field))
+    if (has_name(rep)) write_name(j, cx, rep);
+  j.end_array();
+}
+void write_addresses(json_out& j, context& cx, const element& field) {
+  bool any = false;
+  for (const element& rep : repetitions(field)) any = any || has_address(rep);
+  if (!any) return;
+  j.begin_array("address");
+  for (const element& rep : repetitions(field))
+    if (has_address(rep)) write_address(j, cx, rep);
+  j.end_array();
 }
 
 struct telecom_value {
@@ -479,7 +525,8 @@ std::string practitioner(context& cx, const element& e) {
   const std::string type = trim(comp(e, 13));
   std::string system = value.empty() ? std::string() : cx.identifier_system(e, 9, 0, 0, true, type);
   if (system.empty() && type == "NPI") system = "http://hl7.org/fhir/sid/us-npi";
-  if (system.empty() && !value.empty() && cx.sender != nullptr) system = cx.sender->practitioner_system;
+  if (system.empty() && !value.empty() && cx.sender != nullptr)
+    system = cx.sender->practitioner_system;
   const std::string id = value.empty()
                              ? derived_id("Practitioner", {"name", cx.facility, family, given})
                              : derived_id("Practitioner", {"id", system, sub(e, 9, 1), value});
@@ -542,7 +589,8 @@ std::optional<identifier_value> patient_key(context& cx, const segment_view& pid
 }
 
 std::string patient_id_for(const context& cx, const identifier_value& key) {
-  return derived_id("Patient", {key.system.empty() ? cx.facility : key.system, key.assigner, key.value});
+  return derived_id("Patient",
+                    {key.system.empty() ? cx.facility : key.system, key.assigner, key.value});
 }
 
 void fill_event_patient(context& cx, const segment_view& pid, event::clinical_event& ev) {
@@ -550,12 +598,14 @@ void fill_event_patient(context& cx, const segment_view& pid, event::clinical_ev
     identifier_value id = read_cx(cx, rep);
     if (id.value.empty()) continue;
     ev.patient_ids.push_back({id.system, id.value, id.type, id.assigner});
-    if (id.type == "MB" || id.type == "MA" || id.type == "MC" || id.system == "http://hl7.org/fhir/sid/us-mbi")
+    if (id.type == "MB" || id.type == "MA" || id.type == "MC" ||
+        id.system == "http://hl7.org/fhir/sid/us-mbi")
       ev.member_ids.push_back({id.system, id.value, id.type, id.assigner});
   }
-  const element name = pid.field(5).repetition(1);
-  ev.family = comp(name, 1).empty() ? std::string() : sub(name, 1, 1);
-  ev.given = comp(name, 2);
+  if (const auto name = first_name(pid.field(5))) {
+    ev.family = sub(*name, 1, 1);
+    ev.given = comp(*name, 2);
+  }
   ev.birth_date = cx.date(comp(pid.field(7), 1), "PID-7");
   const std::string sex = trim(comp(pid.field(8), 1));
   if (const coding* c = cx.tables.find(table::sex, sex)) ev.sex = c->code;
@@ -569,9 +619,9 @@ void fill_event_patient(context& cx, const segment_view& pid, event::clinical_ev
   }
 }
 
-std::string write_patient(context& cx, const segment_view& pid, const std::optional<segment_view>& pd1,
-                          const identifier_value& key, std::string_view org_id,
-                          const std::string& merged_away_id) {
+std::string write_patient(context& cx, const segment_view& pid,
+                          const std::optional<segment_view>& pd1, const identifier_value& key,
+                          std::string_view org_id, const std::string& merged_away_id) {
   const std::string id = patient_id_for(cx, key);
   std::string gp_id;
   if (pd1) gp_id = practitioner(cx, pd1->field(4).repetition(1));
@@ -584,22 +634,33 @@ std::string write_patient(context& cx, const segment_view& pid, const std::optio
   for (const element& rep : repetitions(pid.field(3))) write_identifier(j, cx, read_cx(cx, rep));
   for (const element& rep : repetitions(pid.field(2))) write_identifier(j, cx, read_cx(cx, rep));
   for (const element& rep : repetitions(pid.field(4))) write_identifier(j, cx, read_cx(cx, rep));
-  const std::string ssn = trim(comp(pid.field(19), 1));
-  if (!ssn.empty()) write_identifier(j, cx, {"http://hl7.org/fhir/sid/us-ssn", ssn, "SS", {}});
+  // PID-19 (SSN, deprecated since v2.7): written unless PID-3 already carries the SSN.
+  std::string ssn;
+  for (char c : trim(comp(pid.field(19), 1)))
+    if (c != '-' && c != ' ') ssn.push_back(c);
+  if (!ssn.empty()) {
+    bool in_pid3 = false;
+    for (const element& rep : repetitions(pid.field(3))) {
+      const identifier_value pid3 = read_cx(cx, rep);
+      in_pid3 = in_pid3 || pid3.type == "SS" || pid3.system == "http://hl7.org/fhir/sid/us-ssn";
+    }
+    if (!in_pid3) write_identifier(j, cx, {"http://hl7.org/fhir/sid/us-ssn", ssn, "SS", {}});
+  }
   const std::string dl = trim(comp(pid.field(20), 1));
-  if (!dl.empty()) write_identifier(j, cx, {cx.identifier_system(pid.field(20), 2, 0, 0, false), dl, "DL", comp(pid.field(20), 2)});
+  if (!dl.empty())
+    write_identifier(
+        j, cx,
+        {cx.identifier_system(pid.field(20), 2, 0, 0, false), dl, "DL", comp(pid.field(20), 2)});
   j.end_array();
   j.boolean("active", true);
 
-  if (!comp(pid.field(5), 1).empty() || !comp(pid.field(5), 2).empty()) {
-    j.begin_array("name");
-    for (const element& rep : repetitions(pid.field(5))) write_name(j, cx, rep);
-    j.end_array();
-  }
+  write_names(j, cx, pid.field(5));
 
   std::vector<telecom_value> telecoms;
-  for (const element& rep : repetitions(pid.field(13))) telecoms.push_back(read_xtn(cx, rep, "home"));
-  for (const element& rep : repetitions(pid.field(14))) telecoms.push_back(read_xtn(cx, rep, "work"));
+  for (const element& rep : repetitions(pid.field(13)))
+    telecoms.push_back(read_xtn(cx, rep, "home"));
+  for (const element& rep : repetitions(pid.field(14)))
+    telecoms.push_back(read_xtn(cx, rep, "work"));
   std::erase_if(telecoms, [](const telecom_value& t) { return t.value.empty(); });
   if (!telecoms.empty()) {
     j.begin_array("telecom");
@@ -622,16 +683,10 @@ std::string write_patient(context& cx, const segment_view& pid, const std::optio
   } else if (death_flag == "Y" || death_flag == "N") {
     j.boolean("deceasedBoolean", death_flag == "Y");
   }
-  bool any_address = false;
-  for (const element& rep : repetitions(pid.field(11)))
-    any_address |= !(comp(rep, 1).empty() && comp(rep, 3).empty() && comp(rep, 5).empty());
-  if (any_address) {
-    j.begin_array("address");
-    for (const element& rep : repetitions(pid.field(11))) write_address(j, cx, rep);
-    j.end_array();
-  }
+  write_addresses(j, cx, pid.field(11));
   const std::string marital = trim(comp(pid.field(16), 1));
-  if (!marital.empty()) write_table_concept(j, cx, "maritalStatus", table::marital_status, "0002", marital);
+  if (!marital.empty())
+    write_table_concept(j, cx, "maritalStatus", table::marital_status, "0002", marital);
   if (!gp_id.empty()) {
     j.begin_array("generalPractitioner");
     j.reference_item("Practitioner", gp_id);
@@ -681,6 +736,13 @@ std::string location(context& cx, const element& pl, std::string_view org_id) {
   return id;
 }
 
+/// The stay's identifier: PV1-19 (visit number), else PV1-50 (alternate visit id).
+identifier_value visit_of(context& cx, const segment_view& pv1) {
+  identifier_value visit = read_cx(cx, pv1.field(19).repetition(1), "VN");
+  if (visit.value.empty()) visit = read_cx(cx, pv1.field(50).repetition(1), "VN");
+  return visit;
+}
+
 struct diagnosis_entry {
   std::string condition_id;
   std::string use;  // diagnosis-role code
@@ -694,13 +756,26 @@ event::event_kind kind_of(std::string_view type, std::string_view trigger) {
   if (type == "ORU") return k::lab_result;
   if (type != "ADT") return k::other;
   static const std::map<std::string_view, k> kinds = {
-      {"A01", k::admission},        {"A02", k::transfer},          {"A03", k::discharge},
-      {"A04", k::registration},     {"A05", k::preadmission},      {"A06", k::admission},
-      {"A07", k::change_to_outpatient}, {"A08", k::update},       {"A11", k::cancel_admission},
-      {"A12", k::cancel_transfer},  {"A13", k::cancel_discharge},  {"A40", k::merge},
-      {"A34", k::merge},            {"A35", k::merge},             {"A36", k::merge},
-      {"A39", k::merge},            {"A41", k::merge},             {"A42", k::merge},
-      {"A31", k::update},           {"A28", k::update},
+      {"A01", k::admission},
+      {"A02", k::transfer},
+      {"A03", k::discharge},
+      {"A04", k::registration},
+      {"A05", k::preadmission},
+      {"A06", k::admission},
+      {"A07", k::change_to_outpatient},
+      {"A08", k::update},
+      {"A11", k::cancel_admission},
+      {"A12", k::cancel_transfer},
+      {"A13", k::cancel_discharge},
+      {"A40", k::merge},
+      {"A34", k::merge},
+      {"A35", k::merge},
+      {"A36", k::merge},
+      {"A39", k::merge},
+      {"A41", k::merge},
+      {"A42", k::merge},
+      {"A31", k::update},
+      {"A28", k::update},
   };
   auto it = kinds.find(trigger);
   return it == kinds.end() ? k::other : it->second;
@@ -722,21 +797,24 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   event::clinical_event& ev = *in.ev;
 
   // Identity: the visit number (PV1-19), else the alternate visit id (PV1-50), else this message.
-  identifier_value visit = read_cx(cx, pv1->field(19).repetition(1), "VN");
-  if (visit.value.empty()) visit = read_cx(cx, pv1->field(50).repetition(1), "VN");
+  const identifier_value visit = visit_of(cx, *pv1);
+  // A lab result only points at its stay: its PV1 is usually sparse, and a PUT of an Encounter made
+  // of it would wipe what the ADT messages said about the stay. Without a visit number it names none.
+  if (ev.kind == event::event_kind::lab_result) {
+    if (visit.value.empty()) return {};
+    ev.visit_id = visit.value;
+    ev.encounter_resource_id =
+        derived_id("Encounter", {cx.facility, visit.system, visit.assigner, visit.value});
+    return ev.encounter_resource_id;
+  }
   const std::string encounter_id =
       !visit.value.empty()
           ? derived_id("Encounter", {cx.facility, visit.system, visit.assigner, visit.value})
           : derived_id("Encounter", {cx.facility, "message", std::string(cx.m.control_id())});
-  if (visit.value.empty()) cx.note("PV1-19 has no visit number: the Encounter is keyed on the message");
+  if (visit.value.empty())
+    cx.note("PV1-19 has no visit number: the Encounter is keyed on the message");
   ev.visit_id = visit.value;
   ev.encounter_resource_id = encounter_id;
-  // A lab result only points at its stay: its PV1 is usually sparse, and a PUT of an Encounter made
-  // of it would wipe what the ADT messages said about the stay.
-  if (ev.kind == event::event_kind::lab_result) {
-    if (visit.value.empty()) return {};
-    return encounter_id;
-  }
 
   // Class and status.
   const std::string class_code = trim(comp(pv1->field(2), 1));
@@ -786,7 +864,9 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   };
   std::vector<participant> participants;
   const std::pair<std::uint32_t, std::pair<const char*, const char*>> roles[] = {
-      {7, {"ATND", "attender"}}, {8, {"REF", "referrer"}}, {9, {"CON", "consultant"}},
+      {7, {"ATND", "attender"}},
+      {8, {"REF", "referrer"}},
+      {9, {"CON", "consultant"}},
       {17, {"ADM", "admitter"}}};
   for (const auto& [field, role] : roles) {
     for (const element& rep : repetitions(pv1->field(field))) {
@@ -819,25 +899,30 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     if (!erroneous) {
       j.begin_object("clinicalStatus");
       j.begin_array("coding");
-      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"});
+      write_coding(
+          j, {"http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"});
       j.end_array();
       j.end_object();
     }
     j.begin_object("verificationStatus");
     j.begin_array("coding");
     if (erroneous) {
-      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error", "Entered in Error"});
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                       "entered-in-error", "Entered in Error"});
     } else if (type == "W" || type == "A") {
-      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "provisional", "Provisional"});
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "provisional",
+                       "Provisional"});
     } else {
-      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed"});
+      write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed",
+                       "Confirmed"});
     }
     j.end_array();
     j.end_object();
     j.begin_array("category");
     j.begin_object();
     j.begin_array("coding");
-    write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-category", "encounter-diagnosis", "Encounter Diagnosis"});
+    write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-category",
+                     "encounter-diagnosis", "Encounter Diagnosis"});
     j.end_array();
     j.end_object();
     j.end_array();
@@ -856,7 +941,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
       d.use = c.code;
       d.use_system = c.system;
     }
-    if (auto r = number(comp(dg1->field(15), 1)); r && *r >= 1 && *r == static_cast<int>(*r))
+    // FHIR ranks are positive integers; 0 means "not ranked" in DG1-15.
+    if (auto r = number(comp(dg1->field(15), 1)); r && *r >= 1 && *r <= 1000 && *r == std::floor(*r))
       d.rank = static_cast<int>(*r);
     diagnoses.push_back(d);
     if (!erroneous) {
@@ -922,7 +1008,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   }
   const std::string service = trim(comp(pv1->field(10), 1));
   ev.service = service;
-  if (!service.empty()) write_table_concept(j, cx, "serviceType", table::hospital_service, "0069", service);
+  if (!service.empty())
+    write_table_concept(j, cx, "serviceType", table::hospital_service, "0069", service);
   j.reference("subject", "Patient", in.patient_id);
   if (!participants.empty()) {
     j.begin_array("participant");
@@ -931,7 +1018,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
       j.begin_array("type");
       j.begin_object();
       j.begin_array("coding");
-      write_coding(j, {"http://terminology.hl7.org/CodeSystem/v3-ParticipationType", p.type, p.display});
+      write_coding(
+          j, {"http://terminology.hl7.org/CodeSystem/v3-ParticipationType", p.type, p.display});
       j.end_array();
       j.end_object();
       j.end_array();
@@ -993,7 +1081,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   const std::string readmission = trim(comp(pv1->field(13), 1));
   const std::string disposition = trim(comp(pv1->field(36), 1));
   ev.readmission_flag = readmission == "R";
-  if (!preadmit.value.empty() || !admit_source.empty() || !readmission.empty() || !disposition.empty()) {
+  if (!preadmit.value.empty() || !admit_source.empty() || !readmission.empty() ||
+      !disposition.empty()) {
     j.begin_object("hospitalization");
     if (!preadmit.value.empty()) {
       j.key("preAdmissionIdentifier");
@@ -1004,11 +1093,13 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
       ev.admit_source = {c.system, c.code, c.display, {}};
       write_table_concept(j, cx, "admitSource", table::admit_source, "0023", admit_source);
     }
-    if (!readmission.empty()) write_table_concept(j, cx, "reAdmission", table::readmission, "0092", readmission);
+    if (!readmission.empty())
+      write_table_concept(j, cx, "reAdmission", table::readmission, "0092", readmission);
     if (!disposition.empty()) {
       const coding c = cx.table_coding(table::discharge_disposition, "0112", disposition);
       ev.discharge_disposition = {c.system, c.code, c.display, {}};
-      write_table_concept(j, cx, "dischargeDisposition", table::discharge_disposition, "0112", disposition);
+      write_table_concept(j, cx, "dischargeDisposition", table::discharge_disposition, "0112",
+                          disposition);
     }
     j.end_object();
   }
@@ -1017,7 +1108,9 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     if (!location_id.empty()) {
       j.begin_object();
       j.reference("location", "Location", location_id);
-      j.field("status", status == "planned" ? "planned" : status == "finished" ? "completed" : "active");
+      j.field("status", status == "planned"    ? "planned"
+                        : status == "finished" ? "completed"
+                                               : "active");
       j.end_object();
     }
     if (!prior_location_id.empty() && prior_location_id != location_id) {
@@ -1095,14 +1188,17 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     const std::string relation = trim(comp(in1->field(17), 1));
     if (!relation.empty()) {
       static const std::map<std::string_view, std::string_view> rel = {
-          {"SEL", "self"}, {"01", "spouse"}, {"SPO", "spouse"}, {"18", "self"}, {"CHD", "child"},
-          {"19", "child"}, {"PAR", "parent"}, {"DOM", "common"}, {"EME", "injured"}};
+          {"SEL", "self"},   {"01", "spouse"},  {"SPO", "spouse"},
+          {"18", "self"},    {"CHD", "child"},  {"19", "child"},
+          {"PAR", "parent"}, {"DOM", "common"}, {"EME", "injured"}};
       auto it = rel.find(relation);
       const std::string_view code = it == rel.end() ? std::string_view("other") : it->second;
       if (it == rel.end()) cx.miss("subscriber-relationship", relation);
       j.begin_object("relationship");
       j.begin_array("coding");
-      write_coding(j, {"http://terminology.hl7.org/CodeSystem/subscriber-relationship", std::string(code), {}});
+      write_coding(
+          j,
+          {"http://terminology.hl7.org/CodeSystem/subscriber-relationship", std::string(code), {}});
       j.end_array();
       j.end_object();
     }
@@ -1130,7 +1226,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
         j.begin_object();
         j.begin_object("type");
         j.begin_array("coding");
-        write_coding(j, {"http://terminology.hl7.org/CodeSystem/coverage-class", std::string(type), {}});
+        write_coding(
+            j, {"http://terminology.hl7.org/CodeSystem/coverage-class", std::string(type), {}});
         j.end_array();
         j.end_object();
         j.field("value", value);
@@ -1138,7 +1235,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
         j.end_object();
       };
       if (!group.empty()) cls("group", group, comp(in1->field(9).repetition(1), 1));
-      if (!plan_code.empty()) cls("plan", plan_code, plan.codings.empty() ? std::string() : plan.codings[0].display);
+      if (!plan_code.empty())
+        cls("plan", plan_code, plan.codings.empty() ? std::string() : plan.codings[0].display);
       j.end_array();
     }
     j.end_object();
@@ -1146,7 +1244,10 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
 
     if (!member.value.empty()) {
       if (ev.member_id.empty()) ev.member_id = member.value;
-      ev.member_ids.push_back({member.system, member.value, "MB", member.assigner});
+      const bool known = std::any_of(ev.member_ids.begin(), ev.member_ids.end(), [&](const auto& i) {
+        return i.value == member.value && i.system == member.system;
+      });
+      if (!known) ev.member_ids.push_back({member.system, member.value, "MB", member.assigner});
     }
   }
 }
@@ -1156,9 +1257,10 @@ void write_related_people(context& cx, const std::string& patient_id) {
   for (std::uint32_t n = 1;; ++n) {
     const auto nk1 = cx.m.find("NK1", n);
     if (!nk1) break;
-    const element name = nk1->field(2).repetition(1);
+    const auto found = first_name(nk1->field(2));
+    if (!found) continue;
+    const element name = *found;
     const std::string relation = trim(comp(nk1->field(3), 1));
-    if (comp(name, 1).empty() && comp(name, 2).empty()) continue;
     const std::string id = derived_id("RelatedPerson", {patient_id, comp(nk1->field(1), 1),
                                                         sub(name, 1, 1), comp(name, 2), relation});
     json_out j;
@@ -1176,26 +1278,19 @@ void write_related_people(context& cx, const std::string& patient_id) {
       j.end_object();
       j.end_array();
     }
-    j.begin_array("name");
-    for (const element& rep : repetitions(nk1->field(2))) write_name(j, cx, rep);
-    j.end_array();
+    write_names(j, cx, nk1->field(2));
     std::vector<telecom_value> telecoms;
-    for (const element& rep : repetitions(nk1->field(5))) telecoms.push_back(read_xtn(cx, rep, "home"));
-    for (const element& rep : repetitions(nk1->field(6))) telecoms.push_back(read_xtn(cx, rep, "work"));
+    for (const element& rep : repetitions(nk1->field(5)))
+      telecoms.push_back(read_xtn(cx, rep, "home"));
+    for (const element& rep : repetitions(nk1->field(6)))
+      telecoms.push_back(read_xtn(cx, rep, "work"));
     std::erase_if(telecoms, [](const telecom_value& t) { return t.value.empty(); });
     if (!telecoms.empty()) {
       j.begin_array("telecom");
       for (const telecom_value& t : telecoms) write_telecom(j, t);
       j.end_array();
     }
-    bool any_address = false;
-    for (const element& rep : repetitions(nk1->field(4)))
-      any_address |= !(comp(rep, 1).empty() && comp(rep, 3).empty() && comp(rep, 5).empty());
-    if (any_address) {
-      j.begin_array("address");
-      for (const element& rep : repetitions(nk1->field(4))) write_address(j, cx, rep);
-      j.end_array();
-    }
+    write_addresses(j, cx, nk1->field(4));
     j.end_object();
     cx.add("RelatedPerson", id, j.take());
   }
@@ -1206,7 +1301,7 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
   // The stay the results belong to, by its visit number (a logical reference: the Encounter itself
   // is the ADT messages' to write).
   identifier_value visit;
-  if (const auto pv1 = cx.m.find("PV1")) visit = read_cx(cx, pv1->field(19).repetition(1), "VN");
+  if (const auto pv1 = cx.m.find("PV1")) visit = visit_of(cx, *pv1);
   std::optional<segment_view> obr;
   std::string order_key;
   std::string obr_time;
@@ -1229,8 +1324,9 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     const std::string value_type = trim(comp(seg.field(2), 1));
     const std::string sub_id = comp(seg.field(4), 1);
     const std::string code_key = code.codings.empty() ? code.text : code.codings[0].code;
-    const std::string id = derived_id("Observation", {patient_id, order_key, code_key, sub_id,
-                                                      sub_id.empty() ? std::to_string(obx_in_order) : ""});
+    const std::string id =
+        derived_id("Observation", {patient_id, order_key, code_key, sub_id,
+                                   sub_id.empty() ? std::to_string(obx_in_order) : ""});
     std::string effective = cx.datetime(comp(seg.field(14), 1), "OBX-14");
     if (effective.empty()) effective = obr_time;
     const std::string status_code = trim(comp(seg.field(11), 1));
@@ -1252,7 +1348,8 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     j.begin_array("category");
     j.begin_object();
     j.begin_array("coding");
-    write_coding(j, {"http://terminology.hl7.org/CodeSystem/observation-category", "laboratory", "Laboratory"});
+    write_coding(j, {"http://terminology.hl7.org/CodeSystem/observation-category", "laboratory",
+                     "Laboratory"});
     j.end_array();
     j.end_object();
     j.end_array();
@@ -1275,7 +1372,8 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     const std::string unit_text = comp(seg.field(6), 2);
     const std::string unit_system = comp(seg.field(6), 3);
     if (value_type == "NM" || value_type == "SN") {
-      std::optional<double> v = value_type == "NM" ? number(comp(value, 1)) : number(comp(value, 2));
+      std::optional<double> v =
+          value_type == "NM" ? number(comp(value, 1)) : number(comp(value, 2));
       if (value_type == "SN" && !comp(value, 1).empty() && comp(value, 1) != "=") v.reset();
       if (v) {
         lab.value = *v;
@@ -1285,7 +1383,8 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
         j.field("unit", unit_text.empty() ? unit_code : unit_text);
         if (!unit_code.empty()) {
           const bool ucum = unit_system == "UCUM" || unit_system.empty();
-          j.field("system", ucum ? std::string("http://unitsofmeasure.org") : cx.system_uri(unit_system));
+          j.field("system",
+                  ucum ? std::string("http://unitsofmeasure.org") : cx.system_uri(unit_system));
           j.field("code", unit_code);
         }
         j.end_object();
@@ -1304,6 +1403,8 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
         joined.append(text(rep));
       }
       lab.value_text = joined;
+      lab.value = number(joined);  // "133" sent as ST still counts as a number for scoring
+      if (lab.value) lab.unit = unit_code;
       j.field("valueString", joined);
     }
     const std::string flag = trim(comp(seg.field(8), 1));
@@ -1359,16 +1460,27 @@ const boost::system::error_category& convert_category() noexcept {
   return c;
 }
 
-boost::system::result<conversion> convert(const hl7v2::message& msg, const convert_options& options) {
+boost::system::result<conversion> convert(const hl7v2::message& msg,
+                                          const convert_options& options) {
   const std::string type(msg.message_type());
   const std::string trigger(msg.trigger_event());
-  if (type != "ADT" && !(type == "ORU" && trigger == "R01")) return convert_error::unsupported_message;
+  if (type != "ADT" && !(type == "ORU" && trigger == "R01"))
+    return convert_error::unsupported_message;
   const auto pid = msg.find("PID");
   if (!pid) return convert_error::missing_segment;
 
   const sender_profile* sender = options.sender;
-  context cx{msg, sender, sender != nullptr && sender->has_tables ? sender->tables : code_tables::builtin(),
-             sender != nullptr ? sender->time_zone : zone{}, comp(msg.segment(0).field(4), 1), {}, {}, {}, {}, {}, {}};
+  context cx{msg,
+             sender,
+             sender != nullptr && sender->has_tables ? sender->tables : code_tables::builtin(),
+             sender != nullptr ? sender->time_zone : zone{},
+             comp(msg.segment(0).field(4), 1),
+             {},
+             {},
+             {},
+             {},
+             {},
+             {}};
 
   const auto key = patient_key(cx, *pid);
   if (!key) return convert_error::missing_patient_id;
@@ -1398,7 +1510,8 @@ boost::system::result<conversion> convert(const hl7v2::message& msg, const conve
         identifier_value old = read_cx(cx, rep);
         if (old.value.empty()) continue;
         ev.prior_patient_ids.push_back({old.system, old.value, old.type, old.assigner});
-        if (merged_away_id.empty() && (old.type.empty() || old.type == "MR" || old.type == key->type)) {
+        if (merged_away_id.empty() &&
+            (old.type.empty() || old.type == "MR" || old.type == key->type)) {
           if (old.system.empty() && old.assigner.empty()) {
             old.system = key->system;
             old.assigner = key->assigner;
@@ -1420,7 +1533,8 @@ boost::system::result<conversion> convert(const hl7v2::message& msg, const conve
     j.field("id", merged_away_id);
     j.begin_array("identifier");
     if (const auto mrg = msg.find("MRG")) {
-      for (const element& rep : repetitions(mrg->field(1))) write_identifier(j, cx, read_cx(cx, rep));
+      for (const element& rep : repetitions(mrg->field(1)))
+        write_identifier(j, cx, read_cx(cx, rep));
     }
     j.end_array();
     j.boolean("active", false);
@@ -1442,7 +1556,9 @@ boost::system::result<conversion> convert(const hl7v2::message& msg, const conve
   if (ev.kind == event::event_kind::lab_result) write_observations(cx, patient_id, ev);
 
   // The transaction Bundle: every entry a PUT of its deterministic id.
-  json_out b;
+  std::size_t size = 512;
+  for (const resource_json& r : cx.resources) size += r.json.size() + 2 * r.id.size() + 128;
+  json_out b(size);
   b.begin_object();
   b.field("resourceType", "Bundle");
   if (!msg.control_id().empty()) {

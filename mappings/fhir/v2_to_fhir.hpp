@@ -1,4 +1,5 @@
-// HL7 v2 → FHIR R4, after the HL7 v2-to-FHIR IG (segment and datatype maps), and the clinical event.
+// HL7 v2 → FHIR R4, after the HL7 v2-to-FHIR IG (segment and datatype maps), and the clinical
+// event.
 //
 // convert() takes one parsed message (ADT A01–A13, A40 and the ADT_A01-shaped others; ORU^R01) and
 // gives a transaction Bundle (PUT upserts by deterministic id, see ids.hpp), each resource on its
@@ -65,7 +66,7 @@ struct resource_json {
 };
 
 struct conversion {
-  std::string bundle;                   // the transaction Bundle, JSON
+  std::string bundle;                    // the transaction Bundle, JSON
   std::vector<resource_json> resources;  // the Bundle's entries, in order
   event::clinical_event event;
   std::vector<unmapped_code> unmapped;
@@ -83,7 +84,8 @@ inline boost::system::error_code make_error_code(convert_error e) noexcept {
 }
 
 /// Converts one message. Errors say what is missing, never content.
-boost::system::result<conversion> convert(const hl7v2::message& msg, const convert_options& options);
+boost::system::result<conversion> convert(const hl7v2::message& msg,
+                                          const convert_options& options);
 
 }  // namespace carebridge::mappings::fhir
 

@@ -39,10 +39,12 @@ TEST(CliConvert, A03BecomesATransactionBundleOfPutsWithAFinishedEncounter) {
   int encounters = 0;
   for (const auto& e : d["entry"].GetArray()) {
     const auto& res = e["resource"];
-    const std::string url = std::string(res["resourceType"].GetString()) + "/" + res["id"].GetString();
+    const std::string url =
+        std::string(res["resourceType"].GetString()) + "/" + res["id"].GetString();
     EXPECT_STREQ(e["request"]["method"].GetString(), "PUT");
     EXPECT_EQ(e["request"]["url"].GetString(), url);
-    EXPECT_EQ(std::string(e["fullUrl"].GetString()), "urn:uuid:" + std::string(res["id"].GetString()));
+    EXPECT_EQ(std::string(e["fullUrl"].GetString()),
+              "urn:uuid:" + std::string(res["id"].GetString()));
     if (std::string_view(res["resourceType"].GetString()) == "Encounter") {
       ++encounters;
       EXPECT_STREQ(res["status"].GetString(), "finished");

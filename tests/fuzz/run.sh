@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets (HL7 v2 codec, MLLP framer) (clang, libFuzzer, ASan+UBSan) in build/fuzz and runs each one for
+# Builds the fuzz targets (HL7 v2 codec, MLLP framer, v2 -> FHIR, FHIR ingest) (clang, libFuzzer, ASan+UBSan) in build/fuzz and runs each one for
 # SECONDS_PER_TARGET seconds on a copy of its seed corpus (build/fuzz/corpus-work/), so the corpus
 # in the repository is never modified. Prints one summary line per target; exits non-zero when a target
 # crashes, leaks, times out or fails an invariant (the input is kept in build/fuzz/artifacts/).
@@ -21,7 +21,8 @@ build=$root/build/fuzz
 work=$build/corpus-work
 logs=$build/logs
 artifacts=$build/artifacts
-targets=(fuzz_hl7v2_parse fuzz_hl7v2_batch fuzz_hl7v2_escape fuzz_hl7v2_datetime fuzz_mllp_framer)
+targets=(fuzz_hl7v2_parse fuzz_hl7v2_batch fuzz_hl7v2_escape fuzz_hl7v2_datetime fuzz_mllp_framer fuzz_v2_to_fhir
+         fuzz_fhir_ingest)
 
 if ! command -v clang++ >/dev/null; then
   echo "clang++ not found (Debian 12: apt-get install clang libclang-rt-14-dev)" >&2
@@ -53,9 +54,12 @@ run_one() {
   local name=$1
   cp -R "$here/corpus/$name" "$work/$name"
   mkdir -p "$artifacts/$name"
+  # A target's own dictionary (<target>.dict) when it has one, else the HL7 v2 one.
+  local dict=$here/hl7v2.dict
+  [ -f "$here/$name.dict" ] && dict=$here/$name.dict
   "$build/tests/fuzz/$name" "$work/$name" \
     -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=2048 \
-    -dict="$here/hl7v2.dict" -print_final_stats=1 \
+    -dict="$dict" -print_final_stats=1 \
     -artifact_prefix="$artifacts/$name/" >"$logs/$name.log" 2>&1
 }
 
@@ -63,7 +67,7 @@ run_one() {
 summary() {
   local name=$1 status=$2 log=$logs/$1.log
   local last runs rate cov ft corp rss
-  last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
+  last=$(grep -aE '^#[0-9]+' "$log" | tail -n 1 || true)
   runs=$(awk '/^stat::number_of_executed_units:/ {v = $2} END {print v}' "$log")
   [ -n "$runs" ] || runs=$(printf '%s\n' "$last" | sed -nE 's/^#([0-9]+).*/\1/p')
   rate=$(awk '/^stat::average_exec_per_sec:/ {v = $2} END {print v}' "$log")
@@ -101,7 +105,7 @@ for name in "${targets[@]}"; do
   if [ "${status_of[$name]}" != ok ]; then
     failed=1
     echo "    $name failed; end of $logs/$name.log:"
-    grep -E 'ERROR: |invariant violated|SUMMARY: |Test unit written to|^artifact_prefix' \
+    grep -aE 'ERROR: |invariant violated|SUMMARY: |Test unit written to|^artifact_prefix' \
       "$logs/$name.log" | head -n 8 | sed 's/^/      /' || true
   fi
 done

@@ -162,3 +162,30 @@ TEST(Config, TheDeployExampleLoads) {
 }
 
 }  // namespace
+
+// ---- "fhir" (the FHIR REST API) ------------------------------------------------------------------
+
+namespace {
+
+TEST(Config, FhirKeys) {
+  const auto d = config::load_text("{}", "test.json");
+  EXPECT_EQ(d.fhir.default_facility, "FHIR");
+  EXPECT_EQ(d.fhir.max_body_bytes, 4u << 20);
+  EXPECT_EQ(d.fhir.processing_wait_seconds, 5.0);
+  const auto c = config::load_text(R"({"fhir": {"default_facility": "STBRIGID", "max_body_bytes": 65536,
+      "max_entries": 50, "base_url": "https://gw.example.org/fhir/", "processing_wait_seconds": 0}})",
+                                   "test.json");
+  EXPECT_EQ(c.fhir.default_facility, "STBRIGID");
+  EXPECT_EQ(c.fhir.max_body_bytes, 65536u);
+  EXPECT_EQ(c.fhir.max_entries, 50u);
+  EXPECT_EQ(c.fhir.base_url, "https://gw.example.org/fhir");
+  EXPECT_EQ(c.fhir.processing_wait_seconds, 0.0);
+  EXPECT_THAT(error_of(R"({"fhir": {"default_facility": ""}})"), HasSubstr("fhir.default_facility"));
+  EXPECT_THAT(error_of(R"({"fhir": {"base_url": "gw.example.org"}})"), HasSubstr("fhir.base_url"));
+  EXPECT_THAT(error_of(R"({"fhir": {"processing_wait_seconds": 61}})"),
+              HasSubstr("fhir.processing_wait_seconds"));
+  EXPECT_THAT(error_of(R"({"fhir": {"max_body_bytes": 0}})"), HasSubstr("fhir.max_body_bytes"));
+  EXPECT_THAT(error_of(R"({"fhir": {"nope": 1}})"), HasSubstr("unknown key 'nope'"));
+}
+
+}  // namespace

@@ -31,6 +31,7 @@ class fake_store final : public store::message_store {
       c.what = store::commit_result::outcome::stored;
       c.id = static_cast<std::int64_t>(records.size());
     }
+    c.record = std::move(r);
     done(std::move(c));
   }
   std::vector<store::stored_message> pending(std::int64_t, std::size_t) override { return {}; }
@@ -62,10 +63,14 @@ struct fixture : ::testing::Test {
   obs::registry metrics;
   ingest::sender_policy policy{{{"mercy", {"MERCY"}, {"mercy-engine"}, {}, {}}}};
   int accepted_hook = 0;
+  std::vector<store::stored_message> handed_over;  // what on_accepted got
   ingest::ingest_service svc{store, policy, metrics, [this] {
                                ingest::ingest_service::options o;
                                o.max_frame_bytes = 4096;
-                               o.on_accepted = [this] { ++accepted_hook; };
+                               o.on_accepted = [this](store::stored_message m) {
+                                 ++accepted_hook;
+                                 handed_over.push_back(std::move(m));
+                               };
                                return o;
                              }()};
   ingest::connection_info conn = [] {
@@ -109,6 +114,15 @@ TEST_F(fixture, AcceptedMessageIsStoredPendingAndAnsweredAA) {
   EXPECT_EQ(rec.raw, a03);
   EXPECT_EQ(rec.ack, *r.ack);
   EXPECT_EQ(accepted_hook, 1);
+  // The pipeline gets the message as stored, without reading it back.
+  ASSERT_EQ(handed_over.size(), 1u);
+  EXPECT_EQ(handed_over[0].id, 1);
+  EXPECT_EQ(handed_over[0].raw, a03);
+  EXPECT_EQ(handed_over[0].sending_facility, "MERCY");
+  EXPECT_EQ(handed_over[0].control_id, "CTRL1");
+  EXPECT_EQ(handed_over[0].message_type, "ADT^A03");
+  EXPECT_EQ(handed_over[0].sender, "mercy");
+  EXPECT_EQ(handed_over[0].received_at_us, rec.received_at_us);
 }
 
 TEST_F(fixture, EnhancedModeGivesCommitCodesAndHonoursNE) {

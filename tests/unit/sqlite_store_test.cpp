@@ -3,8 +3,10 @@
 #include "tests/e2e/process.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <future>
+#include <stdexcept>
 
 namespace {
 
@@ -74,10 +76,14 @@ TEST(SqliteStore, DuplicatesInsideOneGroupCommit) {
     s->submit(record("MERCY", "G" + std::to_string(i % 10)),
               [&ps, i](commit_result c) { ps[static_cast<std::size_t>(i)].set_value(std::move(c)); });
   int stored = 0, dups = 0;
-  for (auto& p : ps) {
-    const auto c = p.get_future().get();
+  for (int i = 0; i < 50; ++i) {
+    const auto c = ps[static_cast<std::size_t>(i)].get_future().get();
     stored += c.what == commit_result::outcome::stored;
     dups += c.what == commit_result::outcome::duplicate;
+    // The original may be in the same batch, not yet in the log: its ACK comes back all the same.
+    if (c.what == commit_result::outcome::duplicate)
+      EXPECT_EQ(c.ack, "MSH|^~\\&|ack-of-G" + std::to_string(i % 10) + "\rMSA|AA|G" +
+                           std::to_string(i % 10) + "\r");
   }
   EXPECT_EQ(stored, 10);
   EXPECT_EQ(dups, 40);
@@ -134,6 +140,391 @@ TEST(SqliteStore, SubmitAfterCloseFailsCleanly) {
   s->close();
   EXPECT_EQ(submit_and_wait(*s, record("MERCY", "X")).what, commit_result::outcome::failed);
   EXPECT_FALSE(s->writable());
+}
+
+
+// --- schema migrations -------------------------------------------------------------------------
+
+void sql(const std::filesystem::path& db, const std::string& text) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open(db.c_str(), &h) != SQLITE_OK) throw std::runtime_error("open");
+  char* err = nullptr;
+  const int rc = sqlite3_exec(h, text.c_str(), nullptr, nullptr, &err);
+  const std::string msg = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(h);
+  if (rc != SQLITE_OK) throw std::runtime_error(msg);
+}
+
+std::int64_t sql_int(const std::filesystem::path& db, const char* query) {
+  sqlite3* h = nullptr;
+  sqlite3_open(db.c_str(), &h);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h, query, -1, &st, nullptr);
+  const std::int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+// Schema 1 (the first release): bodies in `messages`, a partial key index on state.
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY, received_at_us INTEGER NOT NULL,
+  sending_application TEXT NOT NULL DEFAULT '', sending_facility TEXT NOT NULL DEFAULT '',
+  control_id TEXT NOT NULL DEFAULT '', message_type TEXT NOT NULL DEFAULT '',
+  sender TEXT NOT NULL DEFAULT '', peer TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL CHECK (state IN ('pending','processed','rejected','errored')),
+  reason TEXT NOT NULL DEFAULT '', ack_code TEXT NOT NULL DEFAULT '',
+  ack BLOB, raw BLOB NOT NULL,
+  duplicates INTEGER NOT NULL DEFAULT 0, settled_at_us INTEGER);
+CREATE UNIQUE INDEX messages_key ON messages(sending_application, sending_facility, control_id)
+  WHERE control_id <> '' AND state IN ('pending','processed');
+CREATE INDEX messages_pending ON messages(id) WHERE state = 'pending';
+CREATE INDEX messages_state ON messages(state, sending_facility);
+PRAGMA user_version = 1;
+)sql";
+
+// Schema 2: bodies apart; resources and events (one per message).
+constexpr const char* schema_v2 = R"sql(
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY, received_at_us INTEGER NOT NULL,
+  sending_application TEXT NOT NULL DEFAULT '', sending_facility TEXT NOT NULL DEFAULT '',
+  control_id TEXT NOT NULL DEFAULT '', message_type TEXT NOT NULL DEFAULT '',
+  sender TEXT NOT NULL DEFAULT '', peer TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL CHECK (state IN ('pending','processed','rejected','errored')),
+  reason TEXT NOT NULL DEFAULT '', ack_code TEXT NOT NULL DEFAULT '',
+  duplicates INTEGER NOT NULL DEFAULT 0, settled_at_us INTEGER);
+CREATE TABLE message_bodies(id INTEGER PRIMARY KEY REFERENCES messages(id), ack BLOB,
+  raw BLOB NOT NULL);
+CREATE UNIQUE INDEX messages_key ON messages(sending_application, sending_facility, control_id)
+  WHERE control_id <> '' AND state IN ('pending','processed');
+CREATE INDEX messages_pending ON messages(id) WHERE state = 'pending';
+CREATE INDEX messages_state ON messages(state, sending_facility);
+CREATE TABLE resources(rid INTEGER PRIMARY KEY, type TEXT NOT NULL, id TEXT NOT NULL,
+  version INTEGER NOT NULL, last_updated_us INTEGER NOT NULL, message_id INTEGER NOT NULL,
+  json BLOB NOT NULL, UNIQUE(type, id));
+CREATE TABLE events(message_id INTEGER PRIMARY KEY REFERENCES messages(id), kind TEXT NOT NULL,
+  patient_id TEXT NOT NULL DEFAULT '', encounter_id TEXT NOT NULL DEFAULT '', json BLOB NOT NULL);
+CREATE INDEX events_patient ON events(patient_id, message_id);
+PRAGMA user_version = 2;
+)sql";
+
+// Four messages of every kind: pending (resent twice already), processed, rejected, errored.
+constexpr const char* rows_v1 = R"sql(
+INSERT INTO messages(id, received_at_us, sending_application, sending_facility, control_id,
+  message_type, sender, peer, state, reason, ack_code, ack, raw, duplicates) VALUES
+ (1, 100, 'EPIC', 'MERCY', 'OLD-P', 'ADT^A03', 'mercy', '10.0.0.1:1', 'pending', '', 'AA',
+  'ack-of-OLD-P', 'MSH|^~\&|EPIC|MERCY|||||ADT^A03|OLD-P|P|2.5', 2),
+ (2, 200, 'EPIC', 'MERCY', 'OLD-D', 'ADT^A03', 'mercy', '10.0.0.1:1', 'processed', '', 'AA',
+  'ack-of-OLD-D', 'raw-D', 0),
+ (3, 300, 'EPIC', 'MERCY', 'OLD-R', 'ADT^A03', 'mercy', '10.0.0.1:1', 'rejected',
+  'sending facility (MSH-4) not allowed on this connection', 'AR', 'ack-of-OLD-R', 'raw-R', 0),
+ (4, 400, 'EPIC', 'OTHER', 'OLD-E', 'ADT^A03', '', '10.0.0.1:1', 'errored', 'mapping failed',
+  'AA', 'ack-of-OLD-E', 'raw-E', 0);
+)sql";
+
+// The same four in schema 2, with a resource and an event made of message 2.
+constexpr const char* rows_v2 = R"sql(
+INSERT INTO messages(id, received_at_us, sending_application, sending_facility, control_id,
+  message_type, sender, peer, state, reason, ack_code, duplicates) VALUES
+ (1, 100, 'EPIC', 'MERCY', 'OLD-P', 'ADT^A03', 'mercy', '10.0.0.1:1', 'pending', '', 'AA', 2),
+ (2, 200, 'EPIC', 'MERCY', 'OLD-D', 'ADT^A03', 'mercy', '10.0.0.1:1', 'processed', '', 'AA', 0),
+ (3, 300, 'EPIC', 'MERCY', 'OLD-R', 'ADT^A03', 'mercy', '10.0.0.1:1', 'rejected',
+  'sending facility (MSH-4) not allowed on this connection', 'AR', 0),
+ (4, 400, 'EPIC', 'OTHER', 'OLD-E', 'ADT^A03', '', '10.0.0.1:1', 'errored', 'mapping failed',
+  'AA', 0);
+INSERT INTO message_bodies(id, ack, raw) VALUES
+ (1, 'ack-of-OLD-P', 'MSH|^~\&|EPIC|MERCY|||||ADT^A03|OLD-P|P|2.5'), (2, 'ack-of-OLD-D', 'raw-D'),
+ (3, 'ack-of-OLD-R', 'raw-R'), (4, 'ack-of-OLD-E', 'raw-E');
+INSERT INTO resources(type, id, version, last_updated_us, message_id, json) VALUES
+ ('Patient', 'p1', 1, 200, 2, '{"resourceType":"Patient","id":"p1"}');
+INSERT INTO events(message_id, kind, patient_id, encounter_id, json) VALUES
+ (2, 'discharge', 'p1', 'e1', '{"kind":"discharge"}');
+)sql";
+
+// What an older store must look like once opened by this one.
+void expect_migrated(const std::filesystem::path& dir) {
+  auto s = sqlite_store::open(dir, {});
+  const auto st = s->stats();
+  EXPECT_EQ(st.total, 4u);
+  EXPECT_EQ(st.pending, 1u);
+  EXPECT_EQ(st.processed, 1u);
+  EXPECT_EQ(st.rejected, 1u);
+  EXPECT_EQ(st.errored, 1u);
+  EXPECT_EQ(st.accepted, 2u);
+  EXPECT_EQ(st.duplicates, 2u);
+  EXPECT_EQ(st.by_sender.at("MERCY").pending, 1u);
+  EXPECT_EQ(st.by_sender.at("MERCY").processed, 1u);
+  EXPECT_EQ(st.by_sender.at("MERCY").rejected, 1u);
+  EXPECT_EQ(st.by_sender.at("OTHER").errored, 1u);
+  ASSERT_TRUE(st.oldest_pending_us.has_value());
+  EXPECT_EQ(*st.oldest_pending_us, 100);
+
+  // The pending message resumes, its body read from where the old schema kept it.
+  const auto pending = s->pending(0, 10);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].id, 1);
+  EXPECT_EQ(pending[0].raw, "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|OLD-P|P|2.5");
+  EXPECT_EQ(pending[0].control_id, "OLD-P");
+  EXPECT_EQ(pending[0].sender, "mercy");
+  EXPECT_EQ(pending[0].received_at_us, 100);
+
+  // Keys: the pending and the processed copies still hold theirs (answered with the old ACK);
+  // the rejected and the errored ones do not.
+  auto again = [](const char* facility, const char* id) {
+    auto r = record(facility, id);
+    r.ack = "a new ack that must not be used";
+    return r;
+  };
+  const auto dup_p = submit_and_wait(*s, again("MERCY", "OLD-P"));
+  ASSERT_EQ(dup_p.what, commit_result::outcome::duplicate);
+  EXPECT_EQ(dup_p.id, 1);
+  EXPECT_EQ(dup_p.ack, "ack-of-OLD-P");
+  EXPECT_EQ(dup_p.ack_code, "AA");
+  const auto dup_d = submit_and_wait(*s, again("MERCY", "OLD-D"));
+  ASSERT_EQ(dup_d.what, commit_result::outcome::duplicate);
+  EXPECT_EQ(dup_d.ack, "ack-of-OLD-D");
+  const auto new_r = submit_and_wait(*s, again("MERCY", "OLD-R"));
+  EXPECT_EQ(new_r.what, commit_result::outcome::stored);
+  EXPECT_GT(new_r.id, 4);
+  EXPECT_EQ(submit_and_wait(*s, again("OTHER", "OLD-E")).what, commit_result::outcome::stored);
+  EXPECT_EQ(s->stats().duplicates, 4u);
+
+  // New messages go on beside the old ones; settling the old pending one works.
+  std::promise<bool> settled;
+  s->settle(1, message_state::processed, "", [&](bool ok) { settled.set_value(ok); });
+  EXPECT_TRUE(settled.get_future().get());
+  const auto now_pending = s->pending(0, 10);
+  ASSERT_EQ(now_pending.size(), 2u);  // the two new copies
+  EXPECT_EQ(now_pending[0].id, new_r.id);
+  EXPECT_EQ(now_pending[0].raw, again("MERCY", "OLD-R").raw);
+  EXPECT_EQ(s->stats().processed, 2u);
+  s->close();
+  EXPECT_EQ(sql_int(dir / "carebridge.db", "PRAGMA user_version"), 4);
+}
+
+TEST(SqliteStore, MigratesAVersion1Store) {
+  temp_dir dir;
+  sql(dir / "carebridge.db", std::string(schema_v1) + rows_v1);
+  expect_migrated(dir.path());
+  // The bodies moved out of `messages`, once.
+  EXPECT_EQ(sql_int(dir / "carebridge.db", "SELECT count(*) FROM message_bodies"), 4);
+  // Reopening a migrated store changes nothing.
+  auto s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->stats().total, 6u);
+}
+
+TEST(SqliteStore, MigratesAVersion2StoreWithItsResourcesAndEvents) {
+  temp_dir dir;
+  sql(dir / "carebridge.db", std::string(schema_v2) + rows_v2);
+  {
+    auto s = sqlite_store::open(dir.path(), {});
+    const auto events = s->events_for_patient("p1");
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].message_id, 2);
+    EXPECT_EQ(events[0].seq, 0);
+    EXPECT_EQ(events[0].kind, "discharge");
+    EXPECT_EQ(events[0].encounter_resource_id, "e1");
+    const auto patient = s->read_resource("Patient", "p1");
+    ASSERT_TRUE(patient.has_value());
+    EXPECT_EQ(patient->version, 1);
+    EXPECT_EQ(patient->message_id, 2);
+  }
+  expect_migrated(dir.path());
+}
+
+// --- what the pipeline made of a message ---------------------------------------------------------
+
+bool settle_processed(message_store& s, std::int64_t id, processing_result r) {
+  std::promise<bool> done;
+  s.settle_processed(id, std::move(r), [&](bool ok) { done.set_value(ok); });
+  return done.get_future().get();
+}
+
+processing_result made_of(std::string patient_json, std::string encounter_json,
+                          std::vector<event_row> events) {
+  processing_result r;
+  r.resources.push_back({"Patient", "p1", std::move(patient_json)});
+  r.resources.push_back({"Encounter", "e1", std::move(encounter_json)});
+  r.events = std::move(events);
+  return r;
+}
+
+TEST(SqliteStore, SettleProcessedUpsertsResourcesAndReplacesEvents) {
+  temp_dir dir;
+  auto s = sqlite_store::open(dir.path(), {});
+  const auto m1 = submit_and_wait(*s, record("MERCY", "S1")).id;
+  const auto m2 = submit_and_wait(*s, record("MERCY", "S2")).id;
+  EXPECT_FALSE(s->read_resource("Patient", "p1").has_value());
+  EXPECT_TRUE(s->events_for_patient("p1").empty());
+
+  ASSERT_TRUE(settle_processed(*s, m1, made_of(R"({"v":1})", R"({"status":"in-progress"})",
+                                               {{"admission", R"({"e":1})", "p1", "e1"}})));
+  auto patient = s->read_resource("Patient", "p1");
+  ASSERT_TRUE(patient.has_value());
+  EXPECT_EQ(patient->version, 1);
+  EXPECT_EQ(patient->message_id, m1);
+  EXPECT_EQ(patient->json, R"({"v":1})");
+  EXPECT_GT(patient->last_updated_us, 0);
+  EXPECT_EQ(s->stats().processed, 1u);
+  EXPECT_EQ(s->pending(0, 10).size(), 1u);
+
+  // The next message: the same Patient (its version stays), a changed Encounter (version 2).
+  ASSERT_TRUE(settle_processed(*s, m2, made_of(R"({"v":1})", R"({"status":"finished"})",
+                                               {{"discharge", R"({"e":2})", "p1", "e1"}})));
+  patient = s->read_resource("Patient", "p1");
+  EXPECT_EQ(patient->version, 1);
+  EXPECT_EQ(patient->message_id, m1);
+  const auto encounter = s->read_resource("Encounter", "e1");
+  ASSERT_TRUE(encounter.has_value());
+  EXPECT_EQ(encounter->version, 2);
+  EXPECT_EQ(encounter->message_id, m2);
+  EXPECT_EQ(encounter->json, R"({"status":"finished"})");
+  EXPECT_FALSE(s->read_resource("Encounter", "e2").has_value());
+  EXPECT_FALSE(s->read_resource("Patient", "e1").has_value());
+
+  auto events = s->events_for_patient("p1");
+  ASSERT_EQ(events.size(), 2u);  // oldest message first
+  EXPECT_EQ(events[0].message_id, m1);
+  EXPECT_EQ(events[0].kind, "admission");
+  EXPECT_EQ(events[1].message_id, m2);
+  EXPECT_EQ(events[1].kind, "discharge");
+  EXPECT_EQ(events[1].json, R"({"e":2})");
+  EXPECT_EQ(events[1].patient_resource_id, "p1");
+  EXPECT_EQ(events[1].encounter_resource_id, "e1");
+  EXPECT_TRUE(s->events_for_patient("p2").empty());
+
+  // Processed again (after a crash, say): its events are replaced, not added to.
+  ASSERT_TRUE(settle_processed(*s, m1, made_of(R"({"v":2})", R"({"status":"finished"})",
+                                               {{"admission", R"({"e":3})", "p1", "e1"},
+                                                {"transfer", R"({"e":4})", "p1", "e1"}})));
+  events = s->events_for_patient("p1");
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].message_id, m1);
+  EXPECT_EQ(events[0].seq, 0);
+  EXPECT_EQ(events[0].json, R"({"e":3})");
+  EXPECT_EQ(events[1].message_id, m1);
+  EXPECT_EQ(events[1].seq, 1);
+  EXPECT_EQ(events[1].kind, "transfer");
+  EXPECT_EQ(events[2].message_id, m2);
+  patient = s->read_resource("Patient", "p1");
+  EXPECT_EQ(patient->version, 2);  // its JSON changed this time
+  EXPECT_EQ(patient->message_id, m1);
+  EXPECT_EQ(s->read_resource("Encounter", "e1")->version, 2);  // unchanged
+  // Counted once: it was processed already.
+  const auto st = s->stats();
+  EXPECT_EQ(st.processed, 2u);
+  EXPECT_EQ(st.pending, 0u);
+  EXPECT_EQ(st.total, 2u);
+}
+
+// --- the message log -----------------------------------------------------------------------------
+
+TEST(SqliteStore, BodiesAreInTheLogAndComeBackAfterReopen) {
+  temp_dir dir;
+  {
+    auto s = sqlite_store::open(dir.path(), {});
+    submit_and_wait(*s, record("MERCY", "L1"));
+    EXPECT_EQ(s->syncs(), 1u);
+    EXPECT_EQ(s->recovered(), 0u);
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir / "log" / "00000001.cblog"));
+  EXPECT_EQ(sql_int(dir / "carebridge.db", "SELECT count(*) FROM message_bodies"), 0);
+  auto s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->recovered(), 0u);
+  const auto pending = s->pending(0, 10);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].raw, record("MERCY", "L1").raw);
+}
+
+TEST(SqliteStore, RecoversFromTheLogWhatTheDatabaseLost) {
+  temp_dir dir;
+  std::int64_t first = 0;
+  {
+    auto s = sqlite_store::open(dir.path(), {});
+    first = submit_and_wait(*s, record("MERCY", "K1")).id;
+    submit_and_wait(*s, record("MERCY", "K2"));
+    submit_and_wait(*s, record("MERCY", "K3", message_state::rejected));
+  }
+  // As after a power cut: SQLite commits without an fsync, so its last commits may be gone
+  // while the log, synced before each of them, still has the messages.
+  sql(dir / "carebridge.db",
+      "DELETE FROM messages WHERE id > " + std::to_string(first) +
+          "; UPDATE message_counts SET n = n - 1 WHERE state IN ('pending', 'rejected');");
+  auto s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->recovered(), 2u);
+  const auto pending = s->pending(0, 10);
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[1].id, first + 1);
+  EXPECT_EQ(pending[1].control_id, "K2");
+  EXPECT_EQ(pending[1].raw, record("MERCY", "K2").raw);
+  const auto st = s->stats();
+  EXPECT_EQ(st.pending, 2u);
+  EXPECT_EQ(st.rejected, 1u);
+  // The recovered message holds its key again: a resend is answered with its ACK.
+  const auto dup = submit_and_wait(*s, record("MERCY", "K2"));
+  ASSERT_EQ(dup.what, commit_result::outcome::duplicate);
+  EXPECT_EQ(dup.id, first + 1);
+  EXPECT_EQ(dup.ack, record("MERCY", "K2").ack);
+  // Ids go on after the recovered ones.
+  EXPECT_EQ(submit_and_wait(*s, record("MERCY", "K4")).id, first + 3);
+}
+
+TEST(SqliteStore, ATornLogTailIsCutOff) {
+  temp_dir dir;
+  {
+    auto s = sqlite_store::open(dir.path(), {});
+    submit_and_wait(*s, record("MERCY", "T1"));
+  }
+  // A write the crash interrupted: half a record after the last one.
+  const auto seg = dir / "log" / "00000001.cblog";
+  std::int64_t end = 0;
+  {
+    auto log = message_log::open(dir / "log", true);
+    end = log->next_position();
+  }
+  {
+    std::FILE* f = std::fopen(seg.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, static_cast<long>(message_log::offset_of(end)), SEEK_SET);
+    const char torn[] = "CBL1\x40\x00\x00\x00garbage";
+    std::fwrite(torn, 1, sizeof torn - 1, f);
+    std::fclose(f);
+  }
+  auto s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->pending(0, 10).size(), 1u);
+  EXPECT_EQ(submit_and_wait(*s, record("MERCY", "T2")).what, commit_result::outcome::stored);
+  s->close();
+  auto again = sqlite_store::open(dir.path(), {});
+  const auto pending = again->pending(0, 10);
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[1].raw, record("MERCY", "T2").raw);
+}
+
+TEST(SqliteStore, ALogThatLostAcknowledgedMessagesIsRefused) {
+  temp_dir dir;
+  {
+    auto s = sqlite_store::open(dir.path(), {});
+    submit_and_wait(*s, record("MERCY", "D1"));
+    submit_and_wait(*s, record("MERCY", "D2"));
+  }
+  // Damage inside the first record: the log now ends before rows the database has.
+  {
+    std::FILE* f = std::fopen((dir / "log" / "00000001.cblog").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 40, SEEK_SET);
+    std::fputc('#', f);
+    std::fclose(f);
+  }
+  try {
+    sqlite_store::open(dir.path(), {});
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("message log"), std::string::npos) << e.what();
+  }
+  // Nothing was cut: the damage is still there to look at.
+  EXPECT_GT(std::filesystem::file_size(dir / "log" / "00000001.cblog"), 100u);
 }
 
 }  // namespace

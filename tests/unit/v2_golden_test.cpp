@@ -2,8 +2,8 @@
 // profiles (tests/data/fhir/facilities.json) must give the Bundle stored beside it, compared
 // as JSON. The conversion takes no clock or randomness, so there are no volatile paths to remove.
 //
-// After an intended change of the mapping: CAREBRIDGE_UPDATE_GOLDEN=1 rewrites the files; review the
-// diff, then `conformance/run.sh` validates them with the outside FHIR validators.
+// After an intended change of the mapping: CAREBRIDGE_UPDATE_GOLDEN=1 rewrites the files; review
+// the diff, then `conformance/run.sh` validates them with the outside FHIR validators.
 #include "gateway/config/config.hpp"
 #include "mappings/fhir/v2_to_fhir.hpp"
 #include "mappings/hl7v2/message.hpp"
@@ -93,8 +93,8 @@ TEST_P(V2Golden, BundleMatchesTheGoldenFile) {
       const bool ge = static_cast<bool>(std::getline(e, le));
       if (!ga && !ge) break;
       if (la != le) {
-        ADD_FAILURE() << expected_file.filename() << " differs at line " << line << "\n  expected: "
-                      << le << "\n  actual:   " << la;
+        ADD_FAILURE() << expected_file.filename() << " differs at line " << line
+                      << "\n  expected: " << le << "\n  actual:   " << la;
         break;
       }
     }
@@ -114,8 +114,7 @@ TEST(V2GoldenFiles, OneGoldenFilePerSample) {
   std::set<std::string> want, have;
   for (const auto& p : sample_files()) want.insert(p.stem().string());
   for (const auto& e : fs::directory_iterator(golden))
-    if (e.path().extension() == ".json")
-      have.insert(e.path().stem().string());
+    if (e.path().extension() == ".json") have.insert(e.path().stem().string());
   EXPECT_EQ(want, have);
 }
 
