@@ -18,3 +18,7 @@ bin=${CAREBRIDGE_BIN:-$here/../build/ci/gateway/carebridge}
 # The v2 → FHIR golden Bundles (tests/data/fhir/golden/, equal to what the converter makes, by
 # tests/unit/v2_golden_test.cpp) pass the same validators with zero errors.
 node "$here/fhir/validate.mjs" --quiet "$here/../tests/data/fhir/golden"
+
+# The FHIR REST API's own answers (CapabilityStatement, OperationOutcomes, transaction-responses,
+# resources read back) from a real `carebridge serve`, through the same validators.
+"$here/fhir/api_check.sh" "$bin"

@@ -3,8 +3,8 @@
 // whose identifier is a visit number lands on the Encounter the same hospital's ADT feed updates.
 //
 // Each function names what identifies the resource; the key parts and their order are part of the
-// stored data (changing one re-keys every resource of that type). v2_to_fhir.cpp computes the same
-// keys inline; tests/unit/fhir_ingest_test.cpp (ResourceIds.*) checks that they agree.
+// stored data (changing one re-keys every resource of that type). v2_to_fhir.cpp and fhir_ingest.cpp
+// both use these; tests/unit/fhir_ingest_test.cpp (ResourceIds.*) checks that they agree.
 #pragma once
 
 #include "mappings/fhir/code_tables.hpp"

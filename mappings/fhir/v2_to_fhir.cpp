@@ -2,6 +2,7 @@
 
 #include "mappings/fhir/fhir_json.hpp"
 #include "mappings/fhir/ids.hpp"
+#include "mappings/fhir/resource_ids.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -496,7 +497,7 @@ std::string organization_for_facility(context& cx) {
   const element hd = cx.m.segment(0).field(4);
   const std::string ns = comp(hd, 1), uid = comp(hd, 2), uid_type = comp(hd, 3);
   if (ns.empty() && uid.empty()) return {};
-  const std::string id = derived_id("Organization", {"facility", ns, uid});
+  const std::string id = ids::facility_organization(ns, uid);
   json_out j;
   j.begin_object();
   j.field("resourceType", "Organization");
@@ -528,8 +529,8 @@ std::string practitioner(context& cx, const element& e) {
   if (system.empty() && !value.empty() && cx.sender != nullptr)
     system = cx.sender->practitioner_system;
   const std::string id = value.empty()
-                             ? derived_id("Practitioner", {"name", cx.facility, family, given})
-                             : derived_id("Practitioner", {"id", system, sub(e, 9, 1), value});
+                             ? ids::practitioner_by_name(cx.facility, family, given)
+                             : ids::practitioner(system, sub(e, 9, 1), value);
   json_out j;
   j.begin_object();
   j.field("resourceType", "Practitioner");
@@ -589,8 +590,7 @@ std::optional<identifier_value> patient_key(context& cx, const segment_view& pid
 }
 
 std::string patient_id_for(const context& cx, const identifier_value& key) {
-  return derived_id("Patient",
-                    {key.system.empty() ? cx.facility : key.system, key.assigner, key.value});
+  return ids::patient(cx.facility, key.system, key.assigner, key.value);
 }
 
 void fill_event_patient(context& cx, const segment_view& pid, event::clinical_event& ev) {
@@ -804,12 +804,12 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     if (visit.value.empty()) return {};
     ev.visit_id = visit.value;
     ev.encounter_resource_id =
-        derived_id("Encounter", {cx.facility, visit.system, visit.assigner, visit.value});
+        ids::encounter(cx.facility, visit.system, visit.assigner, visit.value);
     return ev.encounter_resource_id;
   }
   const std::string encounter_id =
       !visit.value.empty()
-          ? derived_id("Encounter", {cx.facility, visit.system, visit.assigner, visit.value})
+          ? ids::encounter(cx.facility, visit.system, visit.assigner, visit.value)
           : derived_id("Encounter", {cx.facility, "message", std::string(cx.m.control_id())});
   if (visit.value.empty())
     cx.note("PV1-19 has no visit number: the Encounter is keyed on the message");
@@ -889,7 +889,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     if (shown.empty()) continue;
     const std::string key_code = code.codings.empty() ? shown.text : code.codings[0].code;
     const std::string key_system = code.codings.empty() ? std::string() : code.codings[0].system;
-    const std::string condition_id = derived_id("Condition", {encounter_id, key_system, key_code});
+    const std::string condition_id = ids::condition(encounter_id, key_system, key_code);
     const std::string type = trim(comp(dg1->field(6), 1));
     const bool erroneous = trim(comp(dg1->field(21), 1)) == "D";
     json_out j;
@@ -962,9 +962,9 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     if (code.text.empty()) code.text = comp(pr1->field(4), 1);
     if (code.empty()) continue;
     const std::string performed = cx.datetime(comp(pr1->field(5), 1), "PR1-5");
-    const std::string procedure_id = derived_id(
-        "Procedure", {encounter_id, code.codings.empty() ? std::string() : code.codings[0].system,
-                      code.codings.empty() ? code.text : code.codings[0].code, performed});
+    const std::string procedure_id =
+        ids::procedure(encounter_id, code.codings.empty() ? std::string() : code.codings[0].system,
+                       code.codings.empty() ? code.text : code.codings[0].code, performed);
     json_out j;
     j.begin_object();
     j.field("resourceType", "Procedure");
@@ -1142,7 +1142,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
 
     std::string payer_id;
     if (!company.value.empty() || !company_name.empty()) {
-      payer_id = derived_id("Organization", {"payer", company.system, company.value, company_name});
+      payer_id = ids::payer_organization(company.system, company.value, company_name);
       json_out o;
       o.begin_object();
       o.field("resourceType", "Organization");
@@ -1166,7 +1166,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     }
 
     const std::string coverage_id =
-        derived_id("Coverage", {patient_id, company.value, company_name, plan_code, member.value});
+        ids::coverage(patient_id, company.value, company_name, plan_code, member.value);
     json_out j;
     j.begin_object();
     j.field("resourceType", "Coverage");
