@@ -25,8 +25,10 @@ paste -d' ' \
 work=$(mktemp -d /tmp/carebridge-demo.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 echo
-echo "== 2. carebridge serve --data-dir $work/data (MLLP and HTTP on free loopback ports)"
-"$bin" serve --data-dir "$work/data" --mllp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+echo "== 2. carebridge serve --config tests/data/fhir/facilities.json (the sample hospitals' time"
+echo "      zones and codes) --data-dir $work/data (MLLP and HTTP on free loopback ports)"
+"$bin" serve --config tests/data/fhir/facilities.json --data-dir "$work/data" \
+  --mllp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
   2>"$work/gateway.log" &
 pid=$!
 port_of() { sed -n "s/.*\"listener\":\"$1\",\"address\":\"127.0.0.1:\([0-9]*\)\".*/\1/p" "$work/gateway.log"; }
@@ -58,7 +60,22 @@ curl -s "127.0.0.1:$http/metrics" |
 
 sleep 1.5  # let the pipeline worker settle the last messages
 echo
-echo "== 6. carebridge store stats --data-dir $work/data"
+echo "== 6a. St. Brigid's discharge of one stay, as the pipeline stored it in FHIR R4:"
+enc=$("$bin" convert --config tests/data/fhir/facilities.json --event \
+        tests/data/hl7/adt/stbrigid_v24_A03_03.hl7 |
+      sed -n 's/.*"encounter_resource_id":"\([^"]*\)".*/\1/p')
+echo "   GET /fhir/Encounter/$enc"
+curl -s "127.0.0.1:$http/fhir/Encounter/$enc" | python3 -c '
+import json, sys
+e = json.load(sys.stdin)
+print("   status", e["status"], "| class", e["class"]["code"], "| version", e["meta"]["versionId"],
+      "(admission, transfer, update and discharge updated one Encounter)")
+print("   period", e["period"]["start"], "->", e["period"]["end"], "(offsets from America/New_York)")
+print("   discharge disposition", e["hospitalization"]["dischargeDisposition"]["coding"][0]["code"],
+      "(NUBC) | diagnoses", len(e.get("diagnosis", [])))'
+
+echo
+echo "== 6b. carebridge store stats --data-dir $work/data"
 "$bin" store stats --data-dir "$work/data" | sed 's/^/   /'
 
 kill -TERM "$pid"

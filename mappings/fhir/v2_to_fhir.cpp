@@ -206,6 +206,26 @@ void write_coding(json_out& j, const coding& c) {
   j.end_object();
 }
 
+/// {"coding": [c]} under `k`.
+void write_concept(json_out& j, std::string_view k, const coding& c) {
+  j.begin_object(k);
+  j.begin_array("coding");
+  write_coding(j, c);
+  j.end_array();
+  j.end_object();
+}
+
+/// [{"coding": [c]}] under `k`.
+void write_concept_list(json_out& j, std::string_view k, const coding& c) {
+  j.begin_array(k);
+  j.begin_object();
+  j.begin_array("coding");
+  write_coding(j, c);
+  j.end_array();
+  j.end_object();
+  j.end_array();
+}
+
 /// CodeableConcept from a table-mapped code: {coding:[…]} (nothing when code is empty).
 void write_table_concept(json_out& j, context& cx, std::string_view k, std::string_view table,
                          std::string_view v2_table, std::string_view code,
@@ -308,11 +328,7 @@ void write_identifier(json_out& j, context& cx, const identifier_value& id) {
   if (id.value.empty()) return;
   j.begin_object();
   if (!id.type.empty()) {
-    j.begin_object("type");
-    j.begin_array("coding");
-    write_coding(j, cx.table_coding(table::identifier_type, "0203", id.type));
-    j.end_array();
-    j.end_object();
+    write_concept(j, "type", cx.table_coding(table::identifier_type, "0203", id.type));
   }
   j.field("system", id.system);
   j.field("value", id.value);
@@ -324,14 +340,16 @@ void write_identifier(json_out& j, context& cx, const identifier_value& id) {
   j.end_object();
 }
 
-/// XPN → HumanName (inside an array).
-bool write_name(json_out& j, context& cx, const element& e) {
-  const std::string family = comp(e, 1).empty() ? std::string() : sub(e, 1, 1);
-  const std::string given = comp(e, 2);
-  const std::string middle = comp(e, 3);
+/// XPN → HumanName (inside an array). The same components follow the id in XCN, so `first` names
+/// the family-name component (XPN 1, XCN 2) and `use_at` the name-type one (XPN.7, XCN.10).
+bool write_name(json_out& j, context& cx, const element& e, std::uint32_t first = 1,
+                std::uint32_t use_at = 7) {
+  const std::string family = comp(e, first).empty() ? std::string() : sub(e, first, 1);
+  const std::string given = comp(e, first + 1);
+  const std::string middle = comp(e, first + 2);
   if (family.empty() && given.empty()) return false;
   j.begin_object();
-  const std::string use = comp(e, 7);
+  const std::string use = comp(e, use_at);
   if (!use.empty()) {
     if (const coding* c = cx.tables.find(table::name_use, use)) {
       j.field("use", c->code);
@@ -340,26 +358,18 @@ bool write_name(json_out& j, context& cx, const element& e) {
     }
   }
   j.field("family", family);
-  if (!given.empty() || !middle.empty()) {
-    j.begin_array("given");
-    if (!given.empty()) j.str(given);
-    if (!middle.empty()) j.str(middle);
+  auto strings = [&](std::string_view k, std::initializer_list<std::string_view> values) {
+    bool any = false;
+    for (std::string_view v : values) any = any || !v.empty();
+    if (!any) return;
+    j.begin_array(k);
+    for (std::string_view v : values)
+      if (!v.empty()) j.str(v);
     j.end_array();
-  }
-  const std::string prefix = comp(e, 5);
-  if (!prefix.empty()) {
-    j.begin_array("prefix");
-    j.str(prefix);
-    j.end_array();
-  }
-  const std::string suffix = comp(e, 4);
-  const std::string degree = comp(e, 6);
-  if (!suffix.empty() || !degree.empty()) {
-    j.begin_array("suffix");
-    if (!suffix.empty()) j.str(suffix);
-    if (!degree.empty()) j.str(degree);
-    j.end_array();
-  }
+  };
+  strings("given", {given, middle});
+  strings("prefix", {comp(e, first + 4)});
+  strings("suffix", {comp(e, first + 3), comp(e, first + 5)});  // suffix, then degree
   j.end_object();
   return true;
 }
@@ -543,28 +553,7 @@ std::string practitioner(context& cx, const element& e) {
   }
   if (!family.empty() || !given.empty()) {
     j.begin_array("name");
-    j.begin_object();
-    j.field("family", family);
-    const std::string middle = comp(e, 4);
-    if (!given.empty() || !middle.empty()) {
-      j.begin_array("given");
-      if (!given.empty()) j.str(given);
-      if (!middle.empty()) j.str(middle);
-      j.end_array();
-    }
-    const std::string prefix = comp(e, 6);
-    if (!prefix.empty()) {
-      j.begin_array("prefix");
-      j.str(prefix);
-      j.end_array();
-    }
-    const std::string suffix = comp(e, 5);
-    if (!suffix.empty()) {
-      j.begin_array("suffix");
-      j.str(suffix);
-      j.end_array();
-    }
-    j.end_object();
+    write_name(j, cx, e, 2, 10);
     j.end_array();
   }
   j.end_object();
@@ -918,14 +907,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     }
     j.end_array();
     j.end_object();
-    j.begin_array("category");
-    j.begin_object();
-    j.begin_array("coding");
-    write_coding(j, {"http://terminology.hl7.org/CodeSystem/condition-category",
+    write_concept_list(j, "category", {"http://terminology.hl7.org/CodeSystem/condition-category",
                      "encounter-diagnosis", "Encounter Diagnosis"});
-    j.end_array();
-    j.end_object();
-    j.end_array();
     write_cwe(j, "code", shown);
     j.reference("subject", "Patient", in.patient_id);
     j.reference("encounter", "Encounter", encounter_id);
@@ -998,13 +981,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   const std::string admission_type = trim(comp(pv1->field(4), 1));
   ev.admission_type = admission_type;
   if (!admission_type.empty()) {
-    j.begin_array("type");
-    j.begin_object();
-    j.begin_array("coding");
-    write_coding(j, cx.table_coding(table::admission_type, "0007", admission_type));
-    j.end_array();
-    j.end_object();
-    j.end_array();
+    write_concept_list(j, "type", cx.table_coding(table::admission_type, "0007", admission_type));
   }
   const std::string service = trim(comp(pv1->field(10), 1));
   ev.service = service;
@@ -1064,11 +1041,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
       j.begin_object();
       j.reference("condition", "Condition", d.condition_id);
       if (!d.use.empty()) {
-        j.begin_object("use");
-        j.begin_array("coding");
-        write_coding(j, {d.use_system, d.use, {}});
-        j.end_array();
-        j.end_object();
+        write_concept(j, "use", {d.use_system, d.use, {}});
       }
       if (d.rank) j.integer("rank", *d.rank);
       j.end_object();
@@ -1153,13 +1126,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
         o.end_array();
       }
       o.boolean("active", true);
-      o.begin_array("type");
-      o.begin_object();
-      o.begin_array("coding");
-      write_coding(o, {"http://terminology.hl7.org/CodeSystem/organization-type", "pay", "Payer"});
-      o.end_array();
-      o.end_object();
-      o.end_array();
+      write_concept_list(o, "type", {"http://terminology.hl7.org/CodeSystem/organization-type", "pay", "Payer"});
       o.field("name", company_name.empty() ? company.value : company_name);
       o.end_object();
       cx.add("Organization", payer_id, o.take());
@@ -1270,13 +1237,7 @@ void write_related_people(context& cx, const std::string& patient_id) {
     j.boolean("active", true);
     j.reference("patient", "Patient", patient_id);
     if (!relation.empty()) {
-      j.begin_array("relationship");
-      j.begin_object();
-      j.begin_array("coding");
-      write_coding(j, cx.table_coding(table::relationship, "0063", relation));
-      j.end_array();
-      j.end_object();
-      j.end_array();
+      write_concept_list(j, "relationship", cx.table_coding(table::relationship, "0063", relation));
     }
     write_names(j, cx, nk1->field(2));
     std::vector<telecom_value> telecoms;
@@ -1345,14 +1306,8 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     j.field("resourceType", "Observation");
     j.field("id", id);
     j.field("status", status);
-    j.begin_array("category");
-    j.begin_object();
-    j.begin_array("coding");
-    write_coding(j, {"http://terminology.hl7.org/CodeSystem/observation-category", "laboratory",
+    write_concept_list(j, "category", {"http://terminology.hl7.org/CodeSystem/observation-category", "laboratory",
                      "Laboratory"});
-    j.end_array();
-    j.end_object();
-    j.end_array();
     write_cwe(j, "code", code);
     j.reference("subject", "Patient", patient_id);
     if (!visit.value.empty()) {
@@ -1410,13 +1365,7 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     const std::string flag = trim(comp(seg.field(8), 1));
     lab.abnormal_flag = flag;
     if (!flag.empty()) {
-      j.begin_array("interpretation");
-      j.begin_object();
-      j.begin_array("coding");
-      write_coding(j, cx.table_coding(table::abnormal_flag, "0078", flag));
-      j.end_array();
-      j.end_object();
-      j.end_array();
+      write_concept_list(j, "interpretation", cx.table_coding(table::abnormal_flag, "0078", flag));
     }
     const std::string range = trim(comp(seg.field(7), 1));
     if (!range.empty()) {
