@@ -349,6 +349,7 @@ void sqlite_store::want_preallocation() {
 
 sqlite_store::~sqlite_store() {
   close();
+  st_.reset();  // finalized first: sqlite3_close() leaves a connection with live statements open
   sqlite3_close(rdb_);
   sqlite3_close(cdb_);
   sqlite3_close(wdb_);

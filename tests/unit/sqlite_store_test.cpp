@@ -81,9 +81,10 @@ TEST(SqliteStore, DuplicatesInsideOneGroupCommit) {
     stored += c.what == commit_result::outcome::stored;
     dups += c.what == commit_result::outcome::duplicate;
     // The original may be in the same batch, not yet in the log: its ACK comes back all the same.
-    if (c.what == commit_result::outcome::duplicate)
+    if (c.what == commit_result::outcome::duplicate) {
       EXPECT_EQ(c.ack, "MSH|^~\\&|ack-of-G" + std::to_string(i % 10) + "\rMSA|AA|G" +
                            std::to_string(i % 10) + "\r");
+    }
   }
   EXPECT_EQ(stored, 10);
   EXPECT_EQ(dups, 40);
