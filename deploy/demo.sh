@@ -43,7 +43,13 @@ echo "   listening: MLLP 127.0.0.1:$mllp, HTTP 127.0.0.1:$http"
 
 echo
 echo "== 3. five hospitals send their feeds: carebridge send 127.0.0.1:$mllp tests/data/hl7/adt/*.hl7"
-"$bin" send "127.0.0.1:$mllp" tests/data/hl7/adt/*.hl7 | grep -E '^(# |MSA)' | paste - - |
+# One stay at St. Brigid's goes last, in the order it happened: admission, transfer, update, discharge.
+stay=(tests/data/hl7/adt/stbrigid_v24_{A01_02,A02_01,A08_01,A03_03}.hl7)
+feeds=()
+for f in tests/data/hl7/adt/*.hl7; do
+  [[ " ${stay[*]} " == *" $f "* ]] || feeds+=("$f")
+done
+"$bin" send "127.0.0.1:$mllp" "${feeds[@]}" "${stay[@]}" | grep -E '^(# |MSA)' | paste - - |
   sed 's|tests/data/hl7/adt/||' | awk '{printf "   %-34s %s\n", $2, $3}'
 
 echo
@@ -61,7 +67,7 @@ curl -s "127.0.0.1:$http/metrics" |
 sleep 1.5  # let the pipeline worker settle the last messages
 echo
 echo "== 6a. St. Brigid's discharge of one stay, as the pipeline stored it in FHIR R4:"
-enc=$("$bin" convert --config tests/data/fhir/facilities.json --event \
+enc=$("$bin" convert --config tests/data/fhir/facilities.json --event --compact \
         tests/data/hl7/adt/stbrigid_v24_A03_03.hl7 |
       sed -n 's/.*"encounter_resource_id":"\([^"]*\)".*/\1/p')
 echo "   GET /fhir/Encounter/$enc"
