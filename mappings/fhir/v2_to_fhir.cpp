@@ -340,6 +340,21 @@ void write_identifier(json_out& j, context& cx, const identifier_value& id) {
   j.end_object();
 }
 
+/// Opens a resource: {"resourceType": type, "id": id, …
+void begin_resource(json_out& j, std::string_view type, std::string_view id) {
+  j.begin_object();
+  j.field("resourceType", type);
+  j.field("id", id);
+}
+
+/// "identifier": [id] when the identifier has a value.
+void write_identifier_list(json_out& j, context& cx, const identifier_value& id) {
+  if (id.value.empty()) return;
+  j.begin_array("identifier");
+  write_identifier(j, cx, id);
+  j.end_array();
+}
+
 /// XPN → HumanName (inside an array). The same components follow the id in XCN, so `first` names
 /// the family-name component (XPN 1, XCN 2) and `use_at` the name-type one (XPN.7, XCN.10).
 bool write_name(json_out& j, context& cx, const element& e, std::uint32_t first = 1,
@@ -509,9 +524,7 @@ std::string organization_for_facility(context& cx) {
   if (ns.empty() && uid.empty()) return {};
   const std::string id = ids::facility_organization(ns, uid);
   json_out j;
-  j.begin_object();
-  j.field("resourceType", "Organization");
-  j.field("id", id);
+  begin_resource(j, "Organization", id);
   if (!uid.empty()) {
     j.begin_array("identifier");
     j.begin_object();
@@ -542,9 +555,7 @@ std::string practitioner(context& cx, const element& e) {
                              ? ids::practitioner_by_name(cx.facility, family, given)
                              : ids::practitioner(system, sub(e, 9, 1), value);
   json_out j;
-  j.begin_object();
-  j.field("resourceType", "Practitioner");
-  j.field("id", id);
+  begin_resource(j, "Practitioner", id);
   if (!value.empty()) {
     j.begin_array("identifier");
     identifier_value iv{system, value, type, sub(e, 9, 1)};
@@ -616,9 +627,7 @@ std::string write_patient(context& cx, const segment_view& pid,
   if (pd1) gp_id = practitioner(cx, pd1->field(4).repetition(1));
 
   json_out j;
-  j.begin_object();
-  j.field("resourceType", "Patient");
-  j.field("id", id);
+  begin_resource(j, "Patient", id);
   j.begin_array("identifier");
   for (const element& rep : repetitions(pid.field(3))) write_identifier(j, cx, read_cx(cx, rep));
   for (const element& rep : repetitions(pid.field(2))) write_identifier(j, cx, read_cx(cx, rep));
@@ -705,9 +714,7 @@ std::string location(context& cx, const element& pl, std::string_view org_id) {
   for (const std::string* part : {&room, &bed})
     if (!part->empty()) name.append(name.empty() ? "" : " ").append(*part);
   json_out j;
-  j.begin_object();
-  j.field("resourceType", "Location");
-  j.field("id", id);
+  begin_resource(j, "Location", id);
   j.field("status", "active");
   j.field("name", name);
   j.field("mode", "instance");
@@ -882,9 +889,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     const std::string type = trim(comp(dg1->field(6), 1));
     const bool erroneous = trim(comp(dg1->field(21), 1)) == "D";
     json_out j;
-    j.begin_object();
-    j.field("resourceType", "Condition");
-    j.field("id", condition_id);
+    begin_resource(j, "Condition", condition_id);
     if (!erroneous) {
       j.begin_object("clinicalStatus");
       j.begin_array("coding");
@@ -949,9 +954,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
         ids::procedure(encounter_id, code.codings.empty() ? std::string() : code.codings[0].system,
                        code.codings.empty() ? code.text : code.codings[0].code, performed);
     json_out j;
-    j.begin_object();
-    j.field("resourceType", "Procedure");
-    j.field("id", procedure_id);
+    begin_resource(j, "Procedure", procedure_id);
     j.field("status", "completed");
     write_cwe(j, "code", code);
     j.reference("subject", "Patient", in.patient_id);
@@ -964,14 +967,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
 
   // The Encounter itself.
   json_out j;
-  j.begin_object();
-  j.field("resourceType", "Encounter");
-  j.field("id", encounter_id);
-  if (!visit.value.empty()) {
-    j.begin_array("identifier");
-    write_identifier(j, cx, visit);
-    j.end_array();
-  }
+  begin_resource(j, "Encounter", encounter_id);
+  write_identifier_list(j, cx, visit);
   j.field("status", status);
   j.begin_object("class");
   j.field("system", cls.system);
@@ -1117,14 +1114,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     if (!company.value.empty() || !company_name.empty()) {
       payer_id = ids::payer_organization(company.system, company.value, company_name);
       json_out o;
-      o.begin_object();
-      o.field("resourceType", "Organization");
-      o.field("id", payer_id);
-      if (!company.value.empty()) {
-        o.begin_array("identifier");
-        write_identifier(o, cx, company);
-        o.end_array();
-      }
+      begin_resource(o, "Organization", payer_id);
+      write_identifier_list(o, cx, company);
       o.boolean("active", true);
       write_concept_list(o, "type", {"http://terminology.hl7.org/CodeSystem/organization-type", "pay", "Payer"});
       o.field("name", company_name.empty() ? company.value : company_name);
@@ -1135,14 +1126,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     const std::string coverage_id =
         ids::coverage(patient_id, company.value, company_name, plan_code, member.value);
     json_out j;
-    j.begin_object();
-    j.field("resourceType", "Coverage");
-    j.field("id", coverage_id);
-    if (!member.value.empty()) {
-      j.begin_array("identifier");
-      write_identifier(j, cx, member);
-      j.end_array();
-    }
+    begin_resource(j, "Coverage", coverage_id);
+    write_identifier_list(j, cx, member);
     j.field("status", "active");
     const std::string plan_type = comp(in1->field(15), 1);
     if (!plan_type.empty()) {
@@ -1231,9 +1216,7 @@ void write_related_people(context& cx, const std::string& patient_id) {
     const std::string id = derived_id("RelatedPerson", {patient_id, comp(nk1->field(1), 1),
                                                         sub(name, 1, 1), comp(name, 2), relation});
     json_out j;
-    j.begin_object();
-    j.field("resourceType", "RelatedPerson");
-    j.field("id", id);
+    begin_resource(j, "RelatedPerson", id);
     j.boolean("active", true);
     j.reference("patient", "Patient", patient_id);
     if (!relation.empty()) {
@@ -1302,9 +1285,7 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     }
 
     json_out j;
-    j.begin_object();
-    j.field("resourceType", "Observation");
-    j.field("id", id);
+    begin_resource(j, "Observation", id);
     j.field("status", status);
     write_concept_list(j, "category", {"http://terminology.hl7.org/CodeSystem/observation-category", "laboratory",
                      "Laboratory"});
@@ -1477,9 +1458,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
 
   if (!merged_away_id.empty() && merged_away_id != patient_id) {
     json_out j;
-    j.begin_object();
-    j.field("resourceType", "Patient");
-    j.field("id", merged_away_id);
+    begin_resource(j, "Patient", merged_away_id);
     j.begin_array("identifier");
     if (const auto mrg = msg.find("MRG")) {
       for (const element& rep : repetitions(mrg->field(1)))
