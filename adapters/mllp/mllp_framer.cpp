@@ -39,20 +39,19 @@ mllp_framer::event mllp_framer::next() {
       scan_ = frame_start_;
       pos_ = start;
     }
-    // Look for the end block (and a start block, which would mean the sender restarted).
+    // Look for the end block (and a start block before it, which would mean the sender
+    // restarted). memchr twice rather than a byte loop: frames are kilobytes.
     const char* base = buf_.data();
     std::size_t end = std::string::npos;
     std::size_t restart = std::string::npos;
-    for (std::size_t i = scan_; i < buf_.size(); ++i) {
-      const char c = base[i];
-      if (c == end_block) {
-        end = i;
-        break;
-      }
-      if (c == start_block) {
-        restart = i;
-        break;
-      }
+    const std::size_t left = buf_.size() - scan_;
+    const auto* fs = static_cast<const char*>(std::memchr(base + scan_, end_block, left));
+    const std::size_t before = fs != nullptr ? static_cast<std::size_t>(fs - (base + scan_)) : left;
+    const auto* vt = static_cast<const char*>(std::memchr(base + scan_, start_block, before));
+    if (vt != nullptr) {
+      restart = static_cast<std::size_t>(vt - base);
+    } else if (fs != nullptr) {
+      end = static_cast<std::size_t>(fs - base);
     }
     if (restart != std::string::npos) {
       junk_ += restart - pos_;

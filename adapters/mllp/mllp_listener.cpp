@@ -18,6 +18,8 @@
 #include <array>
 #include <map>
 #include <mutex>
+#include <span>
+#include <type_traits>
 #include <unordered_map>
 
 namespace carebridge::adapters::mllp {
@@ -273,14 +275,42 @@ asio::awaitable<bool> mllp_listener::impl::answer(Stream& stream, beast::tcp_str
                                                   carriage_return};
   static constexpr char frame_head = start_block;
   static constexpr std::array<char, 2> frame_tail{end_block, carriage_return};
-  std::vector<asio::const_buffer> out;
-  if (opts.release2_commit_bytes) out.push_back(asio::buffer(r.stored ? commit_ok : commit_bad));
+  std::array<asio::const_buffer, 4> parts;  // one gathered write, no allocation
+  std::size_t count = 0;
+  if (opts.release2_commit_bytes) parts[count++] = asio::buffer(r.stored ? commit_ok : commit_bad);
   if (r.ack) {
-    out.push_back(asio::buffer(&frame_head, 1));
-    out.push_back(asio::buffer(*r.ack));
-    out.push_back(asio::buffer(frame_tail));
+    parts[count++] = asio::buffer(&frame_head, 1);
+    parts[count++] = asio::buffer(*r.ack);
+    parts[count++] = asio::buffer(frame_tail);
   }
-  if (out.empty()) co_return true;  // MSH-15 asked for no ACK
+  if (count == 0) co_return true;  // MSH-15 asked for no ACK
+  std::span<const asio::const_buffer> out(parts.data(), count);
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    // Plain TCP: an ACK almost always fits the socket's send buffer, so try to write it at once,
+    // without a timer or a suspension; only what is left (rarely anything) goes the async way.
+    boost::system::error_code ec;
+    auto& sock = stream.socket();
+    if (!sock.non_blocking()) sock.non_blocking(true, ec);
+    const std::size_t total = asio::buffer_size(out);
+    const std::size_t done = ec ? 0 : sock.write_some(out, ec);
+    if (!ec && done == total) {
+      ack_seconds.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      co_return true;
+    }
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      obs::warn("mllp.ack_write_failed", {{"peer", info.describe()}, {"error", ec.message()}});
+      co_return false;
+    }
+    if (done > 0) {
+      // The rest of a partly written ACK, from where the socket stopped.
+      std::size_t skip = done;
+      std::size_t first = 0;
+      while (skip >= parts[first].size()) skip -= parts[first++].size();
+      parts[first] += skip;
+      out = std::span<const asio::const_buffer>(parts.data() + first, count - first);
+    }
+  }
   lowest.expires_after(opts.ack_write_timeout);
   auto [wec, n] = co_await asio::async_write(stream, out, use_tuple);
   if (wec) {

@@ -63,13 +63,26 @@ std::string hl7_now() {
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-  char tail[16];
-  std::snprintf(tail, sizeof tail, ".%03d+0000", static_cast<int>(ms % 1000));
-  return std::string(buf, n) + tail;
+  // The date and time to the second change once a second: formatted then, per thread.
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[16];
+  thread_local std::size_t cached_len = 0;
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    cached_len = std::strftime(cached, sizeof cached, "%Y%m%d%H%M%S", &tm);
+    cached_secs = secs;
+  }
+  const auto milli = static_cast<int>(ms % 1000);
+  std::string out;
+  out.reserve(cached_len + 9);
+  out.append(cached, cached_len);
+  out += '.';
+  out += static_cast<char>('0' + milli / 100);
+  out += static_cast<char>('0' + milli / 10 % 10);
+  out += static_cast<char>('0' + milli % 10);
+  out += "+0000";
+  return out;
 }
 
 control_id_generator::control_id_generator() {
@@ -202,16 +215,12 @@ void ingest_service::ingest(std::string frame, const connection_info& conn,
                                   {"control_id", rec.control_id},
                                   {"reason", reason}});
   }
-  // Should the commit fail, an accepted message is answered AE/CE instead, so the sender resends.
-  std::optional<hl7::built_ack> if_failed;
-  if (d == hl7::disposition::accepted) {
-    const hl7::ack_error store_err{hl7::error_condition::application_internal_error,
-                                   "the message could not be stored; please resend", {}, 1, 0};
-    auto e = hl7::build_ack(m, hl7::disposition::errored, ctx, &store_err);
-    if_failed = e ? std::move(*e) : hl7::built_ack{};  // empty text: MSH-15 wants no ACK
-  }
+  // Should the commit fail, an accepted message is answered AE/CE instead, so the sender resends
+  // (built then, from the record the store hands back: failures are rare, ACKs are not cheap).
+  std::optional<hl7::parse_options> reparse_if_failed;
+  if (d == hl7::disposition::accepted) reparse_if_failed = po;
   rec.raw = std::move(frame);
-  commit(std::move(rec), std::move(result), std::move(if_failed), std::move(done));
+  commit(std::move(rec), std::move(result), reparse_if_failed, std::move(done));
 }
 
 void ingest_service::reject_oversize(std::string prefix, std::size_t size_so_far,
@@ -260,10 +269,9 @@ void ingest_service::reject_oversize(std::string prefix, std::size_t size_so_far
 }
 
 void ingest_service::commit(store::inbound_record rec, ingest_result result,
-                            std::optional<hl7::built_ack> ack_if_failed, handler done) {
+                            std::optional<hl7::parse_options> reparse_if_failed, handler done) {
   const auto started = std::chrono::steady_clock::now();
-  store_.submit(std::move(rec), [this, started, result = std::move(result),
-                                 ack_if_failed = std::move(ack_if_failed),
+  store_.submit(std::move(rec), [this, started, result = std::move(result), reparse_if_failed,
                                  done = std::move(done)](store::commit_result r) mutable {
     metrics_.commit_seconds.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -305,14 +313,22 @@ void ingest_service::commit(store::inbound_record rec, ingest_result result,
         obs::error("store.commit_failed",
                    {{"control_id", r.record.control_id}, {"error", r.error}});
         result.stored = false;
-        if (ack_if_failed) {
+        if (reparse_if_failed) {
+          // It was accepted: answer AE/CE ("please resend") in the sender's own mode, or nothing
+          // when MSH-15 asks for no such ACK. Never the AA already built.
           result.disposition = hl7::disposition::errored;
-          if (ack_if_failed->text.empty()) {
-            result.ack.reset();
-            result.ack_code.clear();
-          } else {
-            result.ack = std::move(ack_if_failed->text);
-            result.ack_code = std::string(ack_if_failed->code);
+          result.ack.reset();
+          result.ack_code.clear();
+          if (auto m = hl7::parse(r.record.raw, *reparse_if_failed)) {
+            const std::string ack_id = ids_.next();
+            const std::string ts = hl7_now();
+            const hl7::ack_error store_err{hl7::error_condition::application_internal_error,
+                                           "the message could not be stored; please resend", {},
+                                           1, 0};
+            if (auto e = hl7::build_ack(*m, hl7::disposition::errored, {ack_id, ts}, &store_err)) {
+              result.ack = std::move(e->text);
+              result.ack_code = std::string(e->code);
+            }
           }
         }
         break;

@@ -14,6 +14,7 @@
 #include "gateway/obs/metrics.hpp"
 #include "gateway/store/message_store.hpp"
 #include "mappings/hl7v2/ack.hpp"
+#include "mappings/hl7v2/message.hpp"
 
 #include <array>
 #include <atomic>
@@ -93,7 +94,7 @@ class ingest_service {
 
  private:
   void commit(store::inbound_record rec, ingest_result result,
-              std::optional<mappings::hl7v2::built_ack> ack_if_failed, handler done);
+              std::optional<mappings::hl7v2::parse_options> reparse_if_failed, handler done);
 
   store::message_store& store_;
   const sender_policy& policy_;

@@ -127,10 +127,12 @@ void pipeline_worker::run_one(const store::stored_message& m) {
     processed_.inc();
   } else {
     errored_.inc();
-    obs::warn("pipeline.errored", {{"id", m.id}, {"control_id", m.control_id}, {"reason", o.reason}});
+    obs::warn("pipeline.errored",
+              {{"id", m.id}, {"control_id", m.control_id}, {"reason", o.reason}});
   }
   {
-    std::lock_guard lock(settle_mu_);
+    std::unique_lock lock(settle_mu_);
+    settled_cv_.wait(lock, [&] { return settling_ < opts_.max_unsettled; });
     ++settling_;
   }
   // Runs on the store's writer thread once the settlement is committed (or has failed).
@@ -144,7 +146,8 @@ void pipeline_worker::run_one(const store::stored_message& m) {
       cv_.notify_one();
     }
     std::lock_guard lock(settle_mu_);
-    if (--settling_ == 0) settled_cv_.notify_all();
+    --settling_;
+    settled_cv_.notify_all();
   };
   if (ok) {
     store_.settle_processed(m.id, std::move(result), std::move(settled));

@@ -11,10 +11,14 @@
 // Each message is processed once per run: a scan waits until every settlement issued before it has
 // committed, and a queued message that a scan already returned is skipped. Settlements are
 // group-committed by the store without an fsync of their own (a lost one leaves the message
-// pending, and it is processed again after a restart; stages are idempotent).
+// pending, and it is processed again after a restart; stages are idempotent); at most
+// options::max_unsettled are outstanding, so a slow store slows processing rather than memory.
+//
+// Processing is deferred work: the thread runs at a lower CPU priority (options::nice) so that,
+// on a busy CPU, acknowledging goes first and the backlog (/metrics) absorbs the peak.
 //
 // Stages are given by the `processor` (the default parses and checks the header); each returns
-// continue / stop / error.
+// continue / stop / error. Lifecycle: construct, start(), stop() (or destroy) before the store.
 #pragma once
 
 #include "gateway/obs/metrics.hpp"
@@ -48,6 +52,9 @@ class pipeline_worker {
   struct options {
     std::size_t max_queued_messages = 8192;  // in-memory hand-over queue
     std::size_t max_queued_bytes = 64u << 20;
+    /// Settlements handed to the store and not yet committed, at most: past that, processing
+    /// waits for the store (whose writer puts new messages first).
+    std::size_t max_unsettled = 512;
     /// The worker thread's nice value, relative to the process: processing is deferred work, so
     /// on a busy CPU the threads that acknowledge messages go first and the backlog (visible in
     /// /metrics) absorbs the peak. 0 keeps the process's priority.

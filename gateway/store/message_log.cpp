@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -50,8 +50,8 @@ std::uint32_t crc32c_portable(std::uint32_t crc, const unsigned char* p, std::si
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t crc,
-                                                              const unsigned char* p,
-                                                              std::size_t n) noexcept {
+                                                             const unsigned char* p,
+                                                             std::size_t n) noexcept {
   std::uint64_t c = ~crc;
   while (n >= 8) {
     std::uint64_t v;
@@ -254,9 +254,11 @@ std::filesystem::path message_log::segment_path(std::uint32_t segment) const {
   return dir_ / name;
 }
 
-std::unique_ptr<message_log> message_log::open(const std::filesystem::path& dir, bool create) {
+std::unique_ptr<message_log> message_log::open(const std::filesystem::path& dir, bool create,
+                                               std::uint64_t segment_bytes) {
   std::unique_ptr<message_log> log(new message_log());
   log->dir_ = dir;
+  log->segment_bytes_ = segment_bytes;
   std::error_code ec;
   if (create) {
     std::filesystem::create_directories(dir, ec);
@@ -291,7 +293,7 @@ std::unique_ptr<message_log> message_log::open(const std::filesystem::path& dir,
   } else {
     log->allocated_ = size;
   }
-  log->batch_start_ = log->end_;
+  log->filled_ = log->allocated_;
   return log;
 }
 
@@ -308,8 +310,8 @@ void message_log::start_segment(std::uint32_t segment) {
   fd_ = fd;
   segment_ = segment;
   end_ = 0;
-  batch_start_ = 0;
   allocated_ = 0;
+  filled_ = 0;
   sync_dir(dir_);  // the new file's name must survive a crash before any record in it counts
 }
 
@@ -324,9 +326,9 @@ std::int64_t message_log::append(std::int64_t id, const inbound_record& r) {
   put_i64(batch_, id);
   put_i64(batch_, r.received_at_us);
   batch_.push_back(static_cast<char>(r.state));
-  for (const std::string* s : {&r.sending_application, &r.sending_facility, &r.control_id,
-                               &r.message_type, &r.sender, &r.peer, &r.reason, &r.ack_code,
-                               &r.ack, &r.raw})
+  for (const std::string* s :
+       {&r.sending_application, &r.sending_facility, &r.control_id, &r.message_type, &r.sender,
+        &r.peer, &r.reason, &r.ack_code, &r.ack, &r.raw})
     put_str(batch_, *s);
   const std::size_t payload = batch_.size() - at - header_bytes;
   const std::uint32_t h[4] = {record_magic, static_cast<std::uint32_t>(payload),
@@ -339,7 +341,8 @@ bool message_log::flush(bool sync, std::error_code& ec) {
   if (batch_.empty()) return true;
   const std::uint64_t start = end_;
   const std::uint64_t stop = start + batch_.size();
-  // Past the zero-filled room (the helper is behind): grow the file, with the helper kept out.
+  // Past the synced zero-filled room (the helper is behind): grow the file, with the helper kept
+  // out for as long as that takes (its zero-filling is short; its fdatasync is outside the lock).
   std::unique_lock<std::mutex> grow;
   if (stop > allocated_.load(std::memory_order_acquire)) grow = std::unique_lock(alloc_mu_);
   bool ok = pwrite_all(fd_, batch_.data(), batch_.size(), start);
@@ -351,38 +354,29 @@ bool message_log::flush(bool sync, std::error_code& ec) {
     static const std::string zeros(std::size_t{64} << 10, '\0');
     bool undone = true;
     for (std::uint64_t at = start; at < stop && undone; at += zeros.size())
-      undone = pwrite_all(fd_, zeros.data(), static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), stop - at)), at);
-    if (!undone && ::ftruncate(fd_, static_cast<off_t>(start)) == 0) allocated_ = start;
+      undone = pwrite_all(
+          fd_, zeros.data(),
+          static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), stop - at)), at);
+    if (!undone && ::ftruncate(fd_, static_cast<off_t>(start)) == 0) {
+      if (!grow.owns_lock()) grow = std::unique_lock(alloc_mu_);
+      allocated_ = filled_ = start;
+    }
     (void)::fdatasync(fd_);
     batch_.clear();
     return false;
   }
-  if (grow.owns_lock() && stop > allocated_.load(std::memory_order_relaxed)) allocated_ = stop;
-  batch_start_ = start;
+  if (grow.owns_lock()) {
+    filled_ = std::max(filled_, stop);
+    if (stop > allocated_.load(std::memory_order_relaxed)) allocated_ = stop;
+  }
   end_ = stop;
   batch_.clear();
   return true;
 }
 
-bool message_log::undo_last_batch(std::error_code& ec) {
-  // Zeros over the batch: the records end where it began, and the room stays preallocated.
-  static const std::string zeros(std::size_t{64} << 10, '\0');
-  for (std::uint64_t at = batch_start_; at < end_; at += zeros.size()) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), end_ - at));
-    if (!pwrite_all(fd_, zeros.data(), n, at)) {
-      ec = std::error_code(errno, std::generic_category());
-      return false;
-    }
-  }
-  if (::fdatasync(fd_) != 0) {
-    ec = std::error_code(errno, std::generic_category());
-    return false;
-  }
-  end_ = batch_start_;
-  return true;
+void message_log::discard() {
+  batch_.clear();
 }
-
-void message_log::discard() { batch_.clear(); }
 
 void message_log::cut_torn_tail() {
   if (torn_ == 0) return;
@@ -392,8 +386,8 @@ void message_log::cut_torn_tail() {
 }
 
 void message_log::rotate_if_full() {
-  if (fd_ < 0 || end_ < segment_bytes) return;
-  std::lock_guard lock(alloc_mu_);
+  if (fd_ < 0 || end_ < segment_bytes_) return;
+  std::scoped_lock lock(sync_mu_, alloc_mu_);  // no zero-filling nor its fdatasync meanwhile
   // A finished segment keeps no zeros: its records end where the file does.
   if (::ftruncate(fd_, static_cast<off_t>(end_)) != 0 || ::fdatasync(fd_) != 0)
     throw sys_error("cannot finish " + segment_path(segment_).string());
@@ -409,21 +403,31 @@ void message_log::preallocate() {
   // written into one later would make the fdatasync write all of it (1 MiB for a 30 KB batch).
   static constexpr std::size_t page = 4096;
   static const std::string zeros(page, '\0');
+  std::lock_guard syncing(sync_mu_);  // the segment (and fd_) stay while this runs
+  std::uint64_t at = 0;
+  {
+    std::lock_guard lock(alloc_mu_);
+    const std::uint64_t from = std::max(filled_, end_.load());  // never over a record
+    if (fd_ < 0 || from >= end_ + preallocate_margin + preallocate_bytes) return;
+    at = from;
+    // The first write may start mid-page (a file cut back to its records).
+    if (at % page != 0) {
+      if (!pwrite_all(fd_, zeros.data(), page - at % page, at)) return;
+      at += page - at % page;
+    }
+    while (at < from + preallocate_bytes) {
+      if (!pwrite_all(fd_, zeros.data(), page, at)) break;
+      at += page;
+    }
+    filled_ = at;
+  }
+  // Synced before it counts (an fdatasync of the writer must find nothing of it left to write),
+  // without the lock: a writer that outruns this grows the file meanwhile, and its own fdatasync
+  // writes these zeros too, once.
+  if (::fdatasync(fd_) != 0) return;
   std::lock_guard lock(alloc_mu_);
-  const std::uint64_t from = allocated_.load(std::memory_order_relaxed);
-  if (fd_ < 0 || from >= end_ + preallocate_margin + preallocate_bytes) return;
-  std::uint64_t at = from;
-  // The first write may start mid-page (a file cut back to its records).
-  if (at % page != 0) {
-    if (!pwrite_all(fd_, zeros.data(), page - at % page, at)) return;
-    at += page - at % page;
-  }
-  while (at < from + preallocate_bytes) {
-    if (!pwrite_all(fd_, zeros.data(), page, at)) break;
-    at += page;
-  }
-  // Synced before it counts: an fdatasync of the writer must find nothing of it left to write.
-  if (at > from && ::fdatasync(fd_) == 0) allocated_.store(at, std::memory_order_release);
+  if (at > allocated_.load(std::memory_order_relaxed))
+    allocated_.store(at, std::memory_order_release);
 }
 
 int message_log::read_fd(std::uint32_t segment) const {
@@ -447,7 +451,8 @@ std::optional<logged_record> message_log::read(std::int64_t pos, std::string* er
   const header h = parse_header(head);
   if (h.magic != record_magic || h.length > max_payload) return fail("not a log record");
   std::string payload(h.length, '\0');
-  if (!pread_all(fd, payload.data(), h.length, off + header_bytes)) return fail("log record cut short");
+  if (!pread_all(fd, payload.data(), h.length, off + header_bytes))
+    return fail("log record cut short");
   if (crc32c(0, payload.data(), payload.size()) != h.crc) return fail("log record corrupted");
   auto r = decode(payload);
   if (!r) return fail("log record malformed");
@@ -470,14 +475,15 @@ void message_log::scan(std::int64_t pos,
     struct stat st {};
     const bool statted = ::fstat(fd, &st) == 0;
     std::string bad;
-    const std::uint64_t end = walk_segment(fd, from, [&](std::uint64_t off, std::string_view payload) {
-      auto r = decode(payload);
-      if (!r) {
-        bad = "malformed record";
-        return;
-      }
-      f(make_position(seg, off), std::move(*r));
-    });
+    const std::uint64_t end =
+        walk_segment(fd, from, [&](std::uint64_t off, std::string_view payload) {
+          auto r = decode(payload);
+          if (!r) {
+            bad = "malformed record";
+            return;
+          }
+          f(make_position(seg, off), std::move(*r));
+        });
     const auto size = statted ? static_cast<std::uint64_t>(st.st_size) : 0;
     if (!bad.empty() || !statted || (end != size && !all_zero(fd, end, size)))
       throw std::runtime_error("the message log is damaged in " + segment_path(seg).string() +

@@ -1,11 +1,11 @@
 // The message log: where an inbound record becomes durable. Private to sqlite_store.
 //
-// An append-only sequence of segment files under DIR/log/ (00000001.cblog, …). Each record holds
-// everything about one stored message — its id, the duplicate key, state, reason, the ACK sent and
-// the raw message — behind a header with its length and a CRC32C of the payload. The store's writer
-// appends a whole group commit with one write and one fdatasync; SQLite then holds the message's
-// row (no body) with the record's position, and is rebuilt from the log after a crash: records
-// past the last row SQLite kept are inserted again at start (sqlite_store::open).
+// An append-only sequence of segment files under DATA_DIR/message-log/ (00000001.cblog, …). Each
+// record holds everything about one stored message — its id, the duplicate key, state, reason, the
+// ACK sent and the raw message — behind a header with its length and a CRC32C of the payload. The
+// store's writer appends a whole group commit with one write and one fdatasync; SQLite then holds
+// the message's row (no body) with the record's position, and is rebuilt from the log after a
+// crash: records past the last row SQLite kept are inserted again at start (sqlite_store::open).
 //
 // A position is (segment << 40) | offset. The records of a segment end at the first one that does
 // not check out (length, CRC): a torn end of the last segment (a crash during a write, never
@@ -43,16 +43,17 @@ struct logged_record {
 
 class message_log {
  public:
-  /// Segments grow to about this size before the next one starts.
-  static constexpr std::uint64_t segment_bytes = std::uint64_t{256} << 20;
+  /// Segments grow to about this size (by default) before the next one starts.
+  static constexpr std::uint64_t default_segment_bytes = std::uint64_t{256} << 20;
   /// Zero-filled stretch added at a time, and the room left when the next one is wanted.
-  static constexpr std::uint64_t preallocate_bytes = std::uint64_t{16} << 20;
-  static constexpr std::uint64_t preallocate_margin = std::uint64_t{8} << 20;
+  static constexpr std::uint64_t preallocate_bytes = std::uint64_t{2} << 20;
+  static constexpr std::uint64_t preallocate_margin = std::uint64_t{4} << 20;
 
   /// Opens (creating it when `create`) the log in `dir`. The records of the last segment end at
   /// the first one that does not check out; what follows (when not preallocated zeros) is a torn
   /// tail, left in place until cut_torn_tail(). Throws std::runtime_error with one clear line.
-  static std::unique_ptr<message_log> open(const std::filesystem::path& dir, bool create);
+  static std::unique_ptr<message_log> open(const std::filesystem::path& dir, bool create,
+                                           std::uint64_t segment_bytes = default_segment_bytes);
   ~message_log();
   message_log(const message_log&) = delete;
   message_log& operator=(const message_log&) = delete;
@@ -64,9 +65,6 @@ class message_log {
   /// Writes the batch at the end of the log and, when `sync`, makes it durable (fdatasync). On
   /// failure the log is cut back to where the batch began and `ec` says why.
   bool flush(bool sync, std::error_code& ec);
-  /// Cuts the log back to where the last flushed batch began (its SQLite commit failed), and
-  /// makes that durable. False when that fails too: the log is then unusable.
-  bool undo_last_batch(std::error_code& ec);
   /// Drops the batch being built.
   void discard();
   /// Bytes after the last good record of the last segment that are neither records nor zeros:
@@ -105,16 +103,20 @@ class message_log {
   void start_segment(std::uint32_t segment);
 
   std::filesystem::path dir_;
+  std::uint64_t segment_bytes_ = default_segment_bytes;
   // Writer side.
-  int fd_ = -1;                    // the last segment, open for appending
-  std::uint32_t segment_ = 0;      // its number
+  int fd_ = -1;                        // the last segment, open for appending
+  std::uint32_t segment_ = 0;          // its number
   std::atomic<std::uint64_t> end_{0};  // where its records end (read by the helper)
-  std::uint64_t batch_start_ = 0;  // where the last flushed batch began
-  std::uint64_t torn_ = 0;         // see torn_bytes()
-  std::string batch_;              // records appended and not yet flushed
-  // The current segment's size: records, then zeros. Changed under alloc_mu_; the writer writes
-  // below it without the lock, the helper zero-fills above it with the lock held.
+  std::uint64_t torn_ = 0;             // see torn_bytes()
+  std::string batch_;                  // records appended and not yet flushed
+  // The current segment: records up to end_, then zeros up to filled_ (written by the helper),
+  // synced up to allocated_. The writer writes below allocated_ without a lock; past it, under
+  // alloc_mu_. The helper zero-fills past filled_ under alloc_mu_ and syncs under sync_mu_ alone
+  // (rotation takes both).
+  std::mutex sync_mu_;
   std::mutex alloc_mu_;
+  std::uint64_t filled_ = 0;  // under alloc_mu_
   std::atomic<std::uint64_t> allocated_{0};
   // Reader side: one read-only descriptor per segment, opened on first use.
   mutable std::mutex read_mu_;

@@ -2,8 +2,9 @@
 //
 // submit() queues a record for the next group commit and calls `done` once the commit is on disk
 // (or has failed), on the store's own writer thread, with the record handed back: callers post back
-// to their executor and must not block there. A record whose (MSH-3, MSH-4, MSH-10) matches an accepted message already stored
-// is not stored again: `done` gets outcome::duplicate with the stored ACK, to send again.
+// to their executor and must not block there. A record whose (MSH-3, MSH-4, MSH-10) matches an
+// accepted message already stored is not stored again: `done` gets outcome::duplicate with the
+// stored ACK, to send again.
 //
 // Implementations: sqlite_store (embedded default). A PostgreSQL one can implement the same port
 // when several gateway nodes share a store (DESIGN.md, Storage).

@@ -2,18 +2,17 @@
 
 #include "gateway/obs/log.hpp"
 
-#include <algorithm>
-#include <optional>
-
-#include <sqlite3.h>
-
 #include <pthread.h>
+#include <sqlite3.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <variant>
-#include <cstdlib>
 
 namespace carebridge::gateway::store {
 
@@ -173,8 +172,13 @@ constexpr int schema_version = 4;
 // Page size of new files: the rows and index entries a commit touches are small and scattered,
 // and every page touched is written whole to the WAL and again into the database.
 constexpr int new_page_size = 4096;
+// Settlements written with a batch of new messages, and in a batch of their own, at most.
+constexpr std::size_t updates_with_inserts = 8;
+constexpr std::size_t updates_alone = 32;
 // WAL size from which the checkpointer copies it back into the database.
 constexpr std::int64_t checkpoint_bytes = 16 << 20;
+
+thread_local bool on_writer_thread = false;  // the store writer's own thread
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -276,7 +280,7 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::filesystem::path& da
   const auto file = data_dir / "carebridge.db";
   std::unique_ptr<sqlite_store> s(new sqlite_store());
   s->opts_ = opts;
-  s->log_ = message_log::open(data_dir / "log", true);
+  s->log_ = message_log::open(data_dir / "message-log", true);
   s->wdb_ = open_db(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   exec(s->wdb_, ("PRAGMA page_size=" + std::to_string(new_page_size)).c_str());  // new files only
   exec(s->wdb_, "PRAGMA journal_mode=WAL");
@@ -312,10 +316,15 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::filesystem::path& da
   s->rdb_ = open_db(file, SQLITE_OPEN_READONLY);
   s->writer_ = std::thread([p = s.get()] {
     pthread_setname_np(pthread_self(), "cb-store-writer");
+    on_writer_thread = true;
     p->writer_loop();
   });
   s->checkpointer_ = std::thread([p = s.get()] {
     pthread_setname_np(pthread_self(), "cb-checkpoint");
+    // Its writes (checkpoints, zeros ahead of the log) must not make the log's fdatasync wait in
+    // the disk queue: idle I/O class (the block layer still serves it within seconds).
+    constexpr int ioprio_class_idle = 3, ioprio_class_shift = 13, ioprio_who_process = 1;
+    syscall(SYS_ioprio_set, ioprio_who_process, 0, ioprio_class_idle << ioprio_class_shift);
     p->checkpoint_loop();
   });
   if (s->log_->wants_preallocation()) s->want_preallocation();
@@ -327,7 +336,7 @@ std::unique_ptr<sqlite_store> sqlite_store::open_read_only(const std::filesystem
   if (!std::filesystem::exists(file))
     throw std::runtime_error("no store in " + data_dir.string() + " (carebridge.db not found)");
   std::unique_ptr<sqlite_store> s(new sqlite_store());
-  s->log_ = message_log::open(data_dir / "log", false);
+  s->log_ = message_log::open(data_dir / "message-log", false);
   s->rdb_ = open_db(file, SQLITE_OPEN_READONLY);
   s->counts_table_ = user_version(s->rdb_) >= 3;
   s->durable_id_ = std::numeric_limits<std::int64_t>::max();
@@ -358,9 +367,12 @@ sqlite_store::~sqlite_store() {
 int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int pages) {
   auto* s = static_cast<sqlite_store*>(self);
   s->wal_pages_ = pages;
-  if (pages >= s->checkpoint_pages_) {
+  // Once a pass has copied the WAL back, another one before the writer restarts the WAL would
+  // only copy the last few frames again (and sync twice): the writer finishes instead.
+  if (pages >= s->checkpoint_pages_ && !s->ckpt_caught_up_.load(std::memory_order_acquire)) {
     {
       std::lock_guard lock(s->ckpt_mu_);
+      if (s->ckpt_wanted_) return SQLITE_OK;
       s->ckpt_wanted_ = true;
     }
     s->ckpt_cv_.notify_one();
@@ -415,7 +427,8 @@ void sqlite_store::settle(std::int64_t id, message_state state, std::string reas
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      queue_.push_back(op{op::update{id, state, std::move(reason), std::move(done), std::nullopt}});
+      updates_.push_back(
+          op{op::update{id, state, std::move(reason), std::move(done), std::nullopt}});
       cv_.notify_one();
       return;
     }
@@ -428,7 +441,7 @@ void sqlite_store::settle_processed(std::int64_t id, processing_result result,
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      queue_.push_back(op{op::update{id, message_state::processed, {}, std::move(done),
+      updates_.push_back(op{op::update{id, message_state::processed, {}, std::move(done),
                                      std::move(result)}});
       cv_.notify_one();
       return;
@@ -484,18 +497,58 @@ std::vector<stored_event> sqlite_store::events_for_patient(std::string_view pati
 void sqlite_store::writer_loop() {
   std::deque<op> batch;
   while (true) {
+    bool commit_now = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty() && closing_) return;
-      const std::size_t n = std::min(queue_.size(), opts_.max_batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      auto ready = [&] {
+        return closing_ || commit_wanted_ || !queue_.empty() || !updates_.empty();
+      };
+      if (txn_open_) {
+        // An open transaction is committed once the writer has nothing to do for a moment, when
+        // it is old enough (txn_max_age), or when a reader asks (wait_for_commit()).
+        const auto due = txn_started_ + txn_max_age;
+        if (!cv_.wait_until(lock, std::min(due, std::chrono::steady_clock::now() + txn_idle),
+                            ready))
+          commit_now = true;
+      } else {
+        cv_.wait(lock, ready);
       }
+      if (commit_wanted_) {
+        commit_wanted_ = false;
+        if (txn_open_) commit_now = true;
+      }
+      if (!commit_now) {
+        if (queue_.empty() && updates_.empty() && closing_) {
+          lock.unlock();
+          commit_txn();
+          return;
+        }
+        // New messages first, all of them: their senders wait for the log's fdatasync.
+        // Settlements (which may upsert many resources each) ride along a few at a time, after
+        // the new messages are answered, so that they neither starve nor keep the next batch
+        // waiting long; alone, they go in batches of a bounded size.
+        const std::size_t n = std::min(queue_.size(), opts_.max_batch);
+        for (std::size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        const std::size_t u =
+            std::min(updates_.size(), n > 0 ? updates_with_inserts : updates_alone);
+        for (std::size_t i = 0; i < u; ++i) {
+          batch.push_back(std::move(updates_.front()));
+          updates_.pop_front();
+        }
+      }
+    }
+    if (commit_now) {
+      commit_txn();
+      continue;
     }
     write_batch(batch);
     batch.clear();
+    if (txn_open_ && (txn_ops_ >= txn_max_ops ||
+                      std::chrono::steady_clock::now() - txn_started_ >= txn_max_age))
+      commit_txn();
   }
 }
 
@@ -511,7 +564,8 @@ struct sqlite_store::statements {
             "WHERE m.sending_application=? AND m.sending_facility=? AND m.control_id=? AND "
             "m.holds_key = 1"),
         bump(db, "UPDATE messages SET duplicates = duplicates + 1 WHERE id=?"),
-        get(db, "SELECT state, sending_facility FROM messages WHERE id=?"),
+        get(db,
+            "SELECT state, sending_facility, settled_at_us IS NOT NULL FROM messages WHERE id=?"),
         // Two forms, so that settling as processed does not name holds_key: SQLite then leaves
         // the key index alone.
         upd_keep(db, "UPDATE messages SET state=?, reason=?, settled_at_us=? WHERE id=?"),
@@ -541,10 +595,8 @@ struct sqlite_store::statements {
   }
 };
 
-namespace {
-
 // Changes to message_counts made by one batch, applied once at its end.
-class count_deltas {
+class sqlite_store::count_deltas {
  public:
   void add(std::string_view state, std::string_view facility, std::int64_t n) {
     for (auto& d : deltas_)
@@ -572,6 +624,8 @@ class count_deltas {
   };
   std::vector<delta> deltas_;
 };
+
+namespace {
 
 // Whether a message in this state still holds its duplicate key (if it had one).
 bool keeps_key(message_state s) {
@@ -615,7 +669,8 @@ void sqlite_store::recover() {
   {
     stmt q(wdb_, "SELECT coalesce(max(id), 0) FROM messages");
     if (q.step() == SQLITE_ROW) max_id = q.column_int(0);
-    stmt p(wdb_, "SELECT body_pos FROM messages WHERE body_pos IS NOT NULL ORDER BY id DESC LIMIT 1");
+    stmt p(wdb_,
+           "SELECT body_pos FROM messages WHERE body_pos IS NOT NULL ORDER BY id DESC LIMIT 1");
     if (p.step() == SQLITE_ROW) from = p.column_int(0);
   }
   // Every row SQLite has was committed after its record was durable in the log: a row whose
@@ -624,11 +679,11 @@ void sqlite_store::recover() {
   if (from != 0 && (from >= log_->next_position() || !log_->read(from))) {
     throw std::runtime_error(
         "the message log does not hold message " + std::to_string(max_logged_id(wdb_)) +
-        " that the database has (log damaged or from another store); see the log/ directory");
+        " that the database has (log damaged or from another store); see message-log/");
   }
   if (log_->torn_bytes() != 0) {
     obs::warn("store.log_torn_tail",
-              {{"bytes", log_->torn_bytes()},
+              {{"tail_bytes", log_->torn_bytes()},
                {"detail", "an interrupted write, never acknowledged: cut off"}});
     log_->cut_torn_tail();
   }
@@ -660,6 +715,114 @@ void sqlite_store::recover() {
   }
 }
 
+// A new message: its row (the insert fails on the duplicate key), or the original's answer.
+commit_result sqlite_store::insert_message(
+    const inbound_record& r, const std::deque<op>& batch,
+    const std::vector<std::pair<std::int64_t, std::size_t>>& logged, count_deltas& counts) {
+  commit_result out;
+  stmt& ins = st_->ins;
+  bind_row(ins, r, log_->next_position(), 1);
+  check(wdb_, ins.step(), "insert");
+  ins.reset();
+  if (sqlite3_changes(wdb_) == 1) {
+    out.what = commit_result::outcome::stored;
+    out.id = sqlite3_last_insert_rowid(wdb_);
+    counts.add(to_string(r.state), r.sending_facility, 1);
+    return out;
+  }
+  stmt& dup = st_->dup;
+  dup.text(1, r.sending_application);
+  dup.text(2, r.sending_facility);
+  dup.text(3, r.control_id);
+  if (dup.step() != SQLITE_ROW) throw std::runtime_error("duplicate key without its row");
+  out.what = commit_result::outcome::duplicate;
+  out.id = dup.column_int(0);
+  out.ack_code = dup.column_text(2);
+  if (dup.column_null(3)) {
+    out.ack = dup.column_text(1);  // stored before schema 4
+  } else {
+    const std::int64_t at = dup.column_int(3);
+    // The original may be in this very batch, not yet in the log.
+    const auto it = std::find_if(logged.begin(), logged.end(),
+                                 [at](const auto& l) { return l.first == at; });
+    if (it != logged.end()) {
+      out.ack = std::get<op::insert>(batch[it->second].what).record.ack;
+    } else {
+      std::string why;
+      auto original = log_->read(at, &why);
+      if (!original) throw std::runtime_error("cannot read the stored ACK: " + why);
+      out.ack = std::move(original->record.ack);
+    }
+  }
+  dup.reset();
+  stmt& bump = st_->bump;
+  bump.int64(1, out.id);
+  check(wdb_, bump.step(), "count duplicate");
+  bump.reset();
+  counts.add("duplicate", r.sending_facility, 1);
+  return out;
+}
+
+// A settlement: the message's state, and what the pipeline made of it.
+void sqlite_store::settle_message(std::int64_t id, message_state state, const std::string& reason,
+                                  const processing_result* result, count_deltas& counts) {
+  stmt& get = st_->get;
+  get.int64(1, id);
+  const int found = get.step();
+  check(wdb_, found, "read state");
+  bool settled_before = true;
+  if (found == SQLITE_ROW) {
+    settled_before = get.column_int(2) != 0;
+    const auto before = state_from_string(get.column_text(0)).value_or(message_state::errored);
+    if (before != state) {
+      const std::string facility = get.column_text(1);
+      counts.add(to_string(before), facility, -1);
+      counts.add(to_string(state), facility, 1);
+    }
+    get.reset();
+    stmt& upd = keeps_key(state) ? st_->upd_keep : st_->upd_release;
+    upd.text(1, to_string(state));
+    upd.text(2, reason);
+    upd.int64(3, now_us());
+    upd.int64(4, id);
+    check(wdb_, upd.step(), "settle");
+    upd.reset();
+  } else {
+    get.reset();
+  }
+  if (result == nullptr) return;
+  const std::int64_t now = now_us();
+  stmt& res = st_->resource;
+  for (const resource_row& r : result->resources) {
+    res.text(1, r.type);
+    res.text(2, r.id);
+    res.int64(3, now);
+    res.int64(4, id);
+    res.blob(5, r.json);
+    check(wdb_, res.step(), "upsert resource");
+    res.reset();
+  }
+  // A message processed again replaces its events (one settled for the first time has none).
+  if (settled_before) {
+    stmt& drop = st_->drop_events;
+    drop.int64(1, id);
+    check(wdb_, drop.step(), "replace events");
+    drop.reset();
+  }
+  stmt& ev = st_->event;
+  std::int64_t seq = 0;
+  for (const event_row& e : result->events) {
+    ev.int64(1, id);
+    ev.int64(2, seq++);
+    ev.text(3, e.kind);
+    ev.text(4, e.patient_resource_id);
+    ev.text(5, e.encounter_resource_id);
+    ev.blob(6, e.json);
+    check(wdb_, ev.step(), "store event");
+    ev.reset();
+  }
+}
+
 void sqlite_store::write_batch(std::deque<op>& batch) {
   std::vector<commit_result> results(batch.size());
   bool ok = true;
@@ -669,184 +832,180 @@ void sqlite_store::write_batch(std::deque<op>& batch) {
   std::int64_t max_id = 0;
   // Records of this batch in the log batch (not yet written): (position, index in `batch`).
   std::vector<std::pair<std::int64_t, std::size_t>> logged;
-  bool flushed = false;
-  if (wal_pages_ >= checkpoint_pages_ && ckpt_caught_up_.exchange(false)) {
+  bool synced = false;
+  if (!txn_open_ && ckpt_caught_up_.load(std::memory_order_acquire)) {
     // The checkpointer has copied the WAL back, but the WAL only starts over (rather than grow)
     // when a transaction begins with nothing left to copy, and this writer keeps adding frames.
-    // Copy the few frames added since, here: the next BEGIN then restarts the WAL. (BUSY: the
-    // checkpointer is at it again; next time.)
-    if (sqlite3_wal_checkpoint_v2(wdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
-        SQLITE_OK)
-      wal_pages_ = 0;
+    // Copy the few frames added since, here: the next BEGIN then restarts the WAL. (When a reader
+    // still holds an old snapshot it does not, and the WAL grows until the checkpointer's next
+    // pass.)
+    sqlite3_wal_checkpoint_v2(wdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    ckpt_caught_up_.store(false, std::memory_order_release);
   }
   try {
     if (broken_) throw std::runtime_error(broken_reason_);
-    log_->rotate_if_full();
-    check(wdb_, st_->begin.step(), "begin");
-    st_->begin.reset();
-    stmt& ins = st_->ins;
-    stmt& dup = st_->dup;
+    if (!txn_open_) {
+      log_->rotate_if_full();
+      check(wdb_, st_->begin.step(), "begin");
+      st_->begin.reset();
+      txn_open_ = true;
+      txn_started_ = std::chrono::steady_clock::now();
+      txn_ops_ = 0;
+      std::lock_guard lock(mu_);
+      txn_open_shared_ = true;
+    }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (auto* in = std::get_if<op::insert>(&batch[i].what)) {
-        const inbound_record& r = in->record;
-        const std::int64_t pos = log_->next_position();
-        bind_row(ins, r, pos, 1);
-        check(wdb_, ins.step(), "insert");
-        ins.reset();
-        if (sqlite3_changes(wdb_) == 1) {
-          results[i].what = commit_result::outcome::stored;
-          results[i].id = sqlite3_last_insert_rowid(wdb_);
+        results[i] = insert_message(in->record, batch, logged, counts);
+        if (results[i].what == commit_result::outcome::stored) {
           max_id = std::max(max_id, results[i].id);
-          log_->append(results[i].id, r);
-          logged.emplace_back(pos, i);
-          counts.add(to_string(r.state), r.sending_facility, 1);
-        } else {
-          dup.text(1, r.sending_application);
-          dup.text(2, r.sending_facility);
-          dup.text(3, r.control_id);
-          if (dup.step() != SQLITE_ROW) throw std::runtime_error("duplicate key without its row");
-          results[i].what = commit_result::outcome::duplicate;
-          results[i].id = dup.column_int(0);
-          results[i].ack_code = dup.column_text(2);
-          if (dup.column_null(3)) {
-            results[i].ack = dup.column_text(1);  // stored before schema 4
-          } else {
-            const std::int64_t at = dup.column_int(3);
-            // The original may be in this very batch, not yet in the log.
-            const auto it = std::find_if(logged.begin(), logged.end(),
-                                         [at](const auto& l) { return l.first == at; });
-            if (it != logged.end()) {
-              results[i].ack = std::get<op::insert>(batch[it->second].what).record.ack;
-            } else {
-              std::string why;
-              auto original = log_->read(at, &why);
-              if (!original) throw std::runtime_error("cannot read the stored ACK: " + why);
-              results[i].ack = std::move(original->record.ack);
-            }
-          }
-          dup.reset();
-          stmt& bump = st_->bump;
-          bump.int64(1, results[i].id);
-          check(wdb_, bump.step(), "count duplicate");
-          bump.reset();
-          counts.add("duplicate", r.sending_facility, 1);
+          logged.emplace_back(log_->append(results[i].id, in->record), i);
         }
-      } else {
-        auto& u = std::get<op::update>(batch[i].what);
-        stmt& get = st_->get;
-        get.int64(1, u.id);
-        const int found = get.step();
-        check(wdb_, found, "read state");
-        if (found == SQLITE_ROW) {
-          const auto before = state_from_string(get.column_text(0)).value_or(message_state::errored);
-          if (before != u.state) {
-            const std::string facility = get.column_text(1);
-            counts.add(to_string(before), facility, -1);
-            counts.add(to_string(u.state), facility, 1);
-          }
-          get.reset();
-          stmt& upd = keeps_key(u.state) ? st_->upd_keep : st_->upd_release;
-          upd.text(1, to_string(u.state));
-          upd.text(2, u.reason);
-          upd.int64(3, now_us());
-          upd.int64(4, u.id);
-          check(wdb_, upd.step(), "settle");
-          upd.reset();
-        } else {
-          get.reset();
-        }
-        if (u.result) {
-          const std::int64_t now = now_us();
-          stmt& res = st_->resource;
-          for (const resource_row& r : u.result->resources) {
-            res.text(1, r.type);
-            res.text(2, r.id);
-            res.int64(3, now);
-            res.int64(4, u.id);
-            res.blob(5, r.json);
-            check(wdb_, res.step(), "upsert resource");
-            res.reset();
-          }
-          // A message processed again replaces its events.
-          stmt& drop = st_->drop_events;
-          drop.int64(1, u.id);
-          check(wdb_, drop.step(), "replace events");
-          drop.reset();
-          stmt& ev = st_->event;
-          std::int64_t seq = 0;
-          for (const event_row& e : u.result->events) {
-            ev.int64(1, u.id);
-            ev.int64(2, seq++);
-            ev.text(3, e.kind);
-            ev.text(4, e.patient_resource_id);
-            ev.text(5, e.encounter_resource_id);
-            ev.blob(6, e.json);
-            check(wdb_, ev.step(), "store event");
-            ev.reset();
-          }
-        }
-        results[i].what = commit_result::outcome::stored;
-        results[i].id = u.id;
       }
     }
-    counts.apply(wdb_, st_->count);
-    // The durable point: the batch's records in the log. Only then does SQLite commit (without an
-    // fsync): whatever SQLite holds, the log holds too. A batch that only settles messages writes
-    // nothing to the log: if it is lost in a crash the messages are still pending and the
-    // (idempotent) pipeline runs them again.
+    // The durable point: the batch's records in the log (one write, one fdatasync). The SQLite
+    // transaction stays open across batches (commit_txn()): whatever SQLite holds, the log holds
+    // too. A batch that only settles messages writes nothing to the log: if it is lost in a
+    // crash the messages are still pending and the (idempotent) pipeline runs them again.
     if (!logged.empty()) {
       std::error_code ec;
       if (!log_->flush(opts_.fsync, ec))
         throw std::runtime_error("cannot write the message log: " + ec.message());
-      flushed = true;
+      synced = opts_.fsync;
       if (log_->wants_preallocation()) want_preallocation();
     }
-    check(wdb_, st_->commit.step(), "commit");
-    st_->commit.reset();
   } catch (const std::exception& e) {
     ok = false;
     failure = e.what();
-    for (stmt* q : st_->all()) q->reset();
-    sqlite3_exec(wdb_, "ROLLBACK", nullptr, nullptr, nullptr);
-    log_->discard();
-    std::error_code ec;
-    if (flushed && !log_->undo_last_batch(ec)) {
-      // The log holds records SQLite does not, with ids SQLite would give again: stop writing
-      // until a restart inserts them (recover()).
-      broken_ = true;
-      broken_reason_ = "the message log could not be cut back after a failed commit (" +
-                       ec.message() + "); restart to recover";
-      failure += "; " + broken_reason_;
-    }
+    abort_txn();
   }
-  if (ok && max_id > durable_id_.load(std::memory_order_relaxed))
-    durable_id_.store(max_id, std::memory_order_release);
+  if (ok) txn_max_id_ = std::max(txn_max_id_, max_id);
   {
     std::lock_guard lock(mu_);
-    writable_ = ok;
-    if (ok) {
-      ++commits_;
-      written_ += batch.size();
-      if (!logged.empty() && opts_.fsync) ++syncs_;
-    }
+    writable_ = ok && !broken_;
+    if (synced) ++syncs_;
   }
+  // New messages are answered first: durable in the log, they wait for nothing else — neither
+  // SQLite's commit nor the settlements below (which may upsert many resources each).
   for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto* in = std::get_if<op::insert>(&batch[i].what);
+    if (in == nullptr) continue;
     if (!ok) {
       results[i] = commit_result{};
       results[i].what = commit_result::outcome::failed;
       results[i].error = failure;
     }
-    if (auto* in = std::get_if<op::insert>(&batch[i].what)) {
-      results[i].record = std::move(in->record);
-      in->done(std::move(results[i]));
+    results[i].record = std::move(in->record);
+    in->done(std::move(results[i]));
+  }
+  // Then the settlements, in the same open transaction. Each counts once SQLite has committed it
+  // (a scan must not find it pending): its callback waits for commit_txn().
+  bool settled_ok = ok;
+  if (ok) {
+    try {
+      for (auto& o : batch)
+        if (const auto* u = std::get_if<op::update>(&o.what))
+          settle_message(u->id, u->state, u->reason, u->result ? &*u->result : nullptr, counts);
+    } catch (const std::exception& e) {
+      settled_ok = false;
+      obs::error("store.settle_failed", {{"error", e.what()}});
+      abort_txn();  // the messages of this transaction come back from the log
+    }
+    if (settled_ok) {
+      try {
+        counts.apply(wdb_, st_->count);
+      } catch (const std::exception& e) {
+        settled_ok = false;
+        obs::error("store.settle_failed", {{"error", e.what()}});
+        abort_txn();
+      }
+    }
+  }
+  if (settled_ok) txn_ops_ += batch.size();
+  {
+    std::lock_guard lock(mu_);
+    if (settled_ok) written_ += batch.size();
+  }
+  for (auto& o : batch) {
+    auto* u = std::get_if<op::update>(&o.what);
+    if (u == nullptr || !u->done) continue;
+    if (settled_ok) {
+      txn_settled_.push_back(std::move(u->done));
     } else {
-      auto& u = std::get<op::update>(batch[i].what);
-      if (u.done) u.done(ok);
+      u->done(false);
     }
   }
 }
 
+void sqlite_store::commit_txn() {
+  if (!txn_open_) return;
+  bool ok = true;
+  try {
+    check(wdb_, st_->commit.step(), "commit");
+    st_->commit.reset();
+    txn_open_ = false;
+    if (txn_max_id_ > durable_id_.load(std::memory_order_relaxed))
+      durable_id_.store(txn_max_id_, std::memory_order_release);
+  } catch (const std::exception& e) {
+    ok = false;
+    obs::error("store.commit_failed", {{"error", e.what()}});
+    abort_txn();
+  }
+  std::vector<std::function<void(bool)>> settled;
+  settled.swap(txn_settled_);
+  {
+    std::lock_guard lock(mu_);
+    if (ok) ++commits_;
+    writable_ = ok && !broken_;
+    txn_open_shared_ = false;
+    ++committed_txns_;
+  }
+  readers_cv_.notify_all();
+  for (auto& done : settled) done(ok);
+}
+
+void sqlite_store::abort_txn() {
+  for (stmt* q : st_->all()) q->reset();
+  sqlite3_exec(wdb_, "ROLLBACK", nullptr, nullptr, nullptr);
+  log_->discard();
+  txn_open_ = false;
+  txn_ops_ = 0;
+  {
+    std::lock_guard lock(mu_);
+    txn_open_shared_ = false;
+    ++committed_txns_;
+  }
+  readers_cv_.notify_all();
+  std::vector<std::function<void(bool)>> lost;
+  lost.swap(txn_settled_);
+  for (auto& done : lost) done(false);  // the pipeline runs those messages again
+  // Messages of earlier batches of this transaction were acknowledged: they are in the log, and
+  // SQLite must have them again before anything else is written.
+  try {
+    recover();
+    stmt q(wdb_, "SELECT coalesce(max(id), 0) FROM messages");
+    if (q.step() == SQLITE_ROW && q.column_int(0) > durable_id_.load(std::memory_order_relaxed))
+      durable_id_.store(q.column_int(0), std::memory_order_release);
+  } catch (const std::exception& e) {
+    broken_ = true;
+    broken_reason_ = std::string("the database could not be brought back in line with the "
+                                 "message log (") + e.what() + "); restart to recover";
+    obs::error("store.broken", {{"error", broken_reason_}});
+  }
+}
+
+void sqlite_store::wait_for_commit() {
+  if (on_writer_thread) return;  // a callback: the writer cannot wait for itself
+  std::unique_lock lock(mu_);
+  if (!txn_open_shared_) return;
+  const std::uint64_t seen = committed_txns_;
+  commit_wanted_ = true;
+  cv_.notify_one();
+  readers_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return committed_txns_ != seen; });
+}
+
 std::vector<stored_message> sqlite_store::pending(std::int64_t after_id, std::size_t limit) {
+  wait_for_commit();
   std::lock_guard lock(read_mu_);
   stmt q(rdb_,
          "SELECT m.id, m.body_pos, b.raw, m.sending_facility, m.control_id, m.message_type, "
@@ -882,6 +1041,7 @@ std::vector<stored_message> sqlite_store::pending(std::int64_t after_id, std::si
 }
 
 store_stats sqlite_store::stats() {
+  wait_for_commit();
   std::lock_guard lock(read_mu_);
   store_stats s;
   // Schema 3 keeps the counts; an older store (read-only `store stats`) is counted row by row.
@@ -918,6 +1078,7 @@ store_stats sqlite_store::stats() {
 }
 
 message_store::backlog_info sqlite_store::backlog() {
+  wait_for_commit();
   std::lock_guard lock(read_mu_);
   stmt q(rdb_, "SELECT count(*), min(received_at_us) FROM messages WHERE state='pending'");
   backlog_info b;
@@ -935,7 +1096,7 @@ bool sqlite_store::writable() const {
 
 std::size_t sqlite_store::queued() const {
   std::lock_guard lock(mu_);
-  return queue_.size();
+  return queue_.size() + updates_.size();
 }
 
 void sqlite_store::close() {

@@ -1,32 +1,41 @@
-// The embedded message store under the data directory: an append-only message log (log/, where a
-// message becomes durable) and SQLite in WAL mode (carebridge.db: rows, indexes, state, resources).
+// The embedded message store under the data directory: an append-only message log
+// (message-log/, where a message becomes durable) and SQLite in WAL mode (carebridge.db: the
+// messages' rows and state, the duplicate key, counts, resources and events).
 //
-// One writer thread owns the write connection and group-commits: it takes everything queued (up to
-// options::max_batch records) and, in one SQLite transaction, checks each new message's duplicate
-// key, gives it its row (without the body) and adds its whole record to the log batch; it then
-// writes that batch to the log with one write and one fdatasync — the durable point: one fsync
-// covers many messages — commits SQLite without an fsync, and runs the callbacks. At open, records
-// in the log past the last row SQLite kept (a crash, or a power cut that took SQLite's unsynced
-// commits) are inserted again, so SQLite always ends up holding everything the log holds. Batches
-// that only settle messages touch SQLite only (a lost settle leaves the message pending; it is
-// re-run). Callbacks run on the writer thread after the commit.
+// One writer thread owns the write connection and group-commits. It takes every new message
+// queued (up to options::max_batch) and, for each, checks the duplicate key and gives it its row
+// (without the body) in SQLite, adding its whole record to the log batch; it writes that batch to
+// the log with one write and one fdatasync — the durable point: one fsync covers the batch — and
+// runs the callbacks at once. The SQLite transaction stays open across batches and commits, without
+// an fsync, when the writer has been idle for 2 ms, after 20 ms or 2048 operations, or when a
+// reader asks: SQLite's commit costs are shared by many batches and never delay an ACK. At open,
+// records in the log past the last row SQLite kept (a kill, or a power cut that took SQLite's
+// unsynced commits) are inserted again, so SQLite always ends up holding everything the log holds;
+// should a SQLite statement or commit fail at run time, the transaction is rolled back and the
+// same recovery runs at once.
 //
-// Reads (pending(), stats()…) use a second connection under a mutex, and read bodies from the log;
-// WAL lets them run beside the writer, and pending() never returns a message whose commit is not
-// yet durable. A third connection, on its own thread, checkpoints the WAL (PASSIVE) once it passes
-// 16 MiB, so that work stays off the commit path; after such a pass the writer copies the few
-// frames it added meanwhile, so that the WAL starts over instead of growing. The same thread
-// zero-fills the log ahead of the writer (message_log::preallocate()).
+// Settlements (what the pipeline made of a message) touch SQLite only, a few per batch after the
+// new messages are answered; their callbacks run once SQLite has committed them. A lost settlement
+// leaves the message pending: it is processed again.
 //
-// Per accepted message a commit writes its log record, its row, one entry of the duplicate-key
-// index and one of the pending index; settling it rewrites its row and drops the pending entry.
-// Counts by state and facility (for stats) are kept in a small table, updated once per batch.
+// Reads (pending(), stats(), backlog()) first have the writer commit its open transaction, then
+// read through a second connection under a mutex; pending() never returns a message whose record
+// is not durable. read_resource() and events_for_patient() read what is committed (at most about
+// 20 ms behind; a settlement's callback means it is committed). A third connection, on its own
+// thread at idle I/O priority, checkpoints the WAL (PASSIVE) once it passes 16 MiB and zero-fills
+// the log ahead of the writer (message_log::preallocate()); after a checkpoint pass the writer
+// copies the few frames it added meanwhile, so that the WAL starts over instead of growing.
+//
+// Per accepted message: its log record, its row, one entry of the duplicate-key index and one of
+// the pending index; settling it rewrites its row and drops the pending entry. Counts by state and
+// facility (for stats) are kept in a small table, updated once per batch.
 #pragma once
 
 #include "gateway/store/message_log.hpp"
 #include "gateway/store/message_store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -41,12 +50,14 @@ namespace carebridge::gateway::store {
 class sqlite_store final : public message_store {
  public:
   struct options {
-    std::size_t max_batch = 1024;  // records per transaction at the most
-    bool fsync = true;             // synchronous=FULL (true) or NORMAL (tests of other things)
+    std::size_t max_batch = 1024;  // new messages per group commit at the most
+    bool fsync = true;  // fdatasync the log per group commit (false: tests of other things)
   };
 
-  /// Opens (creating if needed) DIR/carebridge.db. Throws std::runtime_error with one clear line
-  /// when the directory or database cannot be used.
+  /// Opens (creating if needed) DIR/carebridge.db and DIR/message-log/, migrating an older
+  /// database and inserting again what the log has and SQLite lost. Throws std::runtime_error with
+  /// one clear line when the directory, database or log cannot be used (a log that lost messages
+  /// the database has is refused, and left as it is).
   static std::unique_ptr<sqlite_store> open(const std::filesystem::path& data_dir, options opts);
   /// Opens an existing store read-only (for `carebridge store stats`).
   static std::unique_ptr<sqlite_store> open_read_only(const std::filesystem::path& data_dir);
@@ -81,10 +92,19 @@ class sqlite_store final : public message_store {
  private:
   struct op;
   struct statements;
+  class count_deltas;
   sqlite_store();
   void writer_loop();
   void write_batch(std::deque<op>& batch);
+  commit_result insert_message(const inbound_record& r, const std::deque<op>& batch,
+                               const std::vector<std::pair<std::int64_t, std::size_t>>& logged,
+                               count_deltas& counts);
+  void settle_message(std::int64_t id, message_state state, const std::string& reason,
+                      const processing_result* result, count_deltas& counts);
   void recover();
+  void commit_txn();
+  void abort_txn();
+  void wait_for_commit();
   void want_preallocation();
   void checkpoint_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
@@ -93,6 +113,16 @@ class sqlite_store final : public message_store {
   std::uint64_t recovered_ = 0;
   bool broken_ = false;        // writer thread only: the log and SQLite disagree until a restart
   std::string broken_reason_;
+  // The SQLite transaction the writer keeps open across group commits (writer thread only): it
+  // commits after txn_idle without work, after txn_max_age, or after txn_max_ops operations.
+  static constexpr auto txn_idle = std::chrono::milliseconds(2);
+  static constexpr auto txn_max_age = std::chrono::milliseconds(20);
+  static constexpr std::size_t txn_max_ops = 2048;
+  bool txn_open_ = false;
+  std::chrono::steady_clock::time_point txn_started_;
+  std::size_t txn_ops_ = 0;
+  std::int64_t txn_max_id_ = 0;
+  std::vector<std::function<void(bool)>> txn_settled_;  // run once the transaction commits
   sqlite3* wdb_ = nullptr;  // writer thread only
   std::unique_ptr<statements> st_;  // writer thread only: prepared once
   sqlite3* cdb_ = nullptr;  // checkpointer thread only
@@ -109,12 +139,17 @@ class sqlite_store final : public message_store {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<op> queue_;
+  std::deque<op> queue_;    // new messages
+  std::deque<op> updates_;  // settlements
   bool closing_ = false;
   bool writable_ = true;
   std::uint64_t commits_ = 0;
   std::uint64_t written_ = 0;
   std::uint64_t syncs_ = 0;
+  std::uint64_t committed_txns_ = 0;  // under mu_: for readers waiting for a commit
+  bool commit_wanted_ = false;        // under mu_: a reader wants the open transaction committed
+  bool txn_open_shared_ = false;      // under mu_: the writer's transaction is open
+  std::condition_variable readers_cv_;
   std::thread writer_;
   std::uint64_t checkpoint_failures_ = 0;
 

@@ -53,7 +53,8 @@ struct options {
   fs::path data;
   bool fsync = true;
   bool pipeline = true;
-  bool convert = false;  // the FHIR conversion stage of `carebridge serve` instead of the header check
+  bool convert =
+      false;  // the FHIR conversion stage of `carebridge serve` instead of the header check
   int nice = 10;
   fs::path messages = CAREBRIDGE_TEST_DATA "/hl7/adt";
 };
@@ -158,15 +159,24 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--connections") o.connections = std::stoul(value());
-    else if (a == "--seconds") o.seconds = std::stod(value());
-    else if (a == "--warmup") o.warmup = std::stod(value());
-    else if (a == "--data") o.data = value();
-    else if (a == "--messages") o.messages = value();
-    else if (a == "--no-fsync") o.fsync = false;
-    else if (a == "--no-pipeline") o.pipeline = false;
-    else if (a == "--convert") o.convert = true;
-    else if (a == "--pipeline-nice") o.nice = std::stoi(value());
+    if (a == "--connections")
+      o.connections = std::stoul(value());
+    else if (a == "--seconds")
+      o.seconds = std::stod(value());
+    else if (a == "--warmup")
+      o.warmup = std::stod(value());
+    else if (a == "--data")
+      o.data = value();
+    else if (a == "--messages")
+      o.messages = value();
+    else if (a == "--no-fsync")
+      o.fsync = false;
+    else if (a == "--no-pipeline")
+      o.pipeline = false;
+    else if (a == "--convert")
+      o.convert = true;
+    else if (a == "--pipeline-nice")
+      o.nice = std::stoi(value());
     else {
       std::cerr << "usage: carebridge_ingest_bench [--connections N] [--seconds S] [--warmup S] "
                    "[--data DIR] [--no-fsync] [--no-pipeline] [--convert] [--pipeline-nice N] "
@@ -205,9 +215,10 @@ int main(int argc, char** argv) {
     wo.nice = o.nice;
     ingest::pipeline_worker worker(
         *store, metrics, std::chrono::milliseconds(1000),
-        o.convert ? ingest::processor([&convert](const store::stored_message& m,
-                                                 store::processing_result& r) { return convert(m, r); })
-                  : ingest::processor{},
+        o.convert
+            ? ingest::processor([&convert](const store::stored_message& m,
+                                           store::processing_result& r) { return convert(m, r); })
+            : ingest::processor{},
         wo);
     ingest::ingest_service::options io;
     if (o.pipeline)

@@ -6,7 +6,9 @@
 #   medplum     npm @medplum/hl7 Hl7Server, msg.buildAck()
 #               (conformance/peers/medplum_hl7_server.mjs)
 # For each server and 1, 16 and 64 connections: a fresh server pinned to core 0, the closed-loop
-# load tool (tests/bench/mllp/mllp_load.cpp) pinned to core 1, a unique MSH-10 per message. Then
+# load tool (tests/bench/mllp/mllp_load.cpp) pinned to core 1, a unique MSH-10 per message; for
+# carebridge, also how many messages its pipeline (which processes after the ACK, at a lower
+# priority) still had to process when the load stopped, and how long it took to finish them. Then
 # 10,000 idle connections to `carebridge serve` while its VmRSS is read; they come from 10 loopback
 # addresses (127.0.0.2-11, 1,000 each) as from 10 peers, within the default per-peer cap.
 #
@@ -125,9 +127,10 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
 fi
 
 # --- servers ------------------------------------------------------------------------------------
-# The port of the first {"event":"listening",...} line in a log (for carebridge: the MLLP one).
+# The port of the first {"event":"listening",...} line in a log (for carebridge: the MLLP one, or
+# the one of listener $2).
 listen_port() {
-  python3 - "$1" <<'PY'
+  python3 - "$1" "${2:-mllp}" <<'PY'
 import json, sys
 for line in open(sys.argv[1], errors="replace"):
     line = line.strip()
@@ -137,7 +140,7 @@ for line in open(sys.argv[1], errors="replace"):
         ev = json.loads(line)
     except ValueError:
         continue
-    if ev.get("event") == "listening" and ev.get("listener", "mllp") == "mllp":
+    if ev.get("event") == "listening" and ev.get("listener", "mllp") == sys.argv[2]:
         print(ev["address"].rsplit(":", 1)[1])
         break
 PY
@@ -224,6 +227,40 @@ print(f"  {d['server']:<11} {d['connections']:>3} conns: {d['msgs_per_sec']:>9.0
       f"  (others used {d['others_cpu_pct']:.0f} % of the CPUs)", flush=True)
 PY
 }
+# pipeline_drain CONNS: carebridge acknowledges once a message is durable and processes it after
+# (its pipeline runs at a lower priority): how many were still to process when the load stopped,
+# and how long the pipeline took to finish them (60 s at most), from /metrics.
+pipeline=$tmp/pipeline.jsonl
+: >"$pipeline"
+pipeline_drain() {
+  python3 - "$1" "$(listen_port "$server_log" http)" "$pipeline" <<'PY'
+import json, sys, time, urllib.request
+conns, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def metrics():
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    get = lambda name: sum(float(l.split()[-1]) for l in text.splitlines()
+                           if l.startswith(name) and not l.startswith("#"))
+    return get("carebridge_store_pending_messages"), get("carebridge_pipeline_messages_total")
+try:
+    t0 = time.monotonic()
+    pending0, done0 = metrics()
+    pending, done = pending0, done0
+    while pending > 0 and time.monotonic() - t0 < 60:
+        time.sleep(0.25)
+        pending, done = metrics()
+    secs = time.monotonic() - t0
+except OSError as e:
+    print(f"  carebridge  {conns:>3} conns: pipeline backlog not read ({e})", flush=True)
+    sys.exit(0)
+rate = (done - done0) / secs if secs > 0 and done > done0 else 0
+with open(out, "a") as f:
+    f.write(json.dumps({"connections": conns, "backlog": pending0, "left": pending,
+                        "drain_s": secs, "drain_rate": rate}) + "\n")
+print(f"  carebridge  {conns:>3} conns: pipeline backlog {pending0:.0f} when the load stopped, "
+      f"{pending:.0f} left after {secs:.1f} s ({rate:.0f} msgs/s)", flush=True)
+PY
+}
+
 failed_point() {
   echo "{\"server\":\"$1\",\"connections\":$2,\"failed\":\"$3\"}" >>"$results"
   failures=$((failures + 1))
@@ -264,6 +301,8 @@ for name in $servers; do
       echo "mllp_bench: $name exited during the run; its log ends:" >&2
       tail -5 "$server_log" >&2
       failures=$((failures + 1))
+    elif [ "$name" = carebridge ]; then
+      pipeline_drain "$c"
     fi
     stop "$server_pid"
   done
@@ -337,10 +376,11 @@ versions=$(node -e '
   };
   console.log(`node ${process.version}, simple-hl7 ${v("simple-hl7")},`,
               `@medplum/hl7 ${v("@medplum/hl7")}`);')
-python3 - "$results" "$idle_json" "$versions" <<'PY'
+python3 - "$results" "$idle_json" "$versions" "$pipeline" <<'PY'
 import json, sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+drains = [json.loads(l) for l in open(sys.argv[4]) if l.strip()]
 idle_lines = [l for l in open(sys.argv[2]) if l.strip()]
 idle = json.loads(idle_lines[0]) if idle_lines else None
 
@@ -355,6 +395,10 @@ for r in rows:
     by[(r["server"], r["connections"])] = r
     print(f"{r['server']:<12} {r['connections']:>5} {r['msgs_per_sec']:>10.0f} {r['p50_us']:>9.0f} "
           f"{r['p99_us']:>9.0f} {r['p999_us']:>9.0f} {r['errors']:>7} {r['others_cpu_pct']:>9.0f}")
+for d in drains:
+    print(f"carebridge pipeline, {d['connections']} conns: {d['backlog']:.0f} messages still to "
+          f"process when the load stopped; {d['left']:.0f} left after {d['drain_s']:.1f} s "
+          f"({d['drain_rate']:.0f} msgs/s while draining)")
 busiest = max((r["others_cpu_pct"] for r in by.values()), default=0)
 if busiest > 10:
     print(f"note: other processes took up to {busiest:.0f} % of the CPUs during a point "

@@ -187,6 +187,58 @@ TEST(MllpListener, SplitAndPipelinedFramesAreAnsweredInOrder) {
   EXPECT_EQ(s.store().stats().accepted, 6u);
 }
 
+TEST(MllpListener, AcksThatDoNotFitTheSocketAreWrittenWholeAndInOrder) {
+  server s({});
+  // A client that sends without reading for a while, through a small receive buffer: the
+  // server's ACK writes stop fitting and must go on later, from where they stopped.
+  tcp::socket sock(plain_client::ioc);
+  sock.open(tcp::v4());
+  sock.set_option(asio::socket_base::receive_buffer_size(2048));
+  sock.connect({asio::ip::make_address("127.0.0.1"), s.port()});
+  set_read_timeout(sock.native_handle(), 10000);
+  constexpr int n = 1500;
+  // Long control ids make long ACKs (MSA-2 echoes them): more than the socket can hold.
+  const std::string pad(3000, 'x');
+  auto id = [&](int i) { return "W" + std::to_string(i) + "-" + pad; };
+  std::thread sender([&] {
+    std::string all;
+    for (int i = 0; i < n; ++i) all += frame(message("MERCY", id(i)));
+    boost::system::error_code ec;
+    asio::write(sock, asio::buffer(all), ec);
+  });
+  // Until the server is stuck on a full socket (or done): no new message for a while.
+  std::uint64_t seen = 0;
+  for (int still = 0; still < 3 && seen < static_cast<std::uint64_t>(n);) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    const std::uint64_t now = s.store().stats().accepted;
+    still = now == seen ? still + 1 : 0;
+    seen = now;
+  }
+  // Here (send buffers of at most 4 MiB) the server has had to wait for the client by now.
+  RecordProperty("messages_before_the_client_read", static_cast<int>(seen));
+  std::string pending;
+  int got = 0;
+  bool in_order = true;
+  while (got < n) {
+    char buf[4096];
+    boost::system::error_code ec;
+    const std::size_t k = sock.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    pending.append(buf, k);
+    std::size_t end;
+    while ((end = pending.find('\x1C')) != std::string::npos) {
+      const std::size_t start = pending.find('\x0B');
+      const std::string ack = pending.substr(start + 1, end - start - 1);
+      pending.erase(0, end + 2 <= pending.size() ? end + 2 : end + 1);
+      in_order = in_order && msa(ack) == "AA" && msa(ack, "MSA.2") == id(got);
+      ++got;
+    }
+  }
+  sender.join();
+  EXPECT_EQ(got, n);
+  EXPECT_TRUE(in_order);
+}
+
 TEST(MllpListener, AckComesOnlyAfterTheMessageIsInTheStore) {
   server s({});
   plain_client c(s.port());

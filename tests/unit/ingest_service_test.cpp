@@ -201,6 +201,29 @@ TEST_F(fixture, StoreFailureIsAnsweredAEAndNothingIsClaimed) {
   EXPECT_EQ(accepted_hook, 0);
 }
 
+TEST_F(fixture, StoreFailureInEnhancedModeIsCEOrNothingAsMsh15Asks) {
+  store::commit_result fail;
+  fail.what = store::commit_result::outcome::failed;
+  fail.error = "disk I/O error";
+  store.scripted.push_back(fail);
+  store.scripted.push_back(fail);
+  std::string enhanced = a03;
+  enhanced.replace(enhanced.find("2.5.1\r"), 6, "2.5.1|||AL|NE\r");
+  auto r = run(enhanced);
+  EXPECT_EQ(r.disposition, disposition::errored);
+  EXPECT_FALSE(r.stored);
+  EXPECT_EQ(r.ack_code, "CE");
+  ASSERT_TRUE(r.ack.has_value());
+  EXPECT_EQ(msa(*r.ack, "MSA.2"), "CTRL1");
+  EXPECT_THAT(*r.ack, Not(HasSubstr("MSA|CA")));
+  std::string never = a03;
+  never.replace(never.find("2.5.1\r"), 6, "2.5.1|||NE|NE\r");
+  r = run(never);
+  EXPECT_EQ(r.disposition, disposition::errored);
+  EXPECT_FALSE(r.ack.has_value());  // no accept ACK wanted, not even this one
+  EXPECT_EQ(accepted_hook, 0);
+}
+
 TEST_F(fixture, DuplicateIsAnsweredWithTheStoredAck) {
   store::commit_result dup;
   dup.what = store::commit_result::outcome::duplicate;

@@ -430,7 +430,7 @@ TEST(SqliteStore, BodiesAreInTheLogAndComeBackAfterReopen) {
     EXPECT_EQ(s->syncs(), 1u);
     EXPECT_EQ(s->recovered(), 0u);
   }
-  EXPECT_TRUE(std::filesystem::exists(dir / "log" / "00000001.cblog"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "message-log" / "00000001.cblog"));
   EXPECT_EQ(sql_int(dir / "carebridge.db", "SELECT count(*) FROM message_bodies"), 0);
   auto s = sqlite_store::open(dir.path(), {});
   EXPECT_EQ(s->recovered(), 0u);
@@ -479,10 +479,10 @@ TEST(SqliteStore, ATornLogTailIsCutOff) {
     submit_and_wait(*s, record("MERCY", "T1"));
   }
   // A write the crash interrupted: half a record after the last one.
-  const auto seg = dir / "log" / "00000001.cblog";
+  const auto seg = dir / "message-log" / "00000001.cblog";
   std::int64_t end = 0;
   {
-    auto log = message_log::open(dir / "log", true);
+    auto log = message_log::open(dir / "message-log", true);
     end = log->next_position();
   }
   {
@@ -512,7 +512,7 @@ TEST(SqliteStore, ALogThatLostAcknowledgedMessagesIsRefused) {
   }
   // Damage inside the first record: the log now ends before rows the database has.
   {
-    std::FILE* f = std::fopen((dir / "log" / "00000001.cblog").c_str(), "r+b");
+    std::FILE* f = std::fopen((dir / "message-log" / "00000001.cblog").c_str(), "r+b");
     ASSERT_NE(f, nullptr);
     std::fseek(f, 40, SEEK_SET);
     std::fputc('#', f);
@@ -525,7 +525,7 @@ TEST(SqliteStore, ALogThatLostAcknowledgedMessagesIsRefused) {
     EXPECT_NE(std::string(e.what()).find("message log"), std::string::npos) << e.what();
   }
   // Nothing was cut: the damage is still there to look at.
-  EXPECT_GT(std::filesystem::file_size(dir / "log" / "00000001.cblog"), 100u);
+  EXPECT_GT(std::filesystem::file_size(dir / "message-log" / "00000001.cblog"), 100u);
 }
 
 }  // namespace

@@ -1,0 +1,227 @@
+// The pipeline worker against a real store: messages handed over in memory and found in the store
+// are each processed once, what a previous run left pending is resumed, an overflowing queue falls
+// back to the store, and a message whose settlement failed is run again.
+#include "gateway/ingest/pipeline_worker.hpp"
+#include "gateway/store/sqlite_store.hpp"
+#include "tests/e2e/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace {
+
+using namespace carebridge::gateway;
+using carebridge::test::temp_dir;
+using namespace std::chrono_literals;
+
+store::inbound_record record(const std::string& control_id) {
+  store::inbound_record r;
+  r.sending_application = "EPIC";
+  r.sending_facility = "MERCY";
+  r.control_id = control_id;
+  r.message_type = "ADT^A03";
+  r.ack_code = "AA";
+  r.ack = "MSA|AA|" + control_id;
+  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + control_id + "|P|2.5\r";
+  r.received_at_us = 1;
+  return r;
+}
+
+// What ingest hands over after a commit.
+store::stored_message handed_over(store::commit_result c) {
+  store::stored_message m;
+  m.id = c.id;
+  m.raw = std::move(c.record.raw);
+  m.sending_facility = std::move(c.record.sending_facility);
+  m.control_id = std::move(c.record.control_id);
+  m.message_type = std::move(c.record.message_type);
+  m.received_at_us = c.record.received_at_us;
+  return m;
+}
+
+store::commit_result submit(store::message_store& s, const std::string& control_id) {
+  std::promise<store::commit_result> p;
+  s.submit(record(control_id), [&p](store::commit_result c) { p.set_value(std::move(c)); });
+  return p.get_future().get();
+}
+
+// Counts how often each message is processed.
+struct counting_processor {
+  std::mutex mu;
+  std::map<std::int64_t, int> runs;
+  std::chrono::microseconds delay{0};
+
+  ingest::processor fn() {
+    return [this](const store::stored_message& m, store::processing_result&) {
+      if (delay.count() > 0) std::this_thread::sleep_for(delay);
+      std::lock_guard lock(mu);
+      ++runs[m.id];
+      if (m.control_id.starts_with("BAD"))
+        return ingest::stage_outcome{ingest::stage_outcome::kind::error, "bad"};
+      return ingest::stage_outcome{};
+    };
+  }
+  std::size_t distinct() {
+    std::lock_guard lock(mu);
+    return runs.size();
+  }
+  int max_runs() {
+    std::lock_guard lock(mu);
+    int m = 0;
+    for (const auto& [id, n] : runs) m = std::max(m, n);
+    return m;
+  }
+};
+
+// Waits (up to 10 s) until the store has no pending message left.
+bool drained(store::message_store& s) {
+  for (int i = 0; i < 1000; ++i) {
+    if (s.backlog().pending == 0) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+TEST(IngestPipelineWorker, HandedOverMessagesAreProcessedOnceAndSettled) {
+  temp_dir dir;
+  auto s = store::sqlite_store::open(dir.path(), {});
+  obs::registry metrics;
+  counting_processor p;
+  ingest::pipeline_worker w(*s, metrics, 50ms, p.fn());
+  w.start();
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = (i % 10 == 9 ? "BAD" : "OK") + std::to_string(i);
+    w.enqueue(handed_over(submit(*s, id)));
+  }
+  ASSERT_TRUE(drained(*s));
+  w.stop();
+  EXPECT_EQ(p.distinct(), 40u);
+  EXPECT_EQ(p.max_runs(), 1);
+  const auto st = s->stats();
+  EXPECT_EQ(st.processed, 36u);
+  EXPECT_EQ(st.errored, 4u);
+  EXPECT_EQ(w.processed(), 36u);
+}
+
+TEST(IngestPipelineWorker, ResumesWhatAPreviousRunLeftPending) {
+  temp_dir dir;
+  {
+    auto s = store::sqlite_store::open(dir.path(), {});
+    for (int i = 0; i < 7; ++i) submit(*s, "LEFT" + std::to_string(i));
+  }
+  auto s = store::sqlite_store::open(dir.path(), {});
+  obs::registry metrics;
+  counting_processor p;
+  ingest::pipeline_worker w(*s, metrics, 10s, p.fn());  // no poll: the start alone must do it
+  w.start();
+  ASSERT_TRUE(drained(*s));
+  w.stop();
+  EXPECT_EQ(p.distinct(), 7u);
+  EXPECT_EQ(p.max_runs(), 1);
+}
+
+TEST(IngestPipelineWorker, AMessageBothPendingInTheStoreAndHandedOverRunsOnce) {
+  temp_dir dir;
+  auto s = store::sqlite_store::open(dir.path(), {});
+  obs::registry metrics;
+  counting_processor p;
+  ingest::pipeline_worker w(*s, metrics, 10s, p.fn());
+  // Committed and handed over before the worker starts: its first scan finds them too.
+  for (int i = 0; i < 20; ++i) w.enqueue(handed_over(submit(*s, "BOTH" + std::to_string(i))));
+  w.start();
+  for (int i = 0; i < 20; ++i) w.enqueue(handed_over(submit(*s, "LATER" + std::to_string(i))));
+  ASSERT_TRUE(drained(*s));
+  w.stop();
+  EXPECT_EQ(p.distinct(), 40u);
+  EXPECT_EQ(p.max_runs(), 1);
+}
+
+TEST(IngestPipelineWorker, AnOverflowingQueueFallsBackToTheStore) {
+  temp_dir dir;
+  auto s = store::sqlite_store::open(dir.path(), {});
+  obs::registry metrics;
+  counting_processor p;
+  p.delay = 500us;
+  ingest::pipeline_worker::options o;
+  o.max_queued_messages = 3;
+  ingest::pipeline_worker w(*s, metrics, 10s, p.fn(), o);
+  // Thirty handed over before the worker runs: the queue holds three, the rest overflow.
+  std::vector<store::commit_result> committed;
+  for (int i = 0; i < 30; ++i) committed.push_back(submit(*s, "MANY" + std::to_string(i)));
+  for (auto& c : committed) w.enqueue(handed_over(std::move(c)));
+  w.start();
+  // And thirty more while it works (slowly): some fit, some may not.
+  for (int i = 30; i < 60; ++i) w.enqueue(handed_over(submit(*s, "MANY" + std::to_string(i))));
+  ASSERT_TRUE(drained(*s));
+  w.stop();
+  EXPECT_EQ(p.distinct(), 60u);
+  EXPECT_EQ(p.max_runs(), 1);
+  const std::string text = metrics.expose();
+  EXPECT_NE(text.find("carebridge_pipeline_queue_overflows_total "), std::string::npos);
+  EXPECT_EQ(text.find("carebridge_pipeline_queue_overflows_total 0\n"), std::string::npos);
+}
+
+// A store whose first settlement fails (as a full disk would make it).
+class failing_first_settle final : public store::message_store {
+ public:
+  explicit failing_first_settle(store::message_store& s) : s_(s) {}
+  void submit(store::inbound_record r, commit_handler done) override {
+    s_.submit(std::move(r), std::move(done));
+  }
+  std::vector<store::stored_message> pending(std::int64_t a, std::size_t l) override {
+    return s_.pending(a, l);
+  }
+  void settle(std::int64_t id, store::message_state st, std::string reason,
+              std::function<void(bool)> done) override {
+    s_.settle(id, st, std::move(reason), std::move(done));
+  }
+  void settle_processed(std::int64_t id, store::processing_result r,
+                        std::function<void(bool)> done) override {
+    if (!failed_.exchange(true)) {
+      if (done) done(false);
+      return;
+    }
+    s_.settle_processed(id, std::move(r), std::move(done));
+  }
+  std::optional<store::stored_resource> read_resource(std::string_view t,
+                                                      std::string_view i) override {
+    return s_.read_resource(t, i);
+  }
+  std::vector<store::stored_event> events_for_patient(std::string_view p) override {
+    return s_.events_for_patient(p);
+  }
+  store::store_stats stats() override { return s_.stats(); }
+  backlog_info backlog() override { return s_.backlog(); }
+  bool writable() const override { return s_.writable(); }
+  std::size_t queued() const override { return s_.queued(); }
+  void close() override { s_.close(); }
+
+ private:
+  store::message_store& s_;
+  std::atomic<bool> failed_{false};
+};
+
+TEST(IngestPipelineWorker, AMessageWhoseSettlementFailedIsRunAgain) {
+  temp_dir dir;
+  auto s = store::sqlite_store::open(dir.path(), {});
+  failing_first_settle flaky(*s);
+  obs::registry metrics;
+  counting_processor p;
+  ingest::pipeline_worker w(flaky, metrics, 10s, p.fn());
+  w.start();
+  const auto first = submit(*s, "FLAKY");
+  const std::int64_t id = first.id;
+  w.enqueue(handed_over(first));
+  ASSERT_TRUE(drained(*s));
+  w.stop();
+  std::lock_guard lock(p.mu);
+  EXPECT_EQ(p.runs[id], 2);
+  EXPECT_EQ(s->stats().processed, 1u);
+}
+
+}  // namespace
