@@ -110,7 +110,7 @@ class sqlite_store final : public message_store {
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
   std::unique_ptr<message_log> log_;
-  std::uint64_t recovered_ = 0;
+  std::atomic<std::uint64_t> recovered_{0};
   bool broken_ = false;        // writer thread only: the log and SQLite disagree until a restart
   std::string broken_reason_;
   // The SQLite transaction the writer keeps open across group commits (writer thread only): it
@@ -133,8 +133,9 @@ class sqlite_store final : public message_store {
   std::mutex read_mu_;
   bool counts_table_ = true;  // schema 3 or later (a read-only store may be older)
   options opts_;
-  // The highest message id whose commit is durable: pending() returns nothing newer, so that the
-  // pipeline never acts on a message a power cut could still take back.
+  // The highest message id SQLite has committed (its record is durable in the log before that):
+  // pending() returns nothing newer, so that a scan never passes over a message SQLite does not
+  // show yet (the pipeline skips queued messages a scan has passed).
   std::atomic<std::int64_t> durable_id_{0};
 
   mutable std::mutex mu_;

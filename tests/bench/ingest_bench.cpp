@@ -7,7 +7,8 @@
 // N virtual connections in a closed loop, as the MLLP load tool drives `carebridge serve`: each
 // hands its next frame (a sample from tests/data/hl7/adt with a unique MSH-10) to ingest_service
 // once the previous one is committed; completions come back to one "io" thread through an
-// io_context, as in the listener. The pipeline worker runs as in `carebridge serve`. Reports one
+// io_context, as in the listener. The pipeline worker runs as in `carebridge serve` (at nice +10),
+// with the header check only, or with the FHIR conversion stage (--convert). Reports one
 // JSON line: messages per second, CPU per message (all threads of the process), bytes written per
 // message (/proc/self/io), commits, and what the pipeline still had to do at the end.
 //
