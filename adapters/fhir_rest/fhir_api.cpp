@@ -461,16 +461,7 @@ void api::ingest(const http_request& r, reply_handler reply, fhir_route route) {
   ports.store.submit(std::move(rec), [self, j](store::commit_result res) {
     // On the writer thread: hand the stored request to the pipeline at once, as ingest does.
     if (res.what == store::commit_result::outcome::stored && self->ports.on_accepted) {
-      store::inbound_record& kept = res.record;
-      store::stored_message m;
-      m.id = res.id;
-      m.raw = std::move(kept.raw);
-      m.sending_facility = std::move(kept.sending_facility);
-      m.control_id = std::move(kept.control_id);
-      m.message_type = std::move(kept.message_type);
-      m.sender = std::move(kept.sender);
-      m.received_at_us = kept.received_at_us;
-      self->ports.on_accepted(std::move(m));
+      self->ports.on_accepted(store::take_stored(res));
     }
     asio::post(self->strand, [self, j, res = std::move(res)]() mutable {
       self->committed(j, std::move(res), disposition::accepted, {});

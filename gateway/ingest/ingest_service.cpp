@@ -280,16 +280,7 @@ void ingest_service::commit(store::inbound_record rec, ingest_result result,
         result.stored = true;
         result.id = r.id;
         if (result.disposition == hl7::disposition::accepted && opts_.on_accepted) {
-          store::inbound_record& kept = r.record;
-          store::stored_message m;
-          m.id = r.id;
-          m.raw = std::move(kept.raw);
-          m.sending_facility = std::move(kept.sending_facility);
-          m.control_id = std::move(kept.control_id);
-          m.message_type = std::move(kept.message_type);
-          m.sender = std::move(kept.sender);
-          m.received_at_us = kept.received_at_us;
-          opts_.on_accepted(std::move(m));
+          opts_.on_accepted(store::take_stored(r));
         }
         break;
       case store::commit_result::outcome::duplicate:

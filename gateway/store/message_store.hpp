@@ -107,6 +107,21 @@ struct stored_event {
   std::string json;
 };
 
+/// The stored message a successful commit describes, made of the record it hands back (moved out
+/// of `r`): what ingest passes to the pipeline without reading the store again.
+inline stored_message take_stored(commit_result& r) {
+  inbound_record& kept = r.record;
+  stored_message m;
+  m.id = r.id;
+  m.raw = std::move(kept.raw);
+  m.sending_facility = std::move(kept.sending_facility);
+  m.control_id = std::move(kept.control_id);
+  m.message_type = std::move(kept.message_type);
+  m.sender = std::move(kept.sender);
+  m.received_at_us = kept.received_at_us;
+  return m;
+}
+
 struct store_stats {
   std::uint64_t total = 0;
   std::uint64_t accepted = 0;  // pending + processed
