@@ -33,7 +33,24 @@ int zone::offset_at_local(int year, int month, int day, int hour, int minute, in
   }
   const date::local_seconds local = date::local_days{date::year{year} / month / day} + hours{hour} +
                                     minutes{minute} + seconds{second};
+  // A message holds a dozen times, mostly days apart: the last answer's span of local time usually
+  // covers the next one, and get_info() (a search plus a std::string) is then skipped. The span is
+  // narrowed by two days at each end so that no gap or overlap at a transition is ever inside it.
+  struct span_cache {
+    const date::time_zone* tz = nullptr;
+    date::local_seconds from{}, to{};
+    int offset = 0;
+  };
+  thread_local span_cache last;
+  if (last.tz == tz_ && local >= last.from && local < last.to) return last.offset;
   const date::local_info info = tz_->get_info(local);
+  if (info.result == date::local_info::unique) {
+    const auto off = info.first.offset;
+    last.tz = tz_;
+    last.from = date::local_seconds{info.first.begin.time_since_epoch() + off} + days{2};
+    last.to = date::local_seconds{info.first.end.time_since_epoch() + off} - days{2};
+    last.offset = static_cast<int>(duration_cast<minutes>(off).count());
+  }
   switch (info.result) {
     case date::local_info::unique:
     case date::local_info::nonexistent:

@@ -18,7 +18,15 @@ namespace {
 
 namespace hl7 = mappings::hl7v2;
 using hl7::element;
-using hl7::segment_view;
+using hl7::indexed_segment;
+
+/// The n-th segment with this id, indexed (the mapper reads many fields of each).
+std::optional<indexed_segment> find_segment(const hl7::message& m, std::string_view id,
+                                            std::uint32_t occurrence = 1) {
+  const auto s = m.find(id, occurrence);
+  if (!s) return std::nullopt;
+  return indexed_segment(*s);
+}
 
 constexpr std::string_view v2_system_prefix = "http://terminology.hl7.org/CodeSystem/v2-";
 constexpr std::string_view local_prefix = "urn:carebridge:local:";
@@ -578,7 +586,7 @@ struct patient_result {
 };
 
 /// The identifier the Patient is keyed on: the first PID-3 of type MR, else the first PID-3.
-std::optional<identifier_value> patient_key(context& cx, const segment_view& pid) {
+std::optional<identifier_value> patient_key(context& cx, const indexed_segment& pid) {
   std::optional<identifier_value> first;
   for (const element& rep : repetitions(pid.field(3))) {
     identifier_value id = read_cx(cx, rep);
@@ -593,7 +601,7 @@ std::string patient_id_for(const context& cx, const identifier_value& key) {
   return ids::patient(cx.facility, key.system, key.assigner, key.value);
 }
 
-void fill_event_patient(context& cx, const segment_view& pid, event::clinical_event& ev) {
+void fill_event_patient(context& cx, const indexed_segment& pid, event::clinical_event& ev) {
   for (const element& rep : repetitions(pid.field(3))) {
     identifier_value id = read_cx(cx, rep);
     if (id.value.empty()) continue;
@@ -619,8 +627,8 @@ void fill_event_patient(context& cx, const segment_view& pid, event::clinical_ev
   }
 }
 
-std::string write_patient(context& cx, const segment_view& pid,
-                          const std::optional<segment_view>& pd1, const identifier_value& key,
+std::string write_patient(context& cx, const indexed_segment& pid,
+                          const std::optional<indexed_segment>& pd1, const identifier_value& key,
                           std::string_view org_id, const std::string& merged_away_id) {
   const std::string id = patient_id_for(cx, key);
   std::string gp_id;
@@ -733,7 +741,7 @@ std::string location(context& cx, const element& pl, std::string_view org_id) {
 }
 
 /// The stay's identifier: PV1-19 (visit number), else PV1-50 (alternate visit id).
-identifier_value visit_of(context& cx, const segment_view& pv1) {
+identifier_value visit_of(context& cx, const indexed_segment& pv1) {
   identifier_value visit = read_cx(cx, pv1.field(19).repetition(1), "VN");
   if (visit.value.empty()) visit = read_cx(cx, pv1.field(50).repetition(1), "VN");
   return visit;
@@ -787,9 +795,9 @@ struct encounter_inputs {
 /// PV1 (+PV2, DG1, PR1) → Encounter, Condition, Procedure, Location, Practitioner. Returns the
 /// Encounter id (empty when there is no PV1).
 std::string write_encounter(context& cx, const encounter_inputs& in) {
-  const auto pv1 = cx.m.find("PV1");
+  const auto pv1 = find_segment(cx.m, "PV1");
   if (!pv1) return {};
-  const auto pv2 = cx.m.find("PV2");
+  const auto pv2 = find_segment(cx.m, "PV2");
   event::clinical_event& ev = *in.ev;
 
   // Identity: the visit number (PV1-19), else the alternate visit id (PV1-50), else this message.
@@ -829,7 +837,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     status = "finished";
     if (discharge.empty()) {
       // The real-world event time (EVN-6), else when it was recorded (EVN-2), else MSH-7.
-      const auto evn = cx.m.find("EVN");
+      const auto evn = find_segment(cx.m, "EVN");
       if (evn) discharge = cx.datetime(comp(evn->field(6), 1), "EVN-6");
       if (discharge.empty() && evn) discharge = cx.datetime(comp(evn->field(2), 1), "EVN-2");
       if (discharge.empty()) discharge = cx.datetime(comp(cx.m.segment(0).field(7), 1), "MSH-7");
@@ -877,7 +885,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   // Diagnoses.
   std::vector<diagnosis_entry> diagnoses;
   for (std::uint32_t n = 1;; ++n) {
-    const auto dg1 = cx.m.find("DG1", n);
+    const auto dg1 = find_segment(cx.m, "DG1", n);
     if (!dg1) break;
     const cwe_value code = read_cwe(cx, dg1->field(3));
     cwe_value shown = code;
@@ -944,7 +952,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
 
   // Procedures.
   for (std::uint32_t n = 1;; ++n) {
-    const auto pr1 = cx.m.find("PR1", n);
+    const auto pr1 = find_segment(cx.m, "PR1", n);
     if (!pr1) break;
     cwe_value code = read_cwe(cx, pr1->field(3));
     if (code.text.empty()) code.text = comp(pr1->field(4), 1);
@@ -1100,7 +1108,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
 /// IN1 → Coverage (and the payer Organization).
 void write_coverages(context& cx, const std::string& patient_id, event::clinical_event& ev) {
   for (std::uint32_t n = 1;; ++n) {
-    const auto in1 = cx.m.find("IN1", n);
+    const auto in1 = find_segment(cx.m, "IN1", n);
     if (!in1) break;
     identifier_value member = read_cx(cx, in1->field(49).repetition(1), "MB");
     if (member.value.empty()) member.value = trim(comp(in1->field(36), 1));  // policy number
@@ -1207,7 +1215,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
 /// NK1 → RelatedPerson.
 void write_related_people(context& cx, const std::string& patient_id) {
   for (std::uint32_t n = 1;; ++n) {
-    const auto nk1 = cx.m.find("NK1", n);
+    const auto nk1 = find_segment(cx.m, "NK1", n);
     if (!nk1) break;
     const auto found = first_name(nk1->field(2));
     if (!found) continue;
@@ -1245,15 +1253,15 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
   // The stay the results belong to, by its visit number (a logical reference: the Encounter itself
   // is the ADT messages' to write).
   identifier_value visit;
-  if (const auto pv1 = cx.m.find("PV1")) visit = visit_of(cx, *pv1);
-  std::optional<segment_view> obr;
+  if (const auto pv1 = find_segment(cx.m, "PV1")) visit = visit_of(cx, *pv1);
   std::string order_key;
   std::string obr_time;
   std::uint32_t obx_in_order = 0;
   for (std::size_t i = 0; i < cx.m.segment_count(); ++i) {
-    const segment_view seg = cx.m.segment(i);
+    const std::string_view seg_id = cx.m.segment(i).id();
+    if (seg_id != "OBR" && seg_id != "OBX") continue;
+    const indexed_segment seg(cx.m.segment(i));
     if (seg.id() == "OBR") {
-      obr = seg;
       order_key = trim(comp(seg.field(3), 1));
       if (order_key.empty()) order_key = trim(comp(seg.field(2), 1));
       if (order_key.empty()) order_key = "obr-" + std::to_string(i);
@@ -1380,7 +1388,6 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     cx.add("Observation", id, j.take());
     ev.labs.push_back(std::move(lab));
   }
-  (void)obr;
 }
 
 }  // namespace
@@ -1396,7 +1403,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   const std::string trigger(msg.trigger_event());
   if (type != "ADT" && !(type == "ORU" && trigger == "R01"))
     return convert_error::unsupported_message;
-  const auto pid = msg.find("PID");
+  const auto pid = find_segment(msg, "PID");
   if (!pid) return convert_error::missing_segment;
 
   const sender_profile* sender = options.sender;
@@ -1423,7 +1430,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   ev.facility = cx.facility;
   ev.control_id = std::string(msg.control_id());
   {
-    const auto evn = msg.find("EVN");
+    const auto evn = find_segment(msg, "EVN");
     if (evn) ev.recorded = cx.datetime(comp(evn->field(6), 1), "EVN-6");
     if (ev.recorded.empty() && evn) ev.recorded = cx.datetime(comp(evn->field(2), 1), "EVN-2");
     if (ev.recorded.empty()) ev.recorded = cx.datetime(comp(msg.segment(0).field(7), 1), "MSH-7");
@@ -1435,7 +1442,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   // A40 and the other merges: the identifiers merged away (MRG-1) name the old Patient.
   std::string merged_away_id;
   if (ev.kind == event::event_kind::merge) {
-    if (const auto mrg = msg.find("MRG")) {
+    if (const auto mrg = find_segment(msg, "MRG")) {
       for (const element& rep : repetitions(mrg->field(1))) {
         identifier_value old = read_cx(cx, rep);
         if (old.value.empty()) continue;
@@ -1452,7 +1459,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
     }
   }
 
-  const auto pd1 = msg.find("PD1");
+  const auto pd1 = find_segment(msg, "PD1");
   const std::string patient_id = write_patient(cx, *pid, pd1, *key, org_id, merged_away_id);
   ev.patient_resource_id = patient_id;
 
@@ -1460,7 +1467,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
     json_out j;
     begin_resource(j, "Patient", merged_away_id);
     j.begin_array("identifier");
-    if (const auto mrg = msg.find("MRG")) {
+    if (const auto mrg = find_segment(msg, "MRG")) {
       for (const element& rep : repetitions(mrg->field(1)))
         write_identifier(j, cx, read_cx(cx, rep));
     }
@@ -1503,12 +1510,13 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   b.begin_array("entry");
   for (const resource_json& r : cx.resources) {
     b.begin_object();
-    b.field("fullUrl", "urn:uuid:" + r.id);
+    b.field2("fullUrl", "urn:uuid:", r.id);
     b.key("resource");
     b.raw(r.json);
     b.begin_object("request");
     b.field("method", "PUT");
-    b.field("url", r.type + "/" + r.id);
+    b.key("url");
+    b.str_path(r.type, r.id);
     b.end_object();
     b.end_object();
   }

@@ -84,28 +84,40 @@ boost::system::result<hl7_datetime> parse_datetime(std::string_view text) {
 }
 
 std::string hl7_datetime::to_iso8601(bool fhir) const {
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%04d", year);
-  auto add = [&](const char* fmt, int v) {
-    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), fmt, v);
+  // Written digit by digit (snprintf was a visible share of the v2 → FHIR mapper's time).
+  char buf[40];
+  char* p = buf;
+  auto digits = [&](unsigned v, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+    p += width;
   };
-  if (prec >= precision::month) add("-%02d", month);
-  if (prec >= precision::day) add("-%02d", day);
-  if (prec >= precision::hour) add("T%02d", hour);
-  if (prec >= precision::hour) add(":%02d", prec >= precision::minute ? minute : 0);
+  auto two = [&](char sep, int v) {
+    *p++ = sep;
+    digits(static_cast<unsigned>(v < 0 ? 0 : v), 2);
+  };
+  digits(static_cast<unsigned>(year < 0 ? 0 : year > 9999 ? 9999 : year), 4);
+  if (prec >= precision::month) two('-', month);
+  if (prec >= precision::day) two('-', day);
+  if (prec >= precision::hour) two('T', hour);
+  if (prec >= precision::hour) two(':', prec >= precision::minute ? minute : 0);
   if (prec >= precision::second || (fhir && prec >= precision::hour))
-    add(":%02d", prec >= precision::second ? second : 0);
-  if (prec == precision::fraction) {
-    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), ".%0*u",
-                       static_cast<int>(fraction_digits), fraction);
+    two(':', prec >= precision::second ? second : 0);
+  if (prec == precision::fraction && fraction_digits > 0) {
+    *p++ = '.';
+    const int width = fraction_digits > 9 ? 9 : fraction_digits;
+    digits(fraction, width);
   }
   if (utc_offset_minutes && prec >= precision::hour) {
     const int off = *utc_offset_minutes;
     const int a = off < 0 ? -off : off;
-    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "%c%02d:%02d",
-                       off < 0 ? '-' : '+', a / 60, a % 60);
+    *p++ = off < 0 ? '-' : '+';
+    digits(static_cast<unsigned>(a / 60 % 100), 2);
+    two(':', a % 60);
   }
-  return std::string(buf, static_cast<std::size_t>(n));
+  return std::string(buf, static_cast<std::size_t>(p - buf));
 }
 
 }  // namespace carebridge::mappings::hl7v2

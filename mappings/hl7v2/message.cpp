@@ -283,6 +283,39 @@ element segment_view::field(std::uint32_t n) const {
   return {nth_piece(raw_, fs, n + 1), msg_, element::level::field};
 }
 
+// ---- indexed_segment ---------------------------------------------------------------------------
+
+indexed_segment::indexed_segment(const segment_view& s) : seg_(s), msg_(s.msg_) {
+  if (msg_ == nullptr) return;
+  const std::string_view sid = s.id();
+  header_ = sid == "MSH" || sid == "FHS" || sid == "BHS";
+  const char fs = msg_->delims().field;
+  std::string_view rest = s.raw();
+  pieces_.reserve(32);
+  for (;;) {
+    const std::size_t at = rest.find(fs);
+    if (at == std::string_view::npos) {
+      pieces_.push_back(rest);
+      break;
+    }
+    pieces_.push_back(rest.substr(0, at));
+    rest.remove_prefix(at + 1);
+  }
+}
+
+std::uint32_t indexed_segment::field_count() const { return seg_.field_count(); }
+
+element indexed_segment::field(std::uint32_t n) const {
+  if (n == 0 || msg_ == nullptr) return {{}, msg_, element::level::field};
+  if (header_) {
+    if (n == 1) return seg_.field(1);
+    if (n == 2) return {pieces_.size() > 1 ? pieces_[1] : std::string_view(), msg_, element::level::literal};
+    // MSH-n is the n-th piece (piece 0 is the id, piece 1 MSH-2).
+    return {n - 1 < pieces_.size() ? pieces_[n - 1] : std::string_view(), msg_, element::level::field};
+  }
+  return {n < pieces_.size() ? pieces_[n] : std::string_view(), msg_, element::level::field};
+}
+
 // ---- message -----------------------------------------------------------------------------------
 
 segment_view message::segment(std::size_t i) const {

@@ -88,6 +88,30 @@ TEST(Hl7v2Message, MshFieldNumberingFollowsTheStandard) {
   EXPECT_EQ(msh.field_count(), 12u);
 }
 
+TEST(Hl7v2Message, IndexedSegmentReadsFieldsLikeSegmentView) {
+  const auto m = must_parse(kAdt);
+  const h::indexed_segment msh(m.segment(0));
+  EXPECT_EQ(msh.field(1).raw(), "|");
+  EXPECT_EQ(msh.field(1).depth(), h::element::level::literal);
+  EXPECT_EQ(msh.field(2).raw(), "^~\\&");
+  EXPECT_EQ(msh.field(2).depth(), h::element::level::literal);
+  EXPECT_EQ(msh.field(4).component(2).raw(), "1.2.3");
+  EXPECT_EQ(msh.field(10).raw(), "CTRL0001");
+  EXPECT_EQ(msh.field(12).component(1).raw(), "2.5.1");
+  EXPECT_TRUE(msh.field(13).empty());
+  const h::indexed_segment pid(*m.find("PID"));
+  EXPECT_EQ(pid.id(), "PID");
+  EXPECT_EQ(pid.field(3).repetition(2).component(1).raw(), "PLAN2");
+  EXPECT_EQ(pid.field(11).component(3).raw(), "SPRINGFIELD");
+  EXPECT_EQ(pid.field_count(), 11u);
+  EXPECT_TRUE(pid.field(0).empty());
+  EXPECT_TRUE(pid.field(12).empty());
+  EXPECT_TRUE(pid.field(1000).empty());
+  EXPECT_TRUE(points_into(pid.field(5).raw(), kAdt));
+  const h::indexed_segment none;
+  EXPECT_TRUE(none.field(1).empty());
+}
+
 TEST(Hl7v2Message, MshOneAndTwoAreLiteralNeverSplitNorDecoded) {
   const auto msg = must_parse(kAdt);
   const auto msh = msg.segment(0);

@@ -94,6 +94,17 @@ TEST_P(Hl7v2AdtSamples, ParseDecodeRoundTripAndAck) {
   EXPECT_EQ(msg.encoding().invalid_bytes, 0u);
   expect_values(msg, c.values, c.file);
   EXPECT_EQ(msg.to_er7(), normalise(in));
+  // indexed_segment gives every field exactly as segment_view does (and nothing past the end).
+  for (std::size_t i = 0; i < msg.segment_count(); ++i) {
+    const h::segment_view seg = msg.segment(i);
+    const h::indexed_segment idx(seg);
+    EXPECT_EQ(idx.id(), seg.id());
+    EXPECT_EQ(idx.field_count(), seg.field_count());
+    for (std::uint32_t n = 0; n <= seg.field_count() + 2; ++n) {
+      EXPECT_EQ(idx.field(n).raw(), seg.field(n).raw()) << c.file << " " << seg.id() << "-" << n;
+      EXPECT_EQ(idx.field(n).depth(), seg.field(n).depth()) << c.file << " " << seg.id() << "-" << n;
+    }
+  }
 
   const h::ack_context ctx{"ACKSAMPLE1", "20261122143005+0000"};
   for (const auto d :

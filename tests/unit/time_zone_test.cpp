@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <date/tz.h>
+
+#include <chrono>
 #include <regex>
 #include <string>
 
@@ -91,6 +94,53 @@ TEST(TimeZone, AmbiguousFallBackHourTakesTheEarlierDaylightOffset) {
   EXPECT_EQ(convert("20261101023000", chicago).text, "2026-11-01T02:30:00-06:00");
   const auto ny = zone_of("America/New_York");
   EXPECT_EQ(convert("20261101013000", ny).text, "2026-11-01T01:30:00-04:00");
+}
+
+// offset_at_local() remembers the last answer's span of local time per thread. Walking local time
+// forwards and backwards through whole years, and jumping between zones, must give exactly what the
+// tz database says for each instant asked about on its own (first offset for gaps and overlaps).
+TEST(TimeZone, RememberedSpansNeverChangeAnAnswer) {
+  using namespace std::chrono;
+  struct walk {
+    const char* zone;
+    int year;
+  };
+  // Chicago (US rules), Sydney (southern hemisphere), Lord Howe (a 30-minute shift), Apia in 2011
+  // (skipped 30 December entirely), Kolkata (no transitions).
+  const walk walks[] = {{"America/Chicago", 2026}, {"Australia/Sydney", 2026},
+                        {"Australia/Lord_Howe", 2026}, {"Pacific/Apia", 2011},
+                        {"Asia/Kolkata", 2026}};
+  auto reference = [](const date::time_zone* tz, date::local_seconds t) {
+    const date::local_info info = tz->get_info(t);
+    return static_cast<int>(duration_cast<minutes>(info.first.offset).count());
+  };
+  auto ask = [](const fhir::zone& z, date::local_seconds t) {
+    const auto day = date::floor<date::days>(t);
+    const date::year_month_day ymd{day};
+    const date::hh_mm_ss<seconds> hms{t - day};
+    return z.offset_at_local(static_cast<int>(ymd.year()), static_cast<int>(unsigned(ymd.month())),
+                             static_cast<int>(unsigned(ymd.day())),
+                             static_cast<int>(hms.hours().count()),
+                             static_cast<int>(hms.minutes().count()),
+                             static_cast<int>(hms.seconds().count()));
+  };
+  int checked = 0;
+  for (const walk& w : walks) {
+    const fhir::zone z = zone_of(w.zone);
+    const fhir::zone other = zone_of("Europe/London");
+    const date::time_zone* tz = date::locate_zone(w.zone);
+    const date::local_seconds begin{date::local_days{date::year{w.year} / 1 / 1}};
+    const date::local_seconds end{date::local_days{date::year{w.year + 1} / 1 / 1}};
+    for (date::local_seconds t = begin; t < end; t += minutes{17}) {
+      ASSERT_EQ(ask(z, t), reference(tz, t)) << w.zone << " forwards " << date::format("%F %T", t);
+      ++checked;
+    }
+    for (date::local_seconds t = end - minutes{1}; t >= begin; t -= minutes{23}) {
+      ASSERT_EQ(ask(z, t), reference(tz, t)) << w.zone << " backwards " << date::format("%F %T", t);
+      if ((t.time_since_epoch().count() / 60) % 7 == 0) (void)ask(other, t);  // evicts the span
+    }
+  }
+  EXPECT_GT(checked, 100000);
 }
 
 TEST(TimeZone, PhoenixHasNoDaylightSavingTime) {
