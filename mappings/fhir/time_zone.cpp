@@ -61,43 +61,58 @@ int zone::offset_at_local(int year, int month, int day, int hour, int minute, in
   return static_cast<int>(duration_cast<minutes>(info.first.offset).count());
 }
 
-std::string to_fhir_datetime(const hl7v2::hl7_datetime& dt, const zone& z, bool* degraded) {
+hl7v2::hl7_datetime fhir_datetime_of(const hl7v2::hl7_datetime& dt, const zone& z,
+                                     bool* degraded) {
   using p = hl7v2::hl7_datetime::precision;
-  if (dt.prec < p::hour || dt.utc_offset_minutes) return dt.to_iso8601(true);
+  if (dt.prec < p::hour || dt.utc_offset_minutes) return dt;
+  hl7v2::hl7_datetime d = dt;
   if (!z.known()) {
     if (degraded) *degraded = true;
-    hl7v2::hl7_datetime d = dt;
     d.prec = p::day;
-    return d.to_iso8601(true);
+    return d;
   }
-  hl7v2::hl7_datetime d = dt;
   d.utc_offset_minutes = z.offset_at_local(dt.year, dt.month, dt.day, dt.hour, dt.minute,
                                            dt.second > 59 ? 59 : dt.second);
-  return d.to_iso8601(true);
+  return d;
 }
 
-std::string to_fhir_datetime(std::string_view dtm, const zone& z, bool* degraded, bool* invalid) {
-  if (dtm.empty()) return {};
+std::optional<hl7v2::hl7_datetime> fhir_datetime_of(std::string_view dtm, const zone& z,
+                                                    bool* degraded, bool* invalid) {
+  if (dtm.empty()) return std::nullopt;
   auto dt = hl7v2::parse_datetime(dtm);
   if (!dt) {
     if (invalid) *invalid = true;
-    return {};
+    return std::nullopt;
   }
-  return to_fhir_datetime(*dt, z, degraded);
+  return fhir_datetime_of(*dt, z, degraded);
 }
 
-std::string to_fhir_date(std::string_view dtm, bool* invalid) {
-  if (dtm.empty()) return {};
+std::optional<hl7v2::hl7_datetime> fhir_date_of(std::string_view dtm, bool* invalid) {
+  if (dtm.empty()) return std::nullopt;
   auto dt = hl7v2::parse_datetime(dtm);
   if (!dt) {
     if (invalid) *invalid = true;
-    return {};
+    return std::nullopt;
   }
   hl7v2::hl7_datetime d = *dt;
   using p = hl7v2::hl7_datetime::precision;
   if (d.prec > p::day) d.prec = p::day;
   d.utc_offset_minutes.reset();
-  return d.to_iso8601(true);
+  return d;
+}
+
+std::string to_fhir_datetime(const hl7v2::hl7_datetime& dt, const zone& z, bool* degraded) {
+  return fhir_datetime_of(dt, z, degraded).to_iso8601(true);
+}
+
+std::string to_fhir_datetime(std::string_view dtm, const zone& z, bool* degraded, bool* invalid) {
+  const auto d = fhir_datetime_of(dtm, z, degraded, invalid);
+  return d ? d->to_iso8601(true) : std::string();
+}
+
+std::string to_fhir_date(std::string_view dtm, bool* invalid) {
+  const auto d = fhir_date_of(dtm, invalid);
+  return d ? d->to_iso8601(true) : std::string();
 }
 
 }  // namespace carebridge::mappings::fhir

@@ -49,4 +49,14 @@ std::string to_fhir_datetime(std::string_view dtm, const zone& z, bool* degraded
 /// FHIR date (YYYY, YYYY-MM or YYYY-MM-DD) of a DTM, for birthDate and the like.
 std::string to_fhir_date(std::string_view dtm, bool* invalid = nullptr);
 
+/// The values the functions above write, before they are written (hl7_datetime::write_iso8601 with
+/// `fhir` true gives the same text), for callers that write into their own buffers. nullopt for
+/// empty or invalid text.
+hl7v2::hl7_datetime fhir_datetime_of(const hl7v2::hl7_datetime& dt, const zone& z,
+                                     bool* degraded = nullptr);
+std::optional<hl7v2::hl7_datetime> fhir_datetime_of(std::string_view dtm, const zone& z,
+                                                    bool* degraded = nullptr,
+                                                    bool* invalid = nullptr);
+std::optional<hl7v2::hl7_datetime> fhir_date_of(std::string_view dtm, bool* invalid = nullptr);
+
 }  // namespace carebridge::mappings::fhir

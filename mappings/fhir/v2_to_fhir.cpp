@@ -5,10 +5,13 @@
 #include "mappings/fhir/resource_ids.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <charconv>
+#include <cstring>
 #include <map>
+#include <memory_resource>
 #include <optional>
 #include <set>
 
@@ -68,31 +71,118 @@ std::string urn_part(std::string_view s) {
   return out;
 }
 
-std::string text(const element& e) {
-  if (e.empty() || e.is_null()) return {};
-  return e.decoded();
+// ---- text of the message, without a heap allocation per value -----------------------------------
+//
+// The mapper reads a few hundred values per message. A value without escape sequences (nearly all)
+// is a view of the message's own text; one with escapes is decoded into the conversion's arena.
+// Text the mapper makes up (URIs, phone numbers, ids) goes to the arena too. The arena lives as
+// long as one convert() call, like the message; everything that leaves convert() is copied out of
+// it into std::strings (the Bundle, the resources, the event).
+
+class arena {
+ public:
+  arena() : pool_(initial_, sizeof initial_) {}
+  arena(const arena&) = delete;
+  arena& operator=(const arena&) = delete;
+
+  std::string_view keep(std::string_view s) {
+    if (s.empty()) return {};
+    char* p = static_cast<char*>(pool_.allocate(s.size(), 1));
+    std::memcpy(p, s.data(), s.size());
+    return {p, s.size()};
+  }
+  /// The parts, one after another, as one string in the arena.
+  std::string_view concat(std::initializer_list<std::string_view> parts) {
+    std::size_t n = 0;
+    for (std::string_view part : parts) n += part.size();
+    if (n == 0) return {};
+    char* p = static_cast<char*>(pool_.allocate(n, 1));
+    char* at = p;
+    for (std::string_view part : parts) {
+      std::memcpy(at, part.data(), part.size());
+      at += part.size();
+    }
+    return {p, n};
+  }
+  std::string& scratch() { return scratch_; }
+
+ private:
+  alignas(std::max_align_t) char initial_[8192];
+  std::pmr::monotonic_buffer_resource pool_;
+  std::string scratch_;
+};
+
+// The arena of the convert() call running on this thread (set by arena_scope).
+thread_local arena* current_arena = nullptr;
+
+struct arena_scope {
+  arena a;
+  arena* previous;
+  arena_scope() : previous(current_arena) { current_arena = &a; }
+  ~arena_scope() { current_arena = previous; }
+  arena_scope(const arena_scope&) = delete;
+  arena_scope& operator=(const arena_scope&) = delete;
+};
+
+std::string_view keep(std::string_view s) { return current_arena->keep(s); }
+std::string_view concat(std::initializer_list<std::string_view> parts) {
+  return current_arena->concat(parts);
 }
-std::string comp(const element& e, std::uint32_t c) {
+
+std::string_view text(const element& e) {
+  if (e.empty() || e.is_null()) return {};
+  std::string& scratch = current_arena->scratch();
+  const std::string_view v = e.decoded(scratch);
+  return v.data() == scratch.data() ? keep(v) : v;
+}
+std::string_view comp(const element& e, std::uint32_t c) {
   return text(e.component(c));
 }
-std::string sub(const element& e, std::uint32_t c, std::uint32_t s) {
+std::string_view sub(const element& e, std::uint32_t c, std::uint32_t s) {
   return text(e.component(c).subcomponent(s));
 }
-std::string trim(std::string s) {
+std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
+  if (b == std::string_view::npos) return {};
   const auto e = s.find_last_not_of(" \t");
   return s.substr(b, e - b + 1);
 }
-std::vector<element> repetitions(const element& field) {
-  std::vector<element> out;
-  const std::uint32_t n = field.repetition_count();
-  for (std::uint32_t r = 1; r <= n; ++r) {
-    element rep = field.repetition(r);
-    if (!rep.empty() && !rep.is_null()) out.push_back(rep);
-  }
-  return out;
-}
+
+/// The repetitions of a field that hold something (empty ones and the HL7 null are skipped), for
+/// a range-for; nothing is allocated.
+class repetitions {
+ public:
+  explicit repetitions(const element& field) : field_(field), count_(field.repetition_count()) {}
+  class iterator {
+   public:
+    iterator(const repetitions* owner, std::uint32_t r) : owner_(owner), r_(r) { settle(); }
+    element operator*() const { return owner_->field_.repetition(r_); }
+    iterator& operator++() {
+      ++r_;
+      settle();
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return r_ != o.r_; }
+
+   private:
+    void settle() {
+      while (r_ <= owner_->count_) {
+        const element rep = owner_->field_.repetition(r_);
+        if (!rep.empty() && !rep.is_null()) return;
+        ++r_;
+      }
+    }
+    const repetitions* owner_;
+    std::uint32_t r_;
+  };
+  iterator begin() const { return {this, 1}; }
+  iterator end() const { return {this, count_ + 1}; }
+
+ private:
+  element field_;
+  std::uint32_t count_;
+};
+
 std::optional<double> number(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
@@ -108,58 +198,74 @@ std::optional<double> number(std::string_view s) {
 
 // ---- the conversion context --------------------------------------------------------------------
 
+/// A coding whose text lives elsewhere (the code tables, the config, the message or the arena).
+struct coding_view {
+  std::string_view system, code, display;
+  coding_view() = default;
+  coding_view(std::string_view s, std::string_view c, std::string_view d)
+      : system(s), code(c), display(d) {}
+  explicit coding_view(const coding& c) : system(c.system), code(c.code), display(c.display) {}
+};
+
 struct context {
   const hl7::message& m;
   const sender_profile* sender;
   const code_tables& tables;
   zone tz;
-  std::string facility;  // MSH-4.1
+  std::string_view facility;  // MSH-4.1
   std::vector<unmapped_code> unmapped;
-  std::set<std::pair<std::string, std::string>> unmapped_seen;
   std::vector<std::string> notes;
-  std::set<std::string> notes_seen;
   std::vector<resource_json> resources;
-  std::set<std::pair<std::string, std::string>> written;
 
+  // A message misses a handful of codes at most, and makes a score of resources: linear scans.
   void miss(std::string_view table, std::string_view code) {
     if (code.empty()) return;
-    if (unmapped_seen.emplace(std::string(table), std::string(code)).second)
-      unmapped.push_back({std::string(table), std::string(code)});
+    for (const unmapped_code& u : unmapped)
+      if (u.table == table && u.code == code) return;
+    unmapped.push_back({std::string(table), std::string(code)});
   }
   void note(std::string n) {
-    if (notes_seen.insert(n).second) notes.push_back(std::move(n));
+    if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(std::move(n));
   }
   // Adds a resource once (the first writer of a type/id wins: one message describes it once).
-  void add(std::string type, std::string id, std::string json) {
-    if (!written.emplace(type, id).second) return;
-    resources.push_back({std::move(type), std::move(id), std::move(json)});
+  void add(std::string_view type, std::string_view id, std::string json) {
+    for (const resource_json& r : resources)
+      if (r.id == id && r.type == type) return;
+    resources.push_back({std::string(type), std::string(id), std::move(json)});
   }
 
   /// A v2 date/time as FHIR dateTime in the sender's zone. `where` names the field for the note.
-  std::string datetime(std::string_view dtm, std::string_view where) {
+  std::string_view datetime(std::string_view dtm, std::string_view where) {
+    if (dtm.empty()) return {};
     bool degraded = false;
     bool invalid = false;
-    std::string out = to_fhir_datetime(dtm, tz, &degraded, &invalid);
+    const auto dt = fhir_datetime_of(dtm, tz, &degraded, &invalid);
     if (degraded)
       note(std::string(where) + " has no UTC offset and the facility has no time zone: date only");
     if (invalid) note(std::string(where) + " is not a valid date/time: left out");
-    return out;
+    return dt ? written(*dt) : std::string_view();
   }
-  std::string date(std::string_view dtm, std::string_view where) {
+  std::string_view date(std::string_view dtm, std::string_view where) {
+    if (dtm.empty()) return {};
     bool invalid = false;
-    std::string out = to_fhir_date(dtm, &invalid);
+    const auto dt = fhir_date_of(dtm, &invalid);
     if (invalid) note(std::string(where) + " is not a valid date: left out");
-    return out;
+    return dt ? written(*dt) : std::string_view();
+  }
+  static std::string_view written(const hl7v2::hl7_datetime& dt) {
+    char buf[hl7v2::hl7_datetime::iso8601_max];
+    return keep({buf, dt.write_iso8601(buf, true)});
   }
 
   /// Coding from a code table; unmapped codes stay in their v2 table's code system.
-  coding table_coding(std::string_view table, std::string_view v2_table, std::string_view code) {
-    if (const coding* c = tables.find(table, code)) return *c;
+  coding_view table_coding(std::string_view table, std::string_view v2_table,
+                           std::string_view code) {
+    if (const coding* c = tables.find(table, code)) return coding_view(*c);
     miss(table, code);
-    return coding{std::string(v2_system_prefix) + std::string(v2_table), std::string(code), {}};
+    return {concat({v2_system_prefix, v2_table}), code, {}};
   }
   /// A code system name from CWE.3 (table 0396, or the sender's local name) as a URI.
-  std::string system_uri(std::string_view name) {
+  std::string_view system_uri(std::string_view name) {
     if (name.empty()) return {};
     if (sender != nullptr) {
       if (auto it = sender->code_systems.find(name); it != sender->code_systems.end())
@@ -167,18 +273,16 @@ struct context {
     }
     if (const coding* c = tables.find(table::coding_system, name)) return c->code;
     if (name.starts_with("http://") || name.starts_with("https://") || name.starts_with("urn:"))
-      return std::string(name);
+      return name;
     miss(table::coding_system, name);
-    return std::string(local_prefix) + urn_part(facility) + ":" + urn_part(name);
+    return concat({local_prefix, urn_part(facility), ":", urn_part(name)});
   }
   /// An assigning authority (HD) as an identifier system URI.
-  std::string identifier_system(const element& hd_owner, std::uint32_t c_ns, std::uint32_t c_id,
-                                std::uint32_t c_type, bool hd_is_subcomponents,
-                                std::string_view id_type = {}) {
-    const std::string ns = hd_is_subcomponents ? sub(hd_owner, c_ns, 1) : comp(hd_owner, c_ns);
-    const std::string uid = hd_is_subcomponents ? sub(hd_owner, c_ns, 2) : comp(hd_owner, c_id);
-    const std::string uid_type =
-        hd_is_subcomponents ? sub(hd_owner, c_ns, 3) : comp(hd_owner, c_type);
+  std::string_view identifier_system(const element& hd_owner, std::uint32_t c_ns,
+                                     std::uint32_t c_id, std::uint32_t c_type,
+                                     bool hd_is_subcomponents, std::string_view id_type = {}) {
+    const std::string_view ns =
+        hd_is_subcomponents ? sub(hd_owner, c_ns, 1) : comp(hd_owner, c_ns);
     if (!ns.empty() && !id_type.empty() && sender != nullptr) {
       if (auto t = sender->identifier_systems_by_type.find(id_type);
           t != sender->identifier_systems_by_type.end()) {
@@ -192,21 +296,25 @@ struct context {
     if (!ns.empty()) {
       if (const coding* c = tables.find(table::coding_system, ns)) return c->code;
     }
+    const std::string_view uid =
+        hd_is_subcomponents ? sub(hd_owner, c_ns, 2) : comp(hd_owner, c_id);
     if (!uid.empty()) {
-      if (uid_type == "ISO") return "urn:oid:" + uid;
-      if (uid_type == "UUID") return "urn:uuid:" + lower(uid);
+      const std::string_view uid_type =
+          hd_is_subcomponents ? sub(hd_owner, c_ns, 3) : comp(hd_owner, c_type);
+      if (uid_type == "ISO") return concat({"urn:oid:", uid});
+      if (uid_type == "UUID") return concat({"urn:uuid:", lower(uid)});
       if (uid.starts_with("http://") || uid.starts_with("https://") || uid.starts_with("urn:"))
         return uid;
     }
     if (ns.empty()) return {};
     miss("identifier-system", ns);
-    return std::string(local_prefix) + urn_part(facility) + ":id:" + urn_part(ns);
+    return concat({local_prefix, urn_part(facility), ":id:", urn_part(ns)});
   }
 };
 
 // ---- datatypes ---------------------------------------------------------------------------------
 
-void write_coding(json_out& j, const coding& c) {
+void write_coding(json_out& j, const coding_view& c) {
   j.begin_object();
   j.field("system", c.system);
   j.field("code", c.code);
@@ -215,7 +323,7 @@ void write_coding(json_out& j, const coding& c) {
 }
 
 /// {"coding": [c]} under `k`.
-void write_concept(json_out& j, std::string_view k, const coding& c) {
+void write_concept(json_out& j, std::string_view k, const coding_view& c) {
   j.begin_object(k);
   j.begin_array("coding");
   write_coding(j, c);
@@ -224,7 +332,7 @@ void write_concept(json_out& j, std::string_view k, const coding& c) {
 }
 
 /// [{"coding": [c]}] under `k`.
-void write_concept_list(json_out& j, std::string_view k, const coding& c) {
+void write_concept_list(json_out& j, std::string_view k, const coding_view& c) {
   j.begin_array(k);
   j.begin_object();
   j.begin_array("coding");
@@ -249,28 +357,47 @@ void write_table_concept(json_out& j, context& cx, std::string_view k, std::stri
   j.end_object();
 }
 
+/// Up to N values kept in place (CWE has three codings at most).
+template <class T, std::size_t N>
+class few {
+ public:
+  void push_back(const T& v) {
+    if (n_ < N) items_[n_++] = v;
+  }
+  bool empty() const { return n_ == 0; }
+  std::size_t size() const { return n_; }
+  const T& operator[](std::size_t i) const { return items_[i]; }
+  const T* begin() const { return items_.data(); }
+  const T* end() const { return items_.data() + n_; }
+
+ private:
+  std::array<T, N> items_{};
+  std::size_t n_ = 0;
+};
+
 struct cwe_value {
-  std::vector<coding> codings;
-  std::string text;
-  std::vector<std::string> original_systems;  // CWE.3/6/12 as sent, per coding
+  few<coding_view, 3> codings;
+  std::string_view text;
+  few<std::string_view, 3> original_systems;  // CWE.3/6/12 as sent, per coding
   bool empty() const { return codings.empty() && text.empty(); }
 };
 
 /// CWE/CE: triplets 1 (1–3), 2 (4–6) and 3 (10–12) as codings, CWE.9 (else CWE.2) as text.
 cwe_value read_cwe(context& cx, const element& e) {
   cwe_value v;
+  const element rep = e.repetition(1);
   const std::uint32_t triplets[3][3] = {{1, 2, 3}, {4, 5, 6}, {10, 11, 12}};
   for (const auto& t : triplets) {
-    const std::string code = trim(comp(e, t[0]));
-    const std::string display = comp(e, t[1]);
-    const std::string sys = comp(e, t[2]);
+    const std::string_view code = trim(comp(rep, t[0]));
     if (code.empty()) continue;
+    const std::string_view display = comp(rep, t[1]);
+    const std::string_view sys = comp(rep, t[2]);
     v.codings.push_back({cx.system_uri(sys), code, display});
     v.original_systems.push_back(sys);
   }
-  v.text = comp(e, 9);
-  if (v.text.empty()) v.text = comp(e, 2);
-  if (v.codings.empty() && v.text.empty()) v.text = trim(comp(e, 1));
+  v.text = comp(rep, 9);
+  if (v.text.empty()) v.text = comp(rep, 2);
+  if (v.codings.empty() && v.text.empty()) v.text = trim(comp(rep, 1));
   return v;
 }
 
@@ -279,7 +406,7 @@ void write_cwe(json_out& j, std::string_view k, const cwe_value& v) {
   j.begin_object(k);
   if (!v.codings.empty()) {
     j.begin_array("coding");
-    for (const coding& c : v.codings) {
+    for (const coding_view& c : v.codings) {
       j.begin_object();
       j.field("system", c.system);
       j.field("code", c.code);
@@ -314,9 +441,18 @@ event::coded to_event_code(const cwe_value& v, std::string_view prefer_system = 
 }
 
 struct identifier_value {
-  std::string system, value, type;
-  std::string assigner;  // HD namespace as sent
+  std::string_view system, value, type;
+  std::string_view assigner;  // HD namespace as sent
 };
+
+event::coded event_code(const coding_view& c) {
+  return {std::string(c.system), std::string(c.code), std::string(c.display), {}};
+}
+
+event::identifier event_id(const identifier_value& id) {
+  return {std::string(id.system), std::string(id.value), std::string(id.type),
+          std::string(id.assigner)};
+}
 
 /// CX → Identifier parts.
 identifier_value read_cx(context& cx, const element& e, std::string_view default_type = {}) {
@@ -324,7 +460,7 @@ identifier_value read_cx(context& cx, const element& e, std::string_view default
   id.value = trim(comp(e, 1));
   id.assigner = sub(e, 4, 1);
   id.type = trim(comp(e, 5));
-  if (id.type.empty()) id.type = std::string(default_type);
+  if (id.type.empty()) id.type = default_type;
   if (id.value.empty()) return id;
   id.system = cx.identifier_system(e, 4, 0, 0, true, id.type);
   if (id.system.empty() && id.type == "SS") id.system = "http://hl7.org/fhir/sid/us-ssn";
@@ -367,12 +503,12 @@ void write_identifier_list(json_out& j, context& cx, const identifier_value& id)
 /// the family-name component (XPN 1, XCN 2) and `use_at` the name-type one (XPN.7, XCN.10).
 bool write_name(json_out& j, context& cx, const element& e, std::uint32_t first = 1,
                 std::uint32_t use_at = 7) {
-  const std::string family = comp(e, first).empty() ? std::string() : sub(e, first, 1);
-  const std::string given = comp(e, first + 1);
-  const std::string middle = comp(e, first + 2);
+  const std::string_view family = comp(e, first).empty() ? std::string_view() : sub(e, first, 1);
+  const std::string_view given = comp(e, first + 1);
+  const std::string_view middle = comp(e, first + 2);
   if (family.empty() && given.empty()) return false;
   j.begin_object();
-  const std::string use = comp(e, use_at);
+  const std::string_view use = comp(e, use_at);
   if (!use.empty()) {
     if (const coding* c = cx.tables.find(table::name_use, use)) {
       j.field("use", c->code);
@@ -399,16 +535,16 @@ bool write_name(json_out& j, context& cx, const element& e, std::uint32_t first 
 
 /// XAD → Address (inside an array).
 void write_address(json_out& j, context& cx, const element& e) {
-  const std::string line1 = sub(e, 1, 1);
-  const std::string line2 = comp(e, 2);
-  const std::string city = comp(e, 3), state = comp(e, 4), postal = comp(e, 5),
+  const std::string_view line1 = sub(e, 1, 1);
+  const std::string_view line2 = comp(e, 2);
+  const std::string_view city = comp(e, 3), state = comp(e, 4), postal = comp(e, 5),
                     country = comp(e, 6);
-  const std::string district = comp(e, 9);
+  const std::string_view district = comp(e, 9);
   if (line1.empty() && line2.empty() && city.empty() && state.empty() && postal.empty() &&
       country.empty())
     return;
   j.begin_object();
-  const std::string type = comp(e, 7);
+  const std::string_view type = comp(e, 7);
   if (!type.empty()) {
     const coding* use = cx.tables.find(table::address_use, type);
     const coding* kind = cx.tables.find(table::address_type, type);
@@ -461,14 +597,14 @@ void write_addresses(json_out& j, context& cx, const element& field) {
 }
 
 struct telecom_value {
-  std::string system, use, value;
+  std::string_view system, use, value;
 };
 
 /// XTN → ContactPoint parts. `default_use` applies when XTN.2 is empty (PID-13 home, PID-14 work).
 telecom_value read_xtn(context& cx, const element& e, std::string_view default_use) {
   telecom_value t;
-  const std::string use_code = comp(e, 2);
-  const std::string equipment = comp(e, 3);
+  const std::string_view use_code = comp(e, 2);
+  const std::string_view equipment = comp(e, 3);
   if (!equipment.empty()) {
     if (const coding* c = cx.tables.find(table::telecom_system, equipment)) {
       t.system = c->code;
@@ -488,7 +624,7 @@ telecom_value read_xtn(context& cx, const element& e, std::string_view default_u
       cx.miss(table::telecom_use, use_code);
     }
   }
-  if (t.use.empty()) t.use = std::string(default_use);
+  if (t.use.empty()) t.use = default_use;
   if (equipment == "CP" && use_code.empty()) t.use = "mobile";
   if (t.system == "email" || (!comp(e, 4).empty() && comp(e, 1).empty() && comp(e, 7).empty())) {
     t.value = comp(e, 4);
@@ -496,7 +632,7 @@ telecom_value read_xtn(context& cx, const element& e, std::string_view default_u
   }
   if (t.value.empty()) t.value = comp(e, 12);
   if (t.value.empty()) {
-    const std::string country = comp(e, 5), area = comp(e, 6), local = comp(e, 7), ext = comp(e, 8);
+    const std::string_view country = comp(e, 5), area = comp(e, 6), local = comp(e, 7), ext = comp(e, 8);
     if (!local.empty()) {
       std::string v;
       if (!country.empty()) v.append("+").append(country).append(" ");
@@ -506,7 +642,7 @@ telecom_value read_xtn(context& cx, const element& e, std::string_view default_u
       else
         v.append(local);
       if (!ext.empty()) v.append(" x").append(ext);
-      t.value = v;
+      t.value = keep(v);
     }
   }
   if (t.value.empty()) t.value = comp(e, 1);  // before v2.5 the number is XTN.1
@@ -528,7 +664,7 @@ void write_telecom(json_out& j, const telecom_value& t) {
 
 std::string organization_for_facility(context& cx) {
   const element hd = cx.m.segment(0).field(4);
-  const std::string ns = comp(hd, 1), uid = comp(hd, 2), uid_type = comp(hd, 3);
+  const std::string_view ns = comp(hd, 1), uid = comp(hd, 2), uid_type = comp(hd, 3);
   if (ns.empty() && uid.empty()) return {};
   const std::string id = ids::facility_organization(ns, uid);
   json_out j;
@@ -537,7 +673,7 @@ std::string organization_for_facility(context& cx) {
     j.begin_array("identifier");
     j.begin_object();
     j.field("system", uid_type == "ISO" ? "urn:ietf:rfc:3986" : "");
-    j.field("value", uid_type == "ISO" ? "urn:oid:" + uid : uid);
+    j.field("value", uid_type == "ISO" ? concat({"urn:oid:", uid}) : uid);
     j.end_object();
     j.end_array();
   }
@@ -550,12 +686,13 @@ std::string organization_for_facility(context& cx) {
 
 /// XCN → Practitioner resource; returns its id (empty when there is nothing to identify it).
 std::string practitioner(context& cx, const element& e) {
-  const std::string value = trim(comp(e, 1));
-  const std::string family = comp(e, 2).empty() ? std::string() : sub(e, 2, 1);
-  const std::string given = comp(e, 3);
+  const std::string_view value = trim(comp(e, 1));
+  const std::string_view family = comp(e, 2).empty() ? std::string_view() : sub(e, 2, 1);
+  const std::string_view given = comp(e, 3);
   if (value.empty() && family.empty()) return {};
-  const std::string type = trim(comp(e, 13));
-  std::string system = value.empty() ? std::string() : cx.identifier_system(e, 9, 0, 0, true, type);
+  const std::string_view type = trim(comp(e, 13));
+  std::string_view system =
+      value.empty() ? std::string_view() : cx.identifier_system(e, 9, 0, 0, true, type);
   if (system.empty() && type == "NPI") system = "http://hl7.org/fhir/sid/us-npi";
   if (system.empty() && !value.empty() && cx.sender != nullptr)
     system = cx.sender->practitioner_system;
@@ -605,17 +742,17 @@ void fill_event_patient(context& cx, const indexed_segment& pid, event::clinical
   for (const element& rep : repetitions(pid.field(3))) {
     identifier_value id = read_cx(cx, rep);
     if (id.value.empty()) continue;
-    ev.patient_ids.push_back({id.system, id.value, id.type, id.assigner});
+    ev.patient_ids.push_back(event_id(id));
     if (id.type == "MB" || id.type == "MA" || id.type == "MC" ||
         id.system == "http://hl7.org/fhir/sid/us-mbi")
-      ev.member_ids.push_back({id.system, id.value, id.type, id.assigner});
+      ev.member_ids.push_back(event_id(id));
   }
   if (const auto name = first_name(pid.field(5))) {
     ev.family = sub(*name, 1, 1);
     ev.given = comp(*name, 2);
   }
   ev.birth_date = cx.date(comp(pid.field(7), 1), "PID-7");
-  const std::string sex = trim(comp(pid.field(8), 1));
+  const std::string_view sex = trim(comp(pid.field(8), 1));
   if (const coding* c = cx.tables.find(table::sex, sex)) ev.sex = c->code;
   ev.postal_code = comp(pid.field(11).repetition(1), 5);
   for (const element& rep : repetitions(pid.field(13))) {
@@ -652,7 +789,7 @@ std::string write_patient(context& cx, const indexed_segment& pid,
     }
     if (!in_pid3) write_identifier(j, cx, {"http://hl7.org/fhir/sid/us-ssn", ssn, "SS", {}});
   }
-  const std::string dl = trim(comp(pid.field(20), 1));
+  const std::string_view dl = trim(comp(pid.field(20), 1));
   if (!dl.empty())
     write_identifier(
         j, cx,
@@ -673,7 +810,7 @@ std::string write_patient(context& cx, const indexed_segment& pid,
     for (const telecom_value& t : telecoms) write_telecom(j, t);
     j.end_array();
   }
-  const std::string sex = trim(comp(pid.field(8), 1));
+  const std::string_view sex = trim(comp(pid.field(8), 1));
   if (!sex.empty()) {
     if (const coding* c = cx.tables.find(table::sex, sex)) {
       j.field("gender", c->code);
@@ -682,15 +819,15 @@ std::string write_patient(context& cx, const indexed_segment& pid,
     }
   }
   j.field("birthDate", cx.date(comp(pid.field(7), 1), "PID-7"));
-  const std::string death_time = cx.datetime(comp(pid.field(29), 1), "PID-29");
-  const std::string death_flag = trim(comp(pid.field(30), 1));
+  const std::string_view death_time = cx.datetime(comp(pid.field(29), 1), "PID-29");
+  const std::string_view death_flag = trim(comp(pid.field(30), 1));
   if (!death_time.empty()) {
     j.field("deceasedDateTime", death_time);
   } else if (death_flag == "Y" || death_flag == "N") {
     j.boolean("deceasedBoolean", death_flag == "Y");
   }
   write_addresses(j, cx, pid.field(11));
-  const std::string marital = trim(comp(pid.field(16), 1));
+  const std::string_view marital = trim(comp(pid.field(16), 1));
   if (!marital.empty())
     write_table_concept(j, cx, "maritalStatus", table::marital_status, "0002", marital);
   if (!gp_id.empty()) {
@@ -714,13 +851,13 @@ std::string write_patient(context& cx, const indexed_segment& pid,
 
 /// PL (PV1-3) → Location; returns its id.
 std::string location(context& cx, const element& pl, std::string_view org_id) {
-  const std::string poc = comp(pl, 1), room = comp(pl, 2), bed = comp(pl, 3);
-  const std::string fac = sub(pl, 4, 1);
+  const std::string_view poc = comp(pl, 1), room = comp(pl, 2), bed = comp(pl, 3);
+  const std::string_view fac = sub(pl, 4, 1);
   if (poc.empty() && room.empty() && bed.empty()) return {};
   const std::string id = derived_id("Location", {cx.facility, fac, poc, room, bed});
-  std::string name = poc;
-  for (const std::string* part : {&room, &bed})
-    if (!part->empty()) name.append(name.empty() ? "" : " ").append(*part);
+  std::string name(poc);
+  for (std::string_view part : {room, bed})
+    if (!part.empty()) name.append(name.empty() ? "" : " ").append(part);
   json_out j;
   begin_resource(j, "Location", id);
   j.field("status", "active");
@@ -821,8 +958,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   ev.encounter_resource_id = encounter_id;
 
   // Class and status.
-  const std::string class_code = trim(comp(pv1->field(2), 1));
-  coding cls;
+  const std::string_view class_code = trim(comp(pv1->field(2), 1));
+  coding_view cls;
   if (class_code.empty()) {
     cls = {"http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "UNK", "unknown"};
   } else {
@@ -830,8 +967,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   }
   ev.patient_class = cls.code;
 
-  const std::string admit = cx.datetime(comp(pv1->field(44), 1), "PV1-44");
-  std::string discharge = cx.datetime(comp(pv1->field(45), 1), "PV1-45");
+  const std::string_view admit = cx.datetime(comp(pv1->field(44), 1), "PV1-44");
+  std::string_view discharge = cx.datetime(comp(pv1->field(45), 1), "PV1-45");
   std::string status;
   if (in.trigger == "A03") {
     status = "finished";
@@ -849,7 +986,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     status = "planned";
   } else if (in.trigger == "A13") {
     status = "in-progress";
-    discharge.clear();  // the discharge is cancelled: the stay goes on
+    discharge = {};  // the discharge is cancelled: the stay goes on
   } else if (!discharge.empty()) {
     status = "finished";
   } else if (const coding* c = cx.tables.find(table::encounter_status, class_code)) {
@@ -891,10 +1028,11 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     cwe_value shown = code;
     if (shown.text.empty()) shown.text = comp(dg1->field(4), 1);
     if (shown.empty()) continue;
-    const std::string key_code = code.codings.empty() ? shown.text : code.codings[0].code;
-    const std::string key_system = code.codings.empty() ? std::string() : code.codings[0].system;
+    const std::string_view key_code = code.codings.empty() ? shown.text : code.codings[0].code;
+    const std::string_view key_system =
+        code.codings.empty() ? std::string_view() : code.codings[0].system;
     const std::string condition_id = ids::condition(encounter_id, key_system, key_code);
-    const std::string type = trim(comp(dg1->field(6), 1));
+    const std::string_view type = trim(comp(dg1->field(6), 1));
     const bool erroneous = trim(comp(dg1->field(21), 1)) == "D";
     json_out j;
     begin_resource(j, "Condition", condition_id);
@@ -933,7 +1071,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     diagnosis_entry d;
     d.condition_id = condition_id;
     if (!type.empty()) {
-      const coding c = cx.table_coding(table::diagnosis_type, "0052", type);
+      const coding_view c = cx.table_coding(table::diagnosis_type, "0052", type);
       d.use = c.code;
       d.use_system = c.system;
     }
@@ -957,9 +1095,9 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     cwe_value code = read_cwe(cx, pr1->field(3));
     if (code.text.empty()) code.text = comp(pr1->field(4), 1);
     if (code.empty()) continue;
-    const std::string performed = cx.datetime(comp(pr1->field(5), 1), "PR1-5");
+    const std::string_view performed = cx.datetime(comp(pr1->field(5), 1), "PR1-5");
     const std::string procedure_id =
-        ids::procedure(encounter_id, code.codings.empty() ? std::string() : code.codings[0].system,
+        ids::procedure(encounter_id, code.codings.empty() ? std::string_view() : code.codings[0].system,
                        code.codings.empty() ? code.text : code.codings[0].code, performed);
     json_out j;
     begin_resource(j, "Procedure", procedure_id);
@@ -970,7 +1108,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     j.field("performedDateTime", performed);
     j.end_object();
     cx.add("Procedure", procedure_id, j.take());
-    ev.procedures.push_back({to_event_code(code), performed});
+    ev.procedures.push_back({to_event_code(code), std::string(performed)});
   }
 
   // The Encounter itself.
@@ -983,12 +1121,12 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   j.field("code", cls.code);
   j.field("display", cls.display);
   j.end_object();
-  const std::string admission_type = trim(comp(pv1->field(4), 1));
+  const std::string_view admission_type = trim(comp(pv1->field(4), 1));
   ev.admission_type = admission_type;
   if (!admission_type.empty()) {
     write_concept_list(j, "type", cx.table_coding(table::admission_type, "0007", admission_type));
   }
-  const std::string service = trim(comp(pv1->field(10), 1));
+  const std::string_view service = trim(comp(pv1->field(10), 1));
   ev.service = service;
   if (!service.empty())
     write_table_concept(j, cx, "serviceType", table::hospital_service, "0069", service);
@@ -1032,7 +1170,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
       j.begin_object();
       if (!reason.codings.empty()) {
         j.begin_array("coding");
-        for (const coding& c : reason.codings) write_coding(j, c);
+        for (const coding_view& c : reason.codings) write_coding(j, c);
         j.end_array();
       }
       j.field("text", reason.text);
@@ -1055,9 +1193,9 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   }
   // Hospitalization.
   const identifier_value preadmit = read_cx(cx, pv1->field(5).repetition(1), "VN");
-  const std::string admit_source = trim(comp(pv1->field(14), 1));
-  const std::string readmission = trim(comp(pv1->field(13), 1));
-  const std::string disposition = trim(comp(pv1->field(36), 1));
+  const std::string_view admit_source = trim(comp(pv1->field(14), 1));
+  const std::string_view readmission = trim(comp(pv1->field(13), 1));
+  const std::string_view disposition = trim(comp(pv1->field(36), 1));
   ev.readmission_flag = readmission == "R";
   if (!preadmit.value.empty() || !admit_source.empty() || !readmission.empty() ||
       !disposition.empty()) {
@@ -1067,15 +1205,15 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
       write_identifier(j, cx, preadmit);
     }
     if (!admit_source.empty()) {
-      const coding c = cx.table_coding(table::admit_source, "0023", admit_source);
-      ev.admit_source = {c.system, c.code, c.display, {}};
+      const coding_view c = cx.table_coding(table::admit_source, "0023", admit_source);
+      ev.admit_source = event_code(c);
       write_table_concept(j, cx, "admitSource", table::admit_source, "0023", admit_source);
     }
     if (!readmission.empty())
       write_table_concept(j, cx, "reAdmission", table::readmission, "0092", readmission);
     if (!disposition.empty()) {
-      const coding c = cx.table_coding(table::discharge_disposition, "0112", disposition);
-      ev.discharge_disposition = {c.system, c.code, c.display, {}};
+      const coding_view c = cx.table_coding(table::discharge_disposition, "0112", disposition);
+      ev.discharge_disposition = event_code(c);
       write_table_concept(j, cx, "dischargeDisposition", table::discharge_disposition, "0112",
                           disposition);
     }
@@ -1115,8 +1253,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     member.type = "MB";
     const cwe_value plan = read_cwe(cx, in1->field(2));
     const identifier_value company = read_cx(cx, in1->field(3).repetition(1));
-    const std::string company_name = comp(in1->field(4).repetition(1), 1);
-    const std::string plan_code = plan.codings.empty() ? plan.text : plan.codings[0].code;
+    const std::string_view company_name = comp(in1->field(4).repetition(1), 1);
+    const std::string_view plan_code = plan.codings.empty() ? plan.text : plan.codings[0].code;
 
     std::string payer_id;
     if (!company.value.empty() || !company_name.empty()) {
@@ -1137,7 +1275,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     begin_resource(j, "Coverage", coverage_id);
     write_identifier_list(j, cx, member);
     j.field("status", "active");
-    const std::string plan_type = comp(in1->field(15), 1);
+    const std::string_view plan_type = comp(in1->field(15), 1);
     if (!plan_type.empty()) {
       j.begin_object("type");
       j.field("text", plan_type);
@@ -1145,7 +1283,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     }
     j.field("subscriberId", member.value);
     j.reference("beneficiary", "Patient", patient_id);
-    const std::string relation = trim(comp(in1->field(17), 1));
+    const std::string_view relation = trim(comp(in1->field(17), 1));
     if (!relation.empty()) {
       static const std::map<std::string_view, std::string_view> rel = {
           {"SEL", "self"},   {"01", "spouse"},  {"SPO", "spouse"},
@@ -1162,8 +1300,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
       j.end_array();
       j.end_object();
     }
-    const std::string start = cx.date(comp(in1->field(12), 1), "IN1-12");
-    const std::string end = cx.date(comp(in1->field(13), 1), "IN1-13");
+    const std::string_view start = cx.date(comp(in1->field(12), 1), "IN1-12");
+    const std::string_view end = cx.date(comp(in1->field(13), 1), "IN1-13");
     if (!start.empty() || !end.empty()) {
       j.begin_object("period");
       j.field("start", start);
@@ -1175,11 +1313,11 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
       j.reference_item("Organization", payer_id);
     } else {
       j.begin_object();
-      j.field("display", plan_code.empty() ? std::string("unknown payer") : plan_code);
+      j.field("display", plan_code.empty() ? std::string_view("unknown payer") : plan_code);
       j.end_object();
     }
     j.end_array();
-    const std::string group = trim(comp(in1->field(8), 1));
+    const std::string_view group = trim(comp(in1->field(8), 1));
     if (!group.empty() || !plan_code.empty()) {
       j.begin_array("class");
       auto cls = [&](std::string_view type, std::string_view value, std::string_view name) {
@@ -1196,7 +1334,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
       };
       if (!group.empty()) cls("group", group, comp(in1->field(9).repetition(1), 1));
       if (!plan_code.empty())
-        cls("plan", plan_code, plan.codings.empty() ? std::string() : plan.codings[0].display);
+        cls("plan", plan_code, plan.codings.empty() ? std::string_view() : plan.codings[0].display);
       j.end_array();
     }
     j.end_object();
@@ -1207,7 +1345,11 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
       const bool known = std::any_of(ev.member_ids.begin(), ev.member_ids.end(), [&](const auto& i) {
         return i.value == member.value && i.system == member.system;
       });
-      if (!known) ev.member_ids.push_back({member.system, member.value, "MB", member.assigner});
+      if (!known) {
+        identifier_value mb = member;
+        mb.type = "MB";
+        ev.member_ids.push_back(event_id(mb));
+      }
     }
   }
 }
@@ -1220,7 +1362,7 @@ void write_related_people(context& cx, const std::string& patient_id) {
     const auto found = first_name(nk1->field(2));
     if (!found) continue;
     const element name = *found;
-    const std::string relation = trim(comp(nk1->field(3), 1));
+    const std::string_view relation = trim(comp(nk1->field(3), 1));
     const std::string id = derived_id("RelatedPerson", {patient_id, comp(nk1->field(1), 1),
                                                         sub(name, 1, 1), comp(name, 2), relation});
     json_out j;
@@ -1273,15 +1415,15 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     ++obx_in_order;
     const cwe_value code = read_cwe(cx, seg.field(3));
     if (code.empty()) continue;
-    const std::string value_type = trim(comp(seg.field(2), 1));
-    const std::string sub_id = comp(seg.field(4), 1);
-    const std::string code_key = code.codings.empty() ? code.text : code.codings[0].code;
+    const std::string_view value_type = trim(comp(seg.field(2), 1));
+    const std::string_view sub_id = comp(seg.field(4), 1);
+    const std::string_view code_key = code.codings.empty() ? code.text : code.codings[0].code;
     const std::string id =
         derived_id("Observation", {patient_id, order_key, code_key, sub_id,
                                    sub_id.empty() ? std::to_string(obx_in_order) : ""});
-    std::string effective = cx.datetime(comp(seg.field(14), 1), "OBX-14");
+    std::string_view effective = cx.datetime(comp(seg.field(14), 1), "OBX-14");
     if (effective.empty()) effective = obr_time;
-    const std::string status_code = trim(comp(seg.field(11), 1));
+    const std::string_view status_code = trim(comp(seg.field(11), 1));
     std::string status = "final";
     if (!status_code.empty()) {
       if (const coding* c = cx.tables.find(table::observation_status, status_code)) {
@@ -1312,9 +1454,9 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     lab.code = to_event_code(code, "http://loinc.org");
     lab.effective = effective;
     const element value = seg.field(5).repetition(1);
-    const std::string unit_code = comp(seg.field(6), 1);
-    const std::string unit_text = comp(seg.field(6), 2);
-    const std::string unit_system = comp(seg.field(6), 3);
+    const std::string_view unit_code = comp(seg.field(6), 1);
+    const std::string_view unit_text = comp(seg.field(6), 2);
+    const std::string_view unit_system = comp(seg.field(6), 3);
     if (value_type == "NM" || value_type == "SN") {
       std::optional<double> v =
           value_type == "NM" ? number(comp(value, 1)) : number(comp(value, 2));
@@ -1328,12 +1470,12 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
         if (!unit_code.empty()) {
           const bool ucum = unit_system == "UCUM" || unit_system.empty();
           j.field("system",
-                  ucum ? std::string("http://unitsofmeasure.org") : cx.system_uri(unit_system));
+                  ucum ? std::string_view("http://unitsofmeasure.org") : cx.system_uri(unit_system));
           j.field("code", unit_code);
         }
         j.end_object();
       } else if (!comp(value, 1).empty() || !comp(value, 2).empty()) {
-        lab.value_text = value.raw().empty() ? std::string() : text(value);
+        lab.value_text = value.raw().empty() ? std::string_view() : text(value);
         j.field("valueString", lab.value_text);
       }
     } else if (value_type == "CWE" || value_type == "CE" || value_type == "CNE") {
@@ -1351,12 +1493,12 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
       if (lab.value) lab.unit = unit_code;
       j.field("valueString", joined);
     }
-    const std::string flag = trim(comp(seg.field(8), 1));
+    const std::string_view flag = trim(comp(seg.field(8), 1));
     lab.abnormal_flag = flag;
     if (!flag.empty()) {
       write_concept_list(j, "interpretation", cx.table_coding(table::abnormal_flag, "0078", flag));
     }
-    const std::string range = trim(comp(seg.field(7), 1));
+    const std::string_view range = trim(comp(seg.field(7), 1));
     if (!range.empty()) {
       j.begin_array("referenceRange");
       j.begin_object();
@@ -1399,6 +1541,7 @@ const boost::system::error_category& convert_category() noexcept {
 
 boost::system::result<conversion> convert(const hl7v2::message& msg,
                                           const convert_options& options) {
+  arena_scope scope;  // text made while converting lives until the end of this call
   const std::string type(msg.message_type());
   const std::string trigger(msg.trigger_event());
   if (type != "ADT" && !(type == "ORU" && trigger == "R01"))
@@ -1414,10 +1557,8 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
              comp(msg.segment(0).field(4), 1),
              {},
              {},
-             {},
-             {},
-             {},
              {}};
+  cx.resources.reserve(32);
 
   const auto key = patient_key(cx, *pid);
   if (!key) return convert_error::missing_patient_id;
@@ -1446,7 +1587,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
       for (const element& rep : repetitions(mrg->field(1))) {
         identifier_value old = read_cx(cx, rep);
         if (old.value.empty()) continue;
-        ev.prior_patient_ids.push_back({old.system, old.value, old.type, old.assigner});
+        ev.prior_patient_ids.push_back(event_id(old));
         if (merged_away_id.empty() &&
             (old.type.empty() || old.type == "MR" || old.type == key->type)) {
           if (old.system.empty() && old.assigner.empty()) {
@@ -1504,7 +1645,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   }
   b.field("type", "transaction");
   {
-    const std::string ts = cx.datetime(comp(msg.segment(0).field(7), 1), "MSH-7");
+    const std::string_view ts = cx.datetime(comp(msg.segment(0).field(7), 1), "MSH-7");
     if (ts.size() > 10) b.field("timestamp", ts);  // an instant needs a time and a zone
   }
   b.begin_array("entry");

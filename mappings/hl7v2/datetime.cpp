@@ -84,9 +84,15 @@ boost::system::result<hl7_datetime> parse_datetime(std::string_view text) {
 }
 
 std::string hl7_datetime::to_iso8601(bool fhir) const {
-  // Written digit by digit (snprintf was a visible share of the v2 → FHIR mapper's time).
-  char buf[40];
-  char* p = buf;
+  char buf[iso8601_max];
+  return std::string(buf, write_iso8601(buf, fhir));
+}
+
+std::size_t hl7_datetime::write_iso8601(char* out, bool fhir) const {
+  // Written digit by digit (snprintf was a visible share of the v2 → FHIR mapper's time). At most
+  // 4+3+3+3+3+3 + 1+9 + 6 = 35 bytes.
+  char* const buf = out;
+  char* p = out;
   auto digits = [&](unsigned v, int width) {
     for (int i = width - 1; i >= 0; --i) {
       p[i] = static_cast<char>('0' + v % 10);
@@ -117,7 +123,7 @@ std::string hl7_datetime::to_iso8601(bool fhir) const {
     digits(static_cast<unsigned>(a / 60 % 100), 2);
     two(':', a % 60);
   }
-  return std::string(buf, static_cast<std::size_t>(p - buf));
+  return static_cast<std::size_t>(p - buf);
 }
 
 }  // namespace carebridge::mappings::hl7v2

@@ -8,6 +8,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,9 @@ struct hl7_datetime {
   /// Hour and minute precision are written with ":00" seconds when `fhir` is true, since FHIR
   /// dateTime has no minute precision.
   std::string to_iso8601(bool fhir = false) const;
+  /// The same into `out`, which has room for iso8601_max bytes; returns the length written.
+  std::size_t write_iso8601(char* out, bool fhir = false) const;
+  static constexpr std::size_t iso8601_max = 40;
 };
 
 /// Parses a DTM. Spaces around the value are ignored; anything else that is not of the form above

@@ -85,18 +85,29 @@ std::string delimiters::encoding_characters() const {
   return s;
 }
 
+namespace {
+// The number of bits set in a 16-bit mask (no POPCNT instruction is assumed: a baseline x86-64
+// build would call libgcc for __builtin_popcount).
+inline std::uint32_t bits16(std::uint32_t m) noexcept {
+  m = m - ((m >> 1) & 0x5555u);
+  m = (m & 0x3333u) + ((m >> 2) & 0x3333u);
+  m = (m + (m >> 4)) & 0x0F0Fu;
+  return (m + (m >> 8)) & 0x1Fu;
+}
+}  // namespace
+
 std::string_view nth_piece(std::string_view raw, char sep, std::uint32_t n) noexcept {
   if (n == 0 || raw.empty()) return {};
   const char* p = raw.data();
-  const char* end = p + raw.size();
+  const char* const end = p + raw.size();
   std::uint32_t need = n - 1;  // separators to skip
 #if defined(__SSE2__)
-  // Count separators 16 bytes at a time; fields far into a segment (PV1-45) are reached quickly.
   const __m128i s = _mm_set1_epi8(sep);
+  // Count separators 16 bytes at a time; fields far into a segment (PV1-45) are reached quickly.
   while (need != 0 && end - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, s)));
-    const auto c = static_cast<std::uint32_t>(__builtin_popcount(m));
+    const std::uint32_t c = bits16(m);
     if (c >= need) {
       for (std::uint32_t i = 1; i < need; ++i) m &= m - 1;
       p += __builtin_ctz(m) + 1;
@@ -110,9 +121,18 @@ std::string_view nth_piece(std::string_view raw, char sep, std::uint32_t n) noex
   while (need != 0 && p < end)
     if (*p++ == sep) --need;
   if (need != 0) return {};
-  const void* hit = std::memchr(p, sep, static_cast<std::size_t>(end - p));
-  const char* stop = hit ? static_cast<const char*>(hit) : end;
-  return {p, static_cast<std::size_t>(stop - p)};
+  // The end of the piece. Pieces are short: a loop beats a call to memchr.
+  const char* q = p;
+#if defined(__SSE2__)
+  while (end - q >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    const auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, s)));
+    if (m != 0) return {p, static_cast<std::size_t>(q + __builtin_ctz(m) - p)};
+    q += 16;
+  }
+#endif
+  while (q < end && *q != sep) ++q;
+  return {p, static_cast<std::size_t>(q - p)};
 }
 
 std::uint32_t piece_count(std::string_view raw, char sep) noexcept {
@@ -290,17 +310,28 @@ indexed_segment::indexed_segment(const segment_view& s) : seg_(s), msg_(s.msg_) 
   const std::string_view sid = s.id();
   header_ = sid == "MSH" || sid == "FHS" || sid == "BHS";
   const char fs = msg_->delims().field;
-  std::string_view rest = s.raw();
-  pieces_.reserve(32);
-  for (;;) {
-    const std::size_t at = rest.find(fs);
-    if (at == std::string_view::npos) {
-      pieces_.push_back(rest);
-      break;
+  const std::string_view raw = s.raw();
+  auto add = [&](std::size_t start) {
+    if (count_ < starts_.size()) {
+      starts_[count_] = static_cast<std::uint32_t>(start);
+    } else {
+      if (spill_.empty()) spill_.assign(starts_.begin(), starts_.end());
+      spill_.push_back(static_cast<std::uint32_t>(start));
     }
-    pieces_.push_back(rest.substr(0, at));
-    rest.remove_prefix(at + 1);
-  }
+    ++count_;
+  };
+  add(0);
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    if (raw[i] == fs) add(i + 1);
+}
+
+std::string_view indexed_segment::piece(std::uint32_t i) const {
+  if (i >= count_) return {};
+  const std::uint32_t* starts = spill_.empty() ? starts_.data() : spill_.data();
+  const std::string_view raw = seg_.raw();
+  const std::size_t from = starts[i];
+  const std::size_t to = i + 1 < count_ ? starts[i + 1] - 1 : raw.size();
+  return raw.substr(from, to - from);
 }
 
 std::uint32_t indexed_segment::field_count() const { return seg_.field_count(); }
@@ -309,11 +340,11 @@ element indexed_segment::field(std::uint32_t n) const {
   if (n == 0 || msg_ == nullptr) return {{}, msg_, element::level::field};
   if (header_) {
     if (n == 1) return seg_.field(1);
-    if (n == 2) return {pieces_.size() > 1 ? pieces_[1] : std::string_view(), msg_, element::level::literal};
+    if (n == 2) return {piece(1), msg_, element::level::literal};
     // MSH-n is the n-th piece (piece 0 is the id, piece 1 MSH-2).
-    return {n - 1 < pieces_.size() ? pieces_[n - 1] : std::string_view(), msg_, element::level::field};
+    return {piece(n - 1), msg_, element::level::field};
   }
-  return {n < pieces_.size() ? pieces_[n] : std::string_view(), msg_, element::level::field};
+  return {piece(n), msg_, element::level::field};
 }
 
 // ---- message -----------------------------------------------------------------------------------

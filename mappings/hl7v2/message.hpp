@@ -15,6 +15,8 @@
 
 #include <boost/system/result.hpp>
 
+#include <array>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -142,7 +144,12 @@ class indexed_segment {
   segment_view seg_;
   const message* msg_ = nullptr;
   bool header_ = false;                 // MSH, FHS, BHS: field 1 is the separator itself
-  std::vector<std::string_view> pieces_;  // the text between field separators, id first
+  // Where each piece between field separators starts (the id is piece 0), inline for up to 64
+  // pieces (PV1 has 52 fields); a longer segment keeps them all in spill_.
+  std::string_view piece(std::uint32_t i) const;
+  std::uint32_t count_ = 0;
+  std::array<std::uint32_t, 64> starts_{};
+  std::vector<std::uint32_t> spill_;
 };
 
 /// What character set the text was in and what happened converting it to UTF-8.

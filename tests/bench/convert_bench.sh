@@ -54,8 +54,9 @@ for name, b in rows.items():
 parse = rows["BM_ParseOnly"]["items_per_second"]
 conv = rows["BM_ConvertA03"]["items_per_second"]
 out_bytes = rows["BM_ConvertA03"].get("bundle_bytes_per_msg", 0)
+allocs = rows["BM_ConvertA03"].get("allocations_per_msg", 0)
 print(f"\nparse + convert: {conv:,.0f} ADT^A03/s on one core "
       f"({'meets' if conv >= 50000 else 'SHORT of'} the target of 50,000/s); "
       f"{conv / parse * 100:.1f} % of parse-only ({parse / conv:.1f} x slower); "
-      f"Bundle {out_bytes:,.0f} bytes per message")
+      f"Bundle {out_bytes:,.0f} bytes per message; {allocs:,.0f} heap allocations per message")
 PY

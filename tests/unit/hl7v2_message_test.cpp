@@ -112,6 +112,22 @@ TEST(Hl7v2Message, IndexedSegmentReadsFieldsLikeSegmentView) {
   EXPECT_TRUE(none.field(1).empty());
 }
 
+TEST(Hl7v2Message, IndexedSegmentOfManyFields) {
+  // 200 fields: more than indexed_segment keeps inline.
+  std::string text = std::string(kAdt) + "ZXX";
+  for (int i = 1; i <= 200; ++i) text += "|" + std::to_string(i) + "^c" + std::to_string(i);
+  text += "\r";
+  const auto m = must_parse(text);
+  const auto seg = *m.find("ZXX");
+  const h::indexed_segment idx(seg);
+  EXPECT_EQ(idx.field_count(), 200u);
+  for (std::uint32_t n = 1; n <= 201; ++n) {
+    EXPECT_EQ(idx.field(n).raw(), seg.field(n).raw()) << n;
+  }
+  EXPECT_EQ(idx.field(200).component(2).raw(), "c200");
+  EXPECT_TRUE(idx.field(201).empty());
+}
+
 TEST(Hl7v2Message, MshOneAndTwoAreLiteralNeverSplitNorDecoded) {
   const auto msg = must_parse(kAdt);
   const auto msh = msg.segment(0);
