@@ -1,5 +1,7 @@
 #include "mappings/fhir/code_tables.hpp"
 
+#include <cstring>
+
 #include <boost/throw_exception.hpp>
 
 #include <algorithm>
@@ -249,10 +251,28 @@ boost::system::result<code_tables, table_error> code_tables::from_csv(std::strin
     rows.emplace(std::move(code),
                  coding{std::move(fields[1]), std::move(fields[2]), std::move(fields[3])});
   }
+  for (const auto& [code, target] : rows) out.index(table, code, target);
   return out;
 }
 
+void code_tables::index(std::string_view table, std::string_view code, const coding& target) {
+  std::string key;
+  key.reserve(table.size() + 1 + code.size());
+  key.append(table).push_back('\0');
+  key.append(code);
+  exact_.insert_or_assign(std::move(key), target);
+}
+
 const coding* code_tables::find(std::string_view table, std::string_view code) const {
+  char buf[128];
+  if (table.size() + 1 + code.size() <= sizeof buf) {
+    std::memcpy(buf, table.data(), table.size());
+    buf[table.size()] = '\0';
+    std::memcpy(buf + table.size() + 1, code.data(), code.size());
+    if (auto hit = exact_.find(std::string_view(buf, table.size() + 1 + code.size()));
+        hit != exact_.end())
+      return &hit->second;
+  }
   if (auto t = tables_.find(table); t != tables_.end()) {
     const table_rows& rows = t->second;
     if (auto exact = rows.find(code); exact != rows.end()) return &exact->second;
@@ -268,6 +288,7 @@ const coding* code_tables::find(std::string_view table, std::string_view code) c
 void code_tables::set(std::string_view table, std::string_view code, coding target) {
   auto t = tables_.find(table);
   if (t == tables_.end()) t = tables_.emplace(std::string(table), table_rows{}).first;
+  index(table, code, target);
   t->second.insert_or_assign(std::string(code), std::move(target));
 }
 
@@ -276,7 +297,10 @@ void code_tables::merge(const code_tables& other) {
   for (const auto& [name, other_rows] : other.tables_) {
     auto t = tables_.find(name);
     if (t == tables_.end()) t = tables_.emplace(name, table_rows{}).first;
-    for (const auto& [code, target] : other_rows) t->second.insert_or_assign(code, target);
+    for (const auto& [code, target] : other_rows) {
+      t->second.insert_or_assign(code, target);
+      index(name, code, target);
+    }
   }
 }
 

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace carebridge::mappings::fhir {
@@ -124,6 +125,18 @@ class code_tables {
   };
   using table_rows = std::map<std::string, coding, ci_less>;
   std::map<std::string, table_rows, std::less<>> tables_;
+
+  // The exact matches again, keyed "table\0code" in a hash table: nearly every lookup is one (a
+  // code as the table has it), and the mapper makes dozens per message. Holds copies, so a copied
+  // code_tables is consistent without rebuilding anything.
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept {
+      return std::hash<std::string_view>{}(k);
+    }
+  };
+  std::unordered_map<std::string, coding, key_hash, std::equal_to<>> exact_;
+  void index(std::string_view table, std::string_view code, const coding& target);
 };
 
 /// Names of the built-in tables (the file names in mappings/tables/ without .csv), each with the

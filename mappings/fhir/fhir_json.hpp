@@ -11,6 +11,7 @@
 
 #include <rapidjson/internal/dtoa.h>
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cmath>
@@ -49,34 +50,47 @@ inline constexpr escape_table escapes{};
 
 class json_out {
  public:
-  /// `capacity`: the bytes to reserve (a resource is about a kilobyte; a Bundle, ten or more).
-  explicit json_out(std::size_t capacity = 1024) { out_.reserve(capacity); }
+  /// `capacity`: the bytes to set aside (a resource is about a kilobyte; a Bundle, ten or more).
+  explicit json_out(std::size_t capacity = 1024) { out_.resize(capacity < 64 ? 64 : capacity); }
 
   /// A member name. Names come from the code (FHIR element names), never from data, so they are
   /// written as they are: they need no escapes.
   void key(std::string_view k) {
     assert(plain(k));
-    separate();
-    out_.push_back('"');
-    out_.append(k);
-    out_.append("\":", 2);
-    comma_ = false;
+    char* p = room(k.size() + 4);
+    if (comma_) *p++ = ',';
+    *p++ = '"';
+    p = copy(p, k);
+    *p++ = '"';
+    *p++ = ':';
+    done(p, false);
   }
   void str(std::string_view v) {
-    separate();
-    quoted(v);
-    comma_ = true;
+    char* p = room(v.size() * 6 + 3);
+    if (comma_) *p++ = ',';
+    *p++ = '"';
+    p = escaped(p, v);
+    *p++ = '"';
+    done(p, true);
   }
   /// "key": "value", only when the value is not empty.
   void field(std::string_view k, std::string_view v) {
     if (v.empty()) return;
-    key(k);
-    str(v);
+    assert(plain(k));
+    char* p = room(k.size() + v.size() * 6 + 6);
+    if (comma_) *p++ = ',';
+    *p++ = '"';
+    p = copy(p, k);
+    *p++ = '"';
+    *p++ = ':';
+    *p++ = '"';
+    p = escaped(p, v);
+    *p++ = '"';
+    done(p, true);
   }
   void boolean(std::string_view k, bool v) {
     key(k);
-    out_.append(v ? std::string_view("true") : std::string_view("false"));
-    comma_ = true;
+    plain_value(v ? std::string_view("true") : std::string_view("false"));
   }
   /// A finite number (JSON has no NaN or infinity: anything else is left out).
   void number(std::string_view k, double v) {
@@ -84,15 +98,13 @@ class json_out {
     key(k);
     char buf[32];
     const char* end = rapidjson::internal::dtoa(v, buf);
-    out_.append(buf, static_cast<std::size_t>(end - buf));
-    comma_ = true;
+    plain_value({buf, static_cast<std::size_t>(end - buf)});
   }
   void integer(std::string_view k, long long v) {
     key(k);
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, static_cast<std::size_t>(r.ptr - buf));
-    comma_ = true;
+    plain_value({buf, static_cast<std::size_t>(r.ptr - buf)});
   }
   void begin_object() { open('{'); }
   void begin_object(std::string_view k) {
@@ -106,11 +118,7 @@ class json_out {
   }
   void end_array() { close(']'); }
   /// Inserts already-serialized JSON as a value.
-  void raw(std::string_view json) {
-    separate();
-    out_.append(json);
-    comma_ = true;
-  }
+  void raw(std::string_view json) { plain_value(json); }
   /// {"reference": "Type/id"} under `k` (nothing when id is empty).
   void reference(std::string_view k, std::string_view type, std::string_view id) {
     if (id.empty()) return;
@@ -125,67 +133,88 @@ class json_out {
   /// "key": "<a><b>" — a string value made of two parts (no temporary string).
   void field2(std::string_view k, std::string_view a, std::string_view b) {
     key(k);
-    out_.push_back('"');
-    escaped(a);
-    escaped(b);
-    out_.push_back('"');
-    comma_ = true;
+    char* p = room((a.size() + b.size()) * 6 + 2);
+    *p++ = '"';
+    p = escaped(p, a);
+    p = escaped(p, b);
+    *p++ = '"';
+    done(p, true);
   }
   /// The string value "<type>/<id>" (a relative reference or a request url).
   void str_path(std::string_view type, std::string_view id) {
-    separate();
-    out_.push_back('"');
-    escaped(type);
-    out_.push_back('/');
-    escaped(id);
-    out_.push_back('"');
-    comma_ = true;
+    char* p = room((type.size() + id.size()) * 6 + 4);
+    if (comma_) *p++ = ',';
+    *p++ = '"';
+    p = escaped(p, type);
+    *p++ = '/';
+    p = escaped(p, id);
+    *p++ = '"';
+    done(p, true);
   }
 
   /// The JSON written so far; the writer is left empty.
   std::string take() {
+    out_.resize(len_);
     std::string s = std::move(out_);
     out_.clear();
+    len_ = 0;
     comma_ = false;
     return s;
   }
-  std::string_view view() const { return out_; }
+  std::string_view view() const { return {out_.data(), len_}; }
 
  private:
+  // out_ is kept longer than what is written (len_): room(n) makes sure n more bytes fit, so a
+  // token is written through a pointer with one bounds check instead of one per append.
+  char* room(std::size_t n) {
+    if (out_.size() - len_ < n) out_.resize(std::max(out_.size() * 2, len_ + n));
+    return out_.data() + len_;
+  }
+  void done(char* p, bool comma) {
+    len_ = static_cast<std::size_t>(p - out_.data());
+    comma_ = comma;
+  }
+  static char* copy(char* p, std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+  }
   static bool plain(std::string_view k) {
     for (char c : k)
       if (json_detail::escapes.e[static_cast<unsigned char>(c)] != 0) return false;
     return true;
   }
-  void separate() {
-    if (comma_) out_.push_back(',');
+  void plain_value(std::string_view v) {
+    char* p = room(v.size() + 1);
+    if (comma_) *p++ = ',';
+    done(copy(p, v), true);
   }
   void open(char c) {
-    separate();
-    out_.push_back(c);
-    comma_ = false;
+    char* p = room(2);
+    if (comma_) *p++ = ',';
+    *p++ = c;
+    done(p, false);
   }
   void close(char c) {
-    out_.push_back(c);
-    comma_ = true;
+    char* p = room(1);
+    *p++ = c;
+    done(p, true);
   }
   void reference_body(std::string_view type, std::string_view id) {
-    out_.append("\"reference\":\"");
-    escaped(type);
-    out_.push_back('/');
-    escaped(id);
-    out_.append("\"}");
-    comma_ = true;
-  }
-  void quoted(std::string_view s) {
-    out_.push_back('"');
-    escaped(s);
-    out_.push_back('"');
+    static constexpr std::string_view head = "\"reference\":\"";
+    char* p = room(head.size() + (type.size() + id.size()) * 6 + 3);
+    p = copy(p, head);
+    p = escaped(p, type);
+    *p++ = '/';
+    p = escaped(p, id);
+    *p++ = '"';
+    *p++ = '}';
+    done(p, true);
   }
 
-  // Appends `s` escaped. Sixteen bytes at a time find the next byte that needs an escape (a control
-  // character, '"' or '\\'); text without one, which is nearly all of it, is one append.
-  void escaped(std::string_view s) {
+  // Writes `s` escaped at p (which has room for 6 bytes per input byte) and returns the end.
+  // Sixteen bytes at a time find the next byte that needs an escape (a control character, '"' or
+  // '\\'); text without one, which is nearly all of it, is one copy.
+  static char* escaped(char* out, std::string_view s) {
     const char* p = s.data();
     const char* const end = p + s.size();
     const char* run = p;
@@ -208,24 +237,27 @@ class json_out {
       }
 #endif
       while (p != end && json_detail::escapes.e[static_cast<unsigned char>(*p)] == 0) ++p;
-      if (p == end) break;
-      out_.append(run, static_cast<std::size_t>(p - run));
+      out = copy(out, {run, static_cast<std::size_t>(p - run)});
+      if (p == end) return out;
       const char e = json_detail::escapes.e[static_cast<unsigned char>(*p)];
+      *out++ = '\\';
       if (e == 'u') {
         static constexpr char hex[] = "0123456789ABCDEF";
         const auto c = static_cast<unsigned char>(*p);
-        const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-        out_.append(u, 6);
+        *out++ = 'u';
+        *out++ = '0';
+        *out++ = '0';
+        *out++ = hex[c >> 4];
+        *out++ = hex[c & 0xF];
       } else {
-        const char two[2] = {'\\', e};
-        out_.append(two, 2);
+        *out++ = e;
       }
       run = ++p;
     }
-    out_.append(run, static_cast<std::size_t>(end - run));
   }
 
   std::string out_;
+  std::size_t len_ = 0;
   bool comma_ = false;
 };
 

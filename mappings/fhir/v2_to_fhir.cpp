@@ -31,6 +31,37 @@ std::optional<indexed_segment> find_segment(const hl7::message& m, std::string_v
   return indexed_segment(*s);
 }
 
+/// The segments with one id, in message order and indexed, for a range-for (one pass over the
+/// message, where find(id, n) for n = 1, 2… would rescan it from the start each time).
+class segments_named {
+ public:
+  segments_named(const hl7::message& m, std::string_view id) : m_(m), id_(id) {}
+  class iterator {
+   public:
+    iterator(const segments_named* owner, std::size_t i) : owner_(owner), i_(i) { settle(); }
+    indexed_segment operator*() const { return indexed_segment(owner_->m_.segment(i_)); }
+    iterator& operator++() {
+      ++i_;
+      settle();
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return i_ != o.i_; }
+
+   private:
+    void settle() {
+      while (i_ < owner_->m_.segment_count() && owner_->m_.segment(i_).id() != owner_->id_) ++i_;
+    }
+    const segments_named* owner_;
+    std::size_t i_;
+  };
+  iterator begin() const { return {this, 0}; }
+  iterator end() const { return {this, m_.segment_count()}; }
+
+ private:
+  const hl7::message& m_;
+  std::string_view id_;
+};
+
 constexpr std::string_view v2_system_prefix = "http://terminology.hl7.org/CodeSystem/v2-";
 constexpr std::string_view local_prefix = "urn:carebridge:local:";
 
@@ -106,10 +137,39 @@ class arena {
   }
   std::string& scratch() { return scratch_; }
 
+  /// Component c of e. The mapper reads several components of one element in a row (CX.1, CX.4,
+  /// CX.5; XCN.1 to XCN.13), so the last two elements asked about are kept split into their
+  /// components: one pass over each instead of a scan from its start per component.
+  element component(const element& e, std::uint32_t c) {
+    if (e.empty() || c == 0) return {};
+    for (split& s : splits_) {
+      if (s.raw.data() == e.raw().data() && s.raw.size() == e.raw().size() && s.depth == e.depth())
+        return s.at(e, c);
+    }
+    split& s = splits_[next_];
+    next_ ^= 1u;
+    s.raw = e.raw();
+    s.depth = e.depth();
+    s.count = e.components(s.parts.data(), static_cast<std::uint32_t>(s.parts.size()));
+    return s.at(e, c);
+  }
+
  private:
+  struct split {
+    std::string_view raw;
+    element::level depth = element::level::field;
+    std::uint32_t count = 0;
+    std::array<element, 24> parts;
+    element at(const element& e, std::uint32_t c) const {
+      if (c > count) return {};
+      return c <= parts.size() ? parts[c - 1] : e.component(c);
+    }
+  };
   alignas(std::max_align_t) char initial_[8192];
   std::pmr::monotonic_buffer_resource pool_;
   std::string scratch_;
+  std::array<split, 2> splits_;
+  unsigned next_ = 0;
 };
 
 // The arena of the convert() call running on this thread (set by arena_scope).
@@ -136,10 +196,10 @@ std::string_view text(const element& e) {
   return v.data() == scratch.data() ? keep(v) : v;
 }
 std::string_view comp(const element& e, std::uint32_t c) {
-  return text(e.component(c));
+  return text(current_arena->component(e, c));
 }
 std::string_view sub(const element& e, std::uint32_t c, std::uint32_t s) {
-  return text(e.component(c).subcomponent(s));
+  return text(current_arena->component(e, c).subcomponent(s));
 }
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t");
@@ -1021,9 +1081,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
 
   // Diagnoses.
   std::vector<diagnosis_entry> diagnoses;
-  for (std::uint32_t n = 1;; ++n) {
-    const auto dg1 = find_segment(cx.m, "DG1", n);
-    if (!dg1) break;
+  for (const indexed_segment& dg1_segment : segments_named(cx.m, "DG1")) {
+    const indexed_segment* const dg1 = &dg1_segment;
     const cwe_value code = read_cwe(cx, dg1->field(3));
     cwe_value shown = code;
     if (shown.text.empty()) shown.text = comp(dg1->field(4), 1);
@@ -1089,9 +1148,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   }
 
   // Procedures.
-  for (std::uint32_t n = 1;; ++n) {
-    const auto pr1 = find_segment(cx.m, "PR1", n);
-    if (!pr1) break;
+  for (const indexed_segment& pr1_segment : segments_named(cx.m, "PR1")) {
+    const indexed_segment* const pr1 = &pr1_segment;
     cwe_value code = read_cwe(cx, pr1->field(3));
     if (code.text.empty()) code.text = comp(pr1->field(4), 1);
     if (code.empty()) continue;
@@ -1245,9 +1303,8 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
 
 /// IN1 → Coverage (and the payer Organization).
 void write_coverages(context& cx, const std::string& patient_id, event::clinical_event& ev) {
-  for (std::uint32_t n = 1;; ++n) {
-    const auto in1 = find_segment(cx.m, "IN1", n);
-    if (!in1) break;
+  for (const indexed_segment& in1_segment : segments_named(cx.m, "IN1")) {
+    const indexed_segment* const in1 = &in1_segment;
     identifier_value member = read_cx(cx, in1->field(49).repetition(1), "MB");
     if (member.value.empty()) member.value = trim(comp(in1->field(36), 1));  // policy number
     member.type = "MB";
@@ -1356,9 +1413,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
 
 /// NK1 → RelatedPerson.
 void write_related_people(context& cx, const std::string& patient_id) {
-  for (std::uint32_t n = 1;; ++n) {
-    const auto nk1 = find_segment(cx.m, "NK1", n);
-    if (!nk1) break;
+  for (const indexed_segment& nk1_segment : segments_named(cx.m, "NK1")) {
+    const indexed_segment* const nk1 = &nk1_segment;
     const auto found = first_name(nk1->field(2));
     if (!found) continue;
     const element name = *found;

@@ -223,6 +223,36 @@ element element::component(std::uint32_t c) const {
   return {};
 }
 
+std::uint32_t element::components(element* out, std::uint32_t n) const {
+  if (msg_ == nullptr) return 0;
+  switch (level_) {
+    case level::field: return repetition(1).components(out, n);
+    case level::repetition: {
+      if (raw_.empty()) return 0;
+      const char cs = msg_->delims().component;
+      std::uint32_t count = 0;
+      const char* p = raw_.data();
+      const char* const end = p + raw_.size();
+      const char* start = p;
+      for (;; ++p) {
+        if (p != end && *p != cs) continue;
+        if (count < n) out[count] = {{start, static_cast<std::size_t>(p - start)}, msg_, level::component};
+        ++count;
+        if (p == end) break;
+        start = p + 1;
+      }
+      return count;
+    }
+    case level::literal:
+    case level::component:
+    case level::subcomponent:
+      if (raw_.empty()) return 0;
+      if (n > 0) out[0] = *this;
+      return 1;
+  }
+  return 0;
+}
+
 std::uint32_t element::component_count() const {
   if (msg_ == nullptr) return {};
   switch (level_) {
@@ -264,7 +294,11 @@ std::uint32_t element::subcomponent_count() const {
 std::string_view element::decoded(std::string& scratch) const {
   if (level_ == level::literal || msg_ == nullptr) return raw_;
   const char esc = msg_->delims().escape;
-  if (esc == '\0' || raw_.find(esc) == std::string_view::npos) return raw_;
+  if (esc == '\0') return raw_;
+  // Values are short: a loop beats a call to memchr.
+  bool any = false;
+  for (char c : raw_) any |= c == esc;
+  if (!any) return raw_;
   scratch.clear();
   decode_escapes(raw_, msg_->delims(), msg_->source_charset(), scratch);
   return scratch;

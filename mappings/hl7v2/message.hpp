@@ -86,6 +86,10 @@ class element {
   /// The c-th component (1-based) of a repetition (of the first repetition, for a field).
   element component(std::uint32_t c) const;
   std::uint32_t component_count() const;
+  /// All components of a repetition (of the first repetition, for a field) in one pass, for readers
+  /// that take several: out[i] is component(i + 1) for i < n. Returns component_count(); the ones
+  /// past n are counted, not stored.
+  std::uint32_t components(element* out, std::uint32_t n) const;
   /// The s-th sub-component (1-based) of a component.
   element subcomponent(std::uint32_t s) const;
   std::uint32_t subcomponent_count() const;

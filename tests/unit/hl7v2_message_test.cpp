@@ -112,6 +112,28 @@ TEST(Hl7v2Message, IndexedSegmentReadsFieldsLikeSegmentView) {
   EXPECT_TRUE(none.field(1).empty());
 }
 
+TEST(Hl7v2Message, ComponentsSplitsOnceAndCountsThemAll) {
+  const auto m = must_parse(kAdt);
+  const auto pid = *m.find("PID");
+  h::element c[3];
+  // PID-11: 1 MAIN ST^^SPRINGFIELD^IL^62701 has five components; three are stored.
+  EXPECT_EQ(pid.field(11).components(c, 3), 5u);
+  EXPECT_EQ(c[0].raw(), "1 MAIN ST");
+  EXPECT_TRUE(c[1].empty());
+  EXPECT_EQ(c[2].raw(), "SPRINGFIELD");
+  EXPECT_EQ(c[2].depth(), h::element::level::component);
+  // A field's components are those of its first repetition.
+  EXPECT_EQ(pid.field(3).components(c, 3), 5u);
+  EXPECT_EQ(c[0].raw(), "MRN1");
+  EXPECT_EQ(pid.field(3).repetition(2).components(c, 3), 5u);
+  EXPECT_EQ(c[0].raw(), "PLAN2");
+  // Nothing sent: no components. A component has itself as its only one.
+  EXPECT_EQ(pid.field(9).components(c, 3), 0u);
+  EXPECT_EQ(pid.field(11).component(3).components(c, 3), 1u);
+  EXPECT_EQ(c[0].raw(), "SPRINGFIELD");
+  EXPECT_EQ(h::element().components(c, 3), 0u);
+}
+
 TEST(Hl7v2Message, IndexedSegmentOfManyFields) {
   // 200 fields: more than indexed_segment keeps inline.
   std::string text = std::string(kAdt) + "ZXX";

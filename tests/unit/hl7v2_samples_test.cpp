@@ -103,6 +103,15 @@ TEST_P(Hl7v2AdtSamples, ParseDecodeRoundTripAndAck) {
     for (std::uint32_t n = 0; n <= seg.field_count() + 2; ++n) {
       EXPECT_EQ(idx.field(n).raw(), seg.field(n).raw()) << c.file << " " << seg.id() << "-" << n;
       EXPECT_EQ(idx.field(n).depth(), seg.field(n).depth()) << c.file << " " << seg.id() << "-" << n;
+      // components() splits like component(c), one by one.
+      const h::element f = seg.field(n);
+      h::element parts[8];
+      const std::uint32_t count = f.components(parts, 8);
+      EXPECT_EQ(count, f.component_count()) << c.file << " " << seg.id() << "-" << n;
+      for (std::uint32_t k = 0; k < count && k < 8; ++k) {
+        EXPECT_EQ(parts[k].raw(), f.component(k + 1).raw()) << seg.id() << "-" << n << "." << k + 1;
+        EXPECT_EQ(parts[k].depth(), f.component(k + 1).depth());
+      }
     }
   }
 
