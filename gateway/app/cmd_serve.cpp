@@ -37,7 +37,12 @@ std::chrono::milliseconds ms(double seconds) {
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   const auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+  std::string out;
+  if (a.is_v6()) out.push_back('[');
+  out.append(a.to_string());
+  if (a.is_v6()) out.push_back(']');
+  out.append(":").append(std::to_string(ep.port()));
+  return out;
 }
 
 adapters::tls::server_options tls_of(const cfg::tls_config& t) {

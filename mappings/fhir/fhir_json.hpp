@@ -5,7 +5,8 @@
 // RapidJSON's Writer (a level stack, a Prefix() per token, a buffer to copy out) was a fifth of
 // the conversion's time. The output is byte-for-byte what RapidJSON's Writer gives: the same string
 // escapes (\" \\ \b \f \n \r \t, other control characters as \u00XX, nothing else) and its dtoa for
-// doubles. Commas need no stack: whether one is due depends only on the last token written.
+// doubles (tests/unit/fhir_json_test.cpp compares them). Commas need no stack: whether one is due
+// depends only on the last token written.
 // The caller keeps the nesting right (keys only inside objects), as with any streaming writer.
 #pragma once
 
@@ -15,13 +16,11 @@
 #include <cassert>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace carebridge::mappings::fhir {
 
@@ -211,48 +210,54 @@ class json_out {
     done(p, true);
   }
 
-  // Writes `s` escaped at p (which has room for 6 bytes per input byte) and returns the end.
-  // Sixteen bytes at a time find the next byte that needs an escape (a control character, '"' or
-  // '\\'); text without one, which is nearly all of it, is one copy.
+  // True when one of the 8 bytes of x needs an escape: a control character (< 0x20), '"' or '\'.
+  static bool special8(std::uint64_t x) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t highs = 0x8080808080808080ull;
+    auto zero_byte = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+    const std::uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+    return (below_space | zero_byte(x ^ (ones * '"')) | zero_byte(x ^ (ones * '\\'))) != 0;
+  }
+
+  // Writes `s` escaped at out (which has room for 6 bytes per input byte) and returns the end.
+  // Eight bytes at a time are checked and copied (text that needs no escape is nearly all of it,
+  // and most values are too short for a call to memcpy to pay); the byte that stops a block is
+  // written on its own, escaped when it must be.
   static char* escaped(char* out, std::string_view s) {
     const char* p = s.data();
     const char* const end = p + s.size();
-    const char* run = p;
     for (;;) {
-#if defined(__SSE2__)
-      const __m128i quote = _mm_set1_epi8('"');
-      const __m128i backslash = _mm_set1_epi8('\\');
-      const __m128i control = _mm_set1_epi8(0x1F);
-      while (end - p >= 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const __m128i low = _mm_cmpeq_epi8(_mm_max_epu8(v, control), control);  // v <= 0x1F
-        const __m128i hit =
-            _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-        const int mask = _mm_movemask_epi8(hit);
-        if (mask != 0) {
-          p += __builtin_ctz(static_cast<unsigned>(mask));
-          break;
+      while (end - p >= 8) {
+        std::uint64_t x;
+        std::memcpy(&x, p, 8);
+        if (special8(x)) break;
+        std::memcpy(out, &x, 8);
+        out += 8;
+        p += 8;
+      }
+      // Fewer than 8 bytes left, or a block with a byte to escape: one byte at a time up to the
+      // end of that block.
+      const char* const stop = end - p >= 8 ? p + 8 : end;
+      for (; p != stop; ++p) {
+        const char e = json_detail::escapes.e[static_cast<unsigned char>(*p)];
+        if (e == 0) {
+          *out++ = *p;
+          continue;
         }
-        p += 16;
+        *out++ = '\\';
+        if (e == 'u') {
+          static constexpr char hex[] = "0123456789ABCDEF";
+          const auto c = static_cast<unsigned char>(*p);
+          *out++ = 'u';
+          *out++ = '0';
+          *out++ = '0';
+          *out++ = hex[c >> 4];
+          *out++ = hex[c & 0xF];
+        } else {
+          *out++ = e;
+        }
       }
-#endif
-      while (p != end && json_detail::escapes.e[static_cast<unsigned char>(*p)] == 0) ++p;
-      out = copy(out, {run, static_cast<std::size_t>(p - run)});
       if (p == end) return out;
-      const char e = json_detail::escapes.e[static_cast<unsigned char>(*p)];
-      *out++ = '\\';
-      if (e == 'u') {
-        static constexpr char hex[] = "0123456789ABCDEF";
-        const auto c = static_cast<unsigned char>(*p);
-        *out++ = 'u';
-        *out++ = '0';
-        *out++ = '0';
-        *out++ = hex[c >> 4];
-        *out++ = hex[c & 0xF];
-      } else {
-        *out++ = e;
-      }
-      run = ++p;
     }
   }
 

@@ -197,6 +197,23 @@ TEST(Hl7v2Json, StringsAreDecoded) {
   EXPECT_EQ(str(field(segment(d, "NTE"), "3")), "say \"hi\" \\ tab\tend");
 }
 
+// Every control character is escaped, wherever it sits in a long value. (RapidJSON 1.1.0 built with
+// RAPIDJSON_SSE2 left 0x1A–0x1F raw in the 16-byte blocks of a long string: invalid JSON.)
+TEST(Hl7v2Json, EveryControlCharacterIsEscapedInLongValues) {
+  for (int c = 1; c < 0x20; ++c) {
+    if (c == '\r' || c == '\n') continue;  // segment terminators
+    std::string value(40, 'x');
+    value[20] = static_cast<char>(c);
+    const std::string text = std::string(kMsg) + "NTE|2||" + value + "\r";
+    const auto msg = must_parse(text);
+    std::string out;
+    h::append_json(msg, out);
+    for (char ch : out) ASSERT_GE(static_cast<unsigned char>(ch), 0x20u) << "byte " << c;
+    const auto d = must_json(out);
+    EXPECT_EQ(str(field(segment(d, "NTE", 1), "3")), value) << "byte " << c;
+  }
+}
+
 TEST(Hl7v2Json, NonUtf8CharsetIsWrittenAsUtf8) {
   static constexpr std::string_view in =
       "MSH|^~\\&|A|B|C|D|20260101||ADT^A01|C2|P|2.5.1|||||USA|8859/1\r"
