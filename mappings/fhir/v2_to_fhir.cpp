@@ -289,9 +289,16 @@ struct context {
   }
   // Adds a resource once (the first writer of a type/id wins: one message describes it once).
   void add(std::string_view type, std::string_view id, std::string json) {
-    for (const resource_json& r : resources)
-      if (r.id == id && r.type == type) return;
+    if (has(type, id)) return;
     resources.push_back({std::string(type), std::string(id), std::move(json)});
+  }
+  /// True when a resource of this type and id is written already (the same practitioner is often
+  /// the attending and the admitting doctor; the caller can skip writing it again).
+  bool has(std::string_view type, std::string_view id) const {
+    for (const resource_json& r : resources)
+      if (r.id == id && r.type == type)
+        return true;
+    return false;
   }
 
   /// A v2 date/time as FHIR dateTime in the sender's zone. `where` names the field for the note.
@@ -759,6 +766,7 @@ std::string practitioner(context& cx, const element& e) {
   const std::string id = value.empty()
                              ? ids::practitioner_by_name(cx.facility, family, given)
                              : ids::practitioner(system, sub(e, 9, 1), value);
+  if (cx.has("Practitioner", id)) return id;
   json_out j;
   begin_resource(j, "Practitioner", id);
   if (!value.empty()) {
@@ -918,6 +926,7 @@ std::string location(context& cx, const element& pl, std::string_view org_id) {
   std::string name(poc);
   for (std::string_view part : {room, bed})
     if (!part.empty()) name.append(name.empty() ? "" : " ").append(part);
+  if (cx.has("Location", id)) return id;
   json_out j;
   begin_resource(j, "Location", id);
   j.field("status", "active");

@@ -295,10 +295,22 @@ std::string_view element::decoded(std::string& scratch) const {
   if (level_ == level::literal || msg_ == nullptr) return raw_;
   const char esc = msg_->delims().escape;
   if (esc == '\0') return raw_;
-  // Values are short: a loop beats a call to memchr.
-  bool any = false;
-  for (char c : raw_) any |= c == esc;
-  if (!any) return raw_;
+  // Values are short: eight bytes at a time beat a call to memchr.
+  {
+    const char* p = raw_.data();
+    const char* const end = p + raw_.size();
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    const std::uint64_t pattern = ones * static_cast<unsigned char>(esc);
+    bool any = false;
+    for (; end - p >= 8 && !any; p += 8) {
+      std::uint64_t x;
+      std::memcpy(&x, p, 8);
+      x ^= pattern;
+      any = ((x - ones) & ~x & (ones * 0x80)) != 0;
+    }
+    for (; p < end && !any; ++p) any = *p == esc;
+    if (!any) return raw_;
+  }
   scratch.clear();
   decode_escapes(raw_, msg_->delims(), msg_->source_charset(), scratch);
   return scratch;
@@ -355,7 +367,20 @@ indexed_segment::indexed_segment(const segment_view& s) : seg_(s), msg_(s.msg_) 
     ++count_;
   };
   add(0);
-  for (std::size_t i = 0; i < raw.size(); ++i)
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // Sixteen bytes at a time: a block without a separator (most of a long field) costs one compare.
+  const __m128i sep = _mm_set1_epi8(fs);
+  for (; i + 16 <= raw.size(); i += 16) {
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(raw.data() + i)), sep)));
+    while (m != 0) {
+      add(i + static_cast<std::size_t>(__builtin_ctz(m)) + 1);
+      m &= m - 1;
+    }
+  }
+#endif
+  for (; i < raw.size(); ++i)
     if (raw[i] == fs) add(i + 1);
 }
 
