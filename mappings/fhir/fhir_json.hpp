@@ -51,6 +51,12 @@ class json_out {
  public:
   /// `capacity`: the bytes to set aside (a resource is about a kilobyte; a Bundle, ten or more).
   explicit json_out(std::size_t capacity = 1024) { out_.resize(capacity < 64 ? 64 : capacity); }
+  /// Writes into a buffer handed back by release() of an earlier writer (no allocation, no
+  /// clearing): for callers that write many small documents one after another.
+  static json_out reusing(std::string buffer) {
+    if (buffer.size() < 64) buffer.resize(1024);
+    return json_out(std::move(buffer));
+  }
 
   /// A member name. Names come from the code (FHIR element names), never from data, so they are
   /// written as they are: they need no escapes.
@@ -161,8 +167,17 @@ class json_out {
     return s;
   }
   std::string_view view() const { return {out_.data(), len_}; }
+  /// The buffer, for json_out::reusing(); the writer is left empty.
+  std::string release() {
+    std::string s = std::move(out_);
+    out_.clear();
+    len_ = 0;
+    comma_ = false;
+    return s;
+  }
 
  private:
+  explicit json_out(std::string&& buffer) : out_(std::move(buffer)) {}
   // out_ is kept longer than what is written (len_): room(n) makes sure n more bytes fit, so a
   // token is written through a pointer with one bounds check instead of one per append.
   char* room(std::size_t n) {

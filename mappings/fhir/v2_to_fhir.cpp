@@ -49,7 +49,8 @@ class segments_named {
 
    private:
     void settle() {
-      while (i_ < owner_->m_.segment_count() && owner_->m_.segment(i_).id() != owner_->id_) ++i_;
+      const std::size_t n = owner_->m_.segment_count();
+      while (i_ < n && !owner_->named(owner_->m_.segment(i_).raw())) ++i_;
     }
     const segments_named* owner_;
     std::size_t i_;
@@ -58,6 +59,13 @@ class segments_named {
   iterator end() const { return {this, m_.segment_count()}; }
 
  private:
+  // The segment's text starts with the id, then a field separator or nothing.
+  bool named(std::string_view raw) const {
+    if (raw.size() < id_.size()) return false;
+    for (std::size_t k = 0; k < id_.size(); ++k)
+      if (raw[k] != id_[k]) return false;
+    return raw.size() == id_.size() || raw[id_.size()] == m_.delims().field;
+  }
   const hl7::message& m_;
   std::string_view id_;
 };
@@ -202,10 +210,10 @@ std::string_view sub(const element& e, std::uint32_t c, std::uint32_t s) {
   return text(current_arena->component(e, c).subcomponent(s));
 }
 std::string_view trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
+  auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+  return s;
 }
 
 /// The repetitions of a field that hold something (empty ones and the HL7 null are skipped), for
@@ -292,6 +300,15 @@ struct context {
     if (has(type, id)) return;
     resources.push_back({std::string(type), std::string(id), std::move(json)});
   }
+  /// The same from a writer made by writer(): the JSON is copied out at its size and the writer's
+  /// buffer goes back for the next resource (one allocation per resource, none to grow).
+  void add(std::string_view type, std::string_view id, json_out& j) {
+    if (!has(type, id)) resources.push_back({std::string(type), std::string(id), std::string(j.view())});
+    json_buffer = j.release();
+  }
+  /// A writer for one resource, on the buffer the last one gave back.
+  json_out writer() { return json_out::reusing(std::move(json_buffer)); }
+  std::string json_buffer = std::string(4096, '\0');
   /// True when a resource of this type and id is written already (the same practitioner is often
   /// the attending and the admitting doctor; the caller can skip writing it again).
   bool has(std::string_view type, std::string_view id) const {
@@ -734,7 +751,7 @@ std::string organization_for_facility(context& cx) {
   const std::string_view ns = comp(hd, 1), uid = comp(hd, 2), uid_type = comp(hd, 3);
   if (ns.empty() && uid.empty()) return {};
   const std::string id = ids::facility_organization(ns, uid);
-  json_out j;
+  json_out j = cx.writer();
   begin_resource(j, "Organization", id);
   if (!uid.empty()) {
     j.begin_array("identifier");
@@ -747,7 +764,7 @@ std::string organization_for_facility(context& cx) {
   j.boolean("active", true);
   j.field("name", ns.empty() ? uid : ns);
   j.end_object();
-  cx.add("Organization", id, j.take());
+  cx.add("Organization", id, j);
   return id;
 }
 
@@ -767,7 +784,7 @@ std::string practitioner(context& cx, const element& e) {
                              ? ids::practitioner_by_name(cx.facility, family, given)
                              : ids::practitioner(system, sub(e, 9, 1), value);
   if (cx.has("Practitioner", id)) return id;
-  json_out j;
+  json_out j = cx.writer();
   begin_resource(j, "Practitioner", id);
   if (!value.empty()) {
     j.begin_array("identifier");
@@ -781,7 +798,7 @@ std::string practitioner(context& cx, const element& e) {
     j.end_array();
   }
   j.end_object();
-  cx.add("Practitioner", id, j.take());
+  cx.add("Practitioner", id, j);
   return id;
 }
 
@@ -839,7 +856,7 @@ std::string write_patient(context& cx, const indexed_segment& pid,
   std::string gp_id;
   if (pd1) gp_id = practitioner(cx, pd1->field(4).repetition(1));
 
-  json_out j;
+  json_out j = cx.writer();
   begin_resource(j, "Patient", id);
   j.begin_array("identifier");
   for (const element& rep : repetitions(pid.field(3))) write_identifier(j, cx, read_cx(cx, rep));
@@ -913,7 +930,7 @@ std::string write_patient(context& cx, const indexed_segment& pid,
     j.end_array();
   }
   j.end_object();
-  cx.add("Patient", id, j.take());
+  cx.add("Patient", id, j);
   return id;
 }
 
@@ -927,7 +944,7 @@ std::string location(context& cx, const element& pl, std::string_view org_id) {
   for (std::string_view part : {room, bed})
     if (!part.empty()) name.append(name.empty() ? "" : " ").append(part);
   if (cx.has("Location", id)) return id;
-  json_out j;
+  json_out j = cx.writer();
   begin_resource(j, "Location", id);
   j.field("status", "active");
   j.field("name", name);
@@ -942,7 +959,7 @@ std::string location(context& cx, const element& pl, std::string_view org_id) {
   j.end_object();
   if (!org_id.empty()) j.reference("managingOrganization", "Organization", org_id);
   j.end_object();
-  cx.add("Location", id, j.take());
+  cx.add("Location", id, j);
   return id;
 }
 
@@ -1102,7 +1119,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     const std::string condition_id = ids::condition(encounter_id, key_system, key_code);
     const std::string_view type = trim(comp(dg1->field(6), 1));
     const bool erroneous = trim(comp(dg1->field(21), 1)) == "D";
-    json_out j;
+    json_out j = cx.writer();
     begin_resource(j, "Condition", condition_id);
     if (!erroneous) {
       j.begin_object("clinicalStatus");
@@ -1134,7 +1151,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     j.field("onsetDateTime", cx.datetime(comp(dg1->field(5), 1), "DG1-5"));
     j.field("recordedDate", cx.datetime(comp(dg1->field(19), 1), "DG1-19"));
     j.end_object();
-    cx.add("Condition", condition_id, j.take());
+    cx.add("Condition", condition_id, j);
 
     diagnosis_entry d;
     d.condition_id = condition_id;
@@ -1166,7 +1183,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     const std::string procedure_id =
         ids::procedure(encounter_id, code.codings.empty() ? std::string_view() : code.codings[0].system,
                        code.codings.empty() ? code.text : code.codings[0].code, performed);
-    json_out j;
+    json_out j = cx.writer();
     begin_resource(j, "Procedure", procedure_id);
     j.field("status", "completed");
     write_cwe(j, "code", code);
@@ -1174,12 +1191,12 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     j.reference("encounter", "Encounter", encounter_id);
     j.field("performedDateTime", performed);
     j.end_object();
-    cx.add("Procedure", procedure_id, j.take());
+    cx.add("Procedure", procedure_id, j);
     ev.procedures.push_back({to_event_code(code), std::string(performed)});
   }
 
   // The Encounter itself.
-  json_out j;
+  json_out j = cx.writer();
   begin_resource(j, "Encounter", encounter_id);
   write_identifier_list(j, cx, visit);
   j.field("status", status);
@@ -1306,7 +1323,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
   }
   if (!in.org_id.empty()) j.reference("serviceProvider", "Organization", in.org_id);
   j.end_object();
-  cx.add("Encounter", encounter_id, j.take());
+  cx.add("Encounter", encounter_id, j);
   return encounter_id;
 }
 
@@ -1325,19 +1342,19 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     std::string payer_id;
     if (!company.value.empty() || !company_name.empty()) {
       payer_id = ids::payer_organization(company.system, company.value, company_name);
-      json_out o;
+      json_out o = cx.writer();
       begin_resource(o, "Organization", payer_id);
       write_identifier_list(o, cx, company);
       o.boolean("active", true);
       write_concept_list(o, "type", {"http://terminology.hl7.org/CodeSystem/organization-type", "pay", "Payer"});
       o.field("name", company_name.empty() ? company.value : company_name);
       o.end_object();
-      cx.add("Organization", payer_id, o.take());
+      cx.add("Organization", payer_id, o);
     }
 
     const std::string coverage_id =
         ids::coverage(patient_id, company.value, company_name, plan_code, member.value);
-    json_out j;
+    json_out j = cx.writer();
     begin_resource(j, "Coverage", coverage_id);
     write_identifier_list(j, cx, member);
     j.field("status", "active");
@@ -1404,7 +1421,7 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
       j.end_array();
     }
     j.end_object();
-    cx.add("Coverage", coverage_id, j.take());
+    cx.add("Coverage", coverage_id, j);
 
     if (!member.value.empty()) {
       if (ev.member_id.empty()) ev.member_id = member.value;
@@ -1430,7 +1447,7 @@ void write_related_people(context& cx, const std::string& patient_id) {
     const std::string_view relation = trim(comp(nk1->field(3), 1));
     const std::string id = derived_id("RelatedPerson", {patient_id, comp(nk1->field(1), 1),
                                                         sub(name, 1, 1), comp(name, 2), relation});
-    json_out j;
+    json_out j = cx.writer();
     begin_resource(j, "RelatedPerson", id);
     j.boolean("active", true);
     j.reference("patient", "Patient", patient_id);
@@ -1451,7 +1468,7 @@ void write_related_people(context& cx, const std::string& patient_id) {
     }
     write_addresses(j, cx, nk1->field(4));
     j.end_object();
-    cx.add("RelatedPerson", id, j.take());
+    cx.add("RelatedPerson", id, j);
   }
 }
 
@@ -1499,7 +1516,7 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
       }
     }
 
-    json_out j;
+    json_out j = cx.writer();
     begin_resource(j, "Observation", id);
     j.field("status", status);
     write_concept_list(j, "category", {"http://terminology.hl7.org/CodeSystem/observation-category", "laboratory",
@@ -1592,7 +1609,7 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
       j.end_array();
     }
     j.end_object();
-    cx.add("Observation", id, j.take());
+    cx.add("Observation", id, j);
     ev.labs.push_back(std::move(lab));
   }
 }
@@ -1670,7 +1687,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   ev.patient_resource_id = patient_id;
 
   if (!merged_away_id.empty() && merged_away_id != patient_id) {
-    json_out j;
+    json_out j = cx.writer();
     begin_resource(j, "Patient", merged_away_id);
     j.begin_array("identifier");
     if (const auto mrg = find_segment(msg, "MRG")) {
@@ -1686,7 +1703,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
     j.end_object();
     j.end_array();
     j.end_object();
-    cx.add("Patient", merged_away_id, j.take());
+    cx.add("Patient", merged_away_id, j);
   }
 
   write_related_people(cx, patient_id);

@@ -413,11 +413,21 @@ segment_view message::segment(std::size_t i) const {
   return {text_.substr(s.offset, s.length), this};
 }
 
+namespace {
+// The segment's text starts with `id` and then a field separator or nothing (ids are three bytes:
+// a loop, not a call to memcmp).
+bool starts_segment(std::string_view raw, std::string_view id, char field) {
+  if (raw.size() < id.size()) return false;
+  for (std::size_t k = 0; k < id.size(); ++k)
+    if (raw[k] != id[k]) return false;
+  return raw.size() == id.size() || raw[id.size()] == field;
+}
+}  // namespace
+
 std::optional<segment_view> message::find(std::string_view id, std::uint32_t occurrence) const {
   for (const span& s : segments_) {
     const std::string_view raw = text_.substr(s.offset, s.length);
-    if (raw.size() >= id.size() && raw.compare(0, id.size(), id) == 0 &&
-        (raw.size() == id.size() || raw[id.size()] == delims_.field)) {
+    if (starts_segment(raw, id, delims_.field)) {
       if (--occurrence == 0) return segment_view{raw, this};
     }
   }
@@ -427,10 +437,7 @@ std::optional<segment_view> message::find(std::string_view id, std::uint32_t occ
 std::uint32_t message::count(std::string_view id) const {
   std::uint32_t n = 0;
   for (const span& s : segments_) {
-    const std::string_view raw = text_.substr(s.offset, s.length);
-    if (raw.size() >= id.size() && raw.compare(0, id.size(), id) == 0 &&
-        (raw.size() == id.size() || raw[id.size()] == delims_.field))
-      ++n;
+    if (starts_segment(text_.substr(s.offset, s.length), id, delims_.field)) ++n;
   }
   return n;
 }
