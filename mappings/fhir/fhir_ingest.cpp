@@ -835,14 +835,14 @@ converter::error converter::derive_ids() {
       if (items_[i].kept && items_[i].type == type) items_[i].id = f(i, *items_[i].res);
   };
   // Resources keyed on their own content first, then those keyed on what they point at.
-  pass("Patient", [&](std::size_t, const value& r) {
+  pass("Patient", [&](std::size_t, const value& r) -> std::string {
     const value* id = key_identifier(r, "MR");
     const std::string system = text(*id, "system"), type = identifier_type(*id);
     std::string by = assigner_display(*id);
     if (by.empty()) by = assigner(system, type);
     return ids::patient(facility, system, by, text(*id, "value"));
   });
-  pass("Organization", [&](std::size_t i, const value& r) {
+  pass("Organization", [&](std::size_t i, const value& r) -> std::string {
     const std::string name = text(r, "name");
     const value* id = key_identifier(r, {});
     bool payer = false;
@@ -861,7 +861,7 @@ converter::error converter::derive_ids() {
     if (!val.empty()) return derived_id("Organization", {"id", facility, system, val});
     return derived_id("Organization", {facility, "fhir", source_key(items_[i])});
   });
-  pass("Practitioner", [&](std::size_t i, const value& r) {
+  pass("Practitioner", [&](std::size_t i, const value& r) -> std::string {
     if (const value* id = key_identifier(r, "NPI", us_npi)) {
       const std::string system = text(*id, "system");
       std::string by = assigner_display(*id);
@@ -877,19 +877,19 @@ converter::error converter::derive_ids() {
     }
     return derived_id("Practitioner", {facility, "fhir", source_key(items_[i])});
   });
-  pass("Location", [&](std::size_t i, const value& r) {
+  pass("Location", [&](std::size_t i, const value& r) -> std::string {
     if (const value* id = key_identifier(r, {}))
       return derived_id("Location", {facility, "id", text(*id, "system"), text(*id, "value")});
     if (const std::string name = text(r, "name"); !name.empty())
       return derived_id("Location", {facility, "name", name});
     return derived_id("Location", {facility, "fhir", source_key(items_[i])});
   });
-  pass("Encounter", [&](std::size_t i, const value& r) {
+  pass("Encounter", [&](std::size_t i, const value& r) -> std::string {
     if (const value* id = key_identifier(r, "VN")) return logical_id(*id, "Encounter");
     note("an Encounter without an identifier is keyed on the sender's id for it");
     return derived_id("Encounter", {facility, "fhir", source_key(items_[i])});
   });
-  pass("Coverage", [&](std::size_t i, const value& r) {
+  pass("Coverage", [&](std::size_t i, const value& r) -> std::string {
     item& it = items_[i];
     it.patient_ref = id_of(object(r, "beneficiary"), i, "Patient");
     std::string payer_value, payer_name;
@@ -930,7 +930,7 @@ converter::error converter::derive_ids() {
     }
     return enc;
   };
-  pass("Condition", [&](std::size_t i, const value& r) {
+  pass("Condition", [&](std::size_t i, const value& r) -> std::string {
     item& it = items_[i];
     it.patient_ref = id_of(object(r, "subject"), i, "Patient");
     it.encounter_ref = encounter_of(i);
@@ -940,7 +940,7 @@ converter::error converter::derive_ids() {
       return derived_id("Condition", {facility, "patient", it.patient_ref, system, code});
     return ids::condition(it.encounter_ref, system, code);
   });
-  pass("Procedure", [&](std::size_t i, const value& r) {
+  pass("Procedure", [&](std::size_t i, const value& r) -> std::string {
     item& it = items_[i];
     it.patient_ref = id_of(object(r, "subject"), i, "Patient");
     it.encounter_ref = id_of(object(r, "encounter"), i, "Encounter");
@@ -954,7 +954,7 @@ converter::error converter::derive_ids() {
                         {facility, "patient", it.patient_ref, system, code, performed});
     return ids::procedure(it.encounter_ref, system, code, performed);
   });
-  pass("Observation", [&](std::size_t i, const value& r) {
+  pass("Observation", [&](std::size_t i, const value& r) -> std::string {
     item& it = items_[i];
     it.patient_ref = id_of(object(r, "subject"), i, "Patient");
     it.encounter_ref = id_of(object(r, "encounter"), i, "Encounter");

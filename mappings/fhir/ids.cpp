@@ -9,7 +9,7 @@
 
 namespace carebridge::mappings::fhir {
 
-std::string derived_id(std::string_view resource_type,
+uuid_text derived_uuid(std::string_view resource_type,
                        std::initializer_list<std::string_view> key) {
   // The hashed text: each part with a 4-byte big-endian length before it, so ("ab","c") and
   // ("a","bc") differ. It is built in one buffer and hashed in one update; the digest is fetched
@@ -52,12 +52,12 @@ std::string derived_id(std::string_view resource_type,
   md[6] = static_cast<unsigned char>((md[6] & 0x0F) | 0x80);  // version 8
   md[8] = static_cast<unsigned char>((md[8] & 0x3F) | 0x80);  // variant 10
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out(36, '-');
+  uuid_text out;
   std::size_t o = 0;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) ++o;  // the dashes are already there
-    out[o++] = hex[md[static_cast<std::size_t>(i)] >> 4];
-    out[o++] = hex[md[static_cast<std::size_t>(i)] & 0x0F];
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.text[o++] = '-';
+    out.text[o++] = hex[md[static_cast<std::size_t>(i)] >> 4];
+    out.text[o++] = hex[md[static_cast<std::size_t>(i)] & 0x0F];
   }
   return out;
 }

@@ -11,8 +11,21 @@
 
 namespace carebridge::mappings::fhir {
 
+/// A derived id's 36 characters, held in place (no allocation); converts to std::string_view and
+/// std::string.
+struct uuid_text {
+  char text[36];
+  std::string_view view() const { return {text, sizeof text}; }
+  operator std::string_view() const { return view(); }
+  operator std::string() const { return std::string(view()); }
+};
+
 /// The id for a resource type and the parts of its key (joined with a separator that cannot be
 /// confused with their content).
-std::string derived_id(std::string_view resource_type, std::initializer_list<std::string_view> key);
+uuid_text derived_uuid(std::string_view resource_type, std::initializer_list<std::string_view> key);
+inline std::string derived_id(std::string_view resource_type,
+                              std::initializer_list<std::string_view> key) {
+  return derived_uuid(resource_type, key);
+}
 
 }  // namespace carebridge::mappings::fhir

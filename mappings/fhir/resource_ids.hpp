@@ -18,57 +18,57 @@ namespace carebridge::mappings::fhir::ids {
 
 /// A Patient, from its key identifier (the MRN): system-scoped when the system is known, else
 /// scoped by the sending facility. `assigner` is the assigning authority as sent (CX.4.1).
-inline std::string patient(std::string_view facility, std::string_view system,
+inline uuid_text patient(std::string_view facility, std::string_view system,
                            std::string_view assigner, std::string_view value) {
-  return derived_id("Patient", {system.empty() ? facility : system, assigner, value});
+  return derived_uuid("Patient", {system.empty() ? facility : system, assigner, value});
 }
 
 /// An Encounter, from the facility and its visit number (PV1-19 / an identifier of type VN).
-inline std::string encounter(std::string_view facility, std::string_view system,
+inline uuid_text encounter(std::string_view facility, std::string_view system,
                              std::string_view assigner, std::string_view value) {
-  return derived_id("Encounter", {facility, system, assigner, value});
+  return derived_uuid("Encounter", {facility, system, assigner, value});
 }
 
 /// A Practitioner with an identifier (NPI, or the hospital's own number).
-inline std::string practitioner(std::string_view system, std::string_view assigner,
+inline uuid_text practitioner(std::string_view system, std::string_view assigner,
                                 std::string_view value) {
-  return derived_id("Practitioner", {"id", system, assigner, value});
+  return derived_uuid("Practitioner", {"id", system, assigner, value});
 }
 
 /// A Practitioner known only by name, within one facility.
-inline std::string practitioner_by_name(std::string_view facility, std::string_view family,
+inline uuid_text practitioner_by_name(std::string_view facility, std::string_view family,
                                         std::string_view given) {
-  return derived_id("Practitioner", {"name", facility, family, given});
+  return derived_uuid("Practitioner", {"name", facility, family, given});
 }
 
 /// The sending facility as an Organization (MSH-4: namespace and universal id).
-inline std::string facility_organization(std::string_view ns, std::string_view uid) {
-  return derived_id("Organization", {"facility", ns, uid});
+inline uuid_text facility_organization(std::string_view ns, std::string_view uid) {
+  return derived_uuid("Organization", {"facility", ns, uid});
 }
 
 /// A payer Organization (IN1-3 identifier, IN1-4 name).
-inline std::string payer_organization(std::string_view system, std::string_view value,
+inline uuid_text payer_organization(std::string_view system, std::string_view value,
                                       std::string_view name) {
-  return derived_id("Organization", {"payer", system, value, name});
+  return derived_uuid("Organization", {"payer", system, value, name});
 }
 
 /// An encounter diagnosis: the Encounter and the code (first coding), or the text when uncoded.
-inline std::string condition(std::string_view encounter_id, std::string_view system,
+inline uuid_text condition(std::string_view encounter_id, std::string_view system,
                              std::string_view code_or_text) {
-  return derived_id("Condition", {encounter_id, system, code_or_text});
+  return derived_uuid("Condition", {encounter_id, system, code_or_text});
 }
 
 /// A procedure of an Encounter: its code (first coding, or text) and when it was performed.
-inline std::string procedure(std::string_view encounter_id, std::string_view system,
+inline uuid_text procedure(std::string_view encounter_id, std::string_view system,
                              std::string_view code_or_text, std::string_view performed) {
-  return derived_id("Procedure", {encounter_id, system, code_or_text, performed});
+  return derived_uuid("Procedure", {encounter_id, system, code_or_text, performed});
 }
 
 /// A Coverage of a Patient: payer (identifier value and name), plan code and member id.
-inline std::string coverage(std::string_view patient_id, std::string_view payer_value,
+inline uuid_text coverage(std::string_view patient_id, std::string_view payer_value,
                             std::string_view payer_name, std::string_view plan_code,
                             std::string_view member_id) {
-  return derived_id("Coverage", {patient_id, payer_value, payer_name, plan_code, member_id});
+  return derived_uuid("Coverage", {patient_id, payer_value, payer_name, plan_code, member_id});
 }
 
 /// The assigning authority (CX.4.1 namespace) that a facility's profile maps to `system`: the

@@ -746,11 +746,11 @@ void write_telecom(json_out& j, const telecom_value& t) {
 
 // ---- resources ---------------------------------------------------------------------------------
 
-std::string organization_for_facility(context& cx) {
+std::string_view organization_for_facility(context& cx) {
   const element hd = cx.m.segment(0).field(4);
   const std::string_view ns = comp(hd, 1), uid = comp(hd, 2), uid_type = comp(hd, 3);
   if (ns.empty() && uid.empty()) return {};
-  const std::string id = ids::facility_organization(ns, uid);
+  const std::string_view id = keep(ids::facility_organization(ns, uid));
   json_out j = cx.writer();
   begin_resource(j, "Organization", id);
   if (!uid.empty()) {
@@ -769,7 +769,7 @@ std::string organization_for_facility(context& cx) {
 }
 
 /// XCN → Practitioner resource; returns its id (empty when there is nothing to identify it).
-std::string practitioner(context& cx, const element& e) {
+std::string_view practitioner(context& cx, const element& e) {
   const std::string_view value = trim(comp(e, 1));
   const std::string_view family = comp(e, 2).empty() ? std::string_view() : sub(e, 2, 1);
   const std::string_view given = comp(e, 3);
@@ -780,9 +780,9 @@ std::string practitioner(context& cx, const element& e) {
   if (system.empty() && type == "NPI") system = "http://hl7.org/fhir/sid/us-npi";
   if (system.empty() && !value.empty() && cx.sender != nullptr)
     system = cx.sender->practitioner_system;
-  const std::string id = value.empty()
-                             ? ids::practitioner_by_name(cx.facility, family, given)
-                             : ids::practitioner(system, sub(e, 9, 1), value);
+  const std::string_view id = keep(value.empty()
+                                        ? ids::practitioner_by_name(cx.facility, family, given)
+                                        : ids::practitioner(system, sub(e, 9, 1), value));
   if (cx.has("Practitioner", id)) return id;
   json_out j = cx.writer();
   begin_resource(j, "Practitioner", id);
@@ -802,11 +802,6 @@ std::string practitioner(context& cx, const element& e) {
   return id;
 }
 
-struct patient_result {
-  std::string id;
-  identifier_value key;
-};
-
 /// The identifier the Patient is keyed on: the first PID-3 of type MR, else the first PID-3.
 std::optional<identifier_value> patient_key(context& cx, const indexed_segment& pid) {
   std::optional<identifier_value> first;
@@ -819,8 +814,8 @@ std::optional<identifier_value> patient_key(context& cx, const indexed_segment& 
   return first;
 }
 
-std::string patient_id_for(const context& cx, const identifier_value& key) {
-  return ids::patient(cx.facility, key.system, key.assigner, key.value);
+std::string_view patient_id_for(const context& cx, const identifier_value& key) {
+  return keep(ids::patient(cx.facility, key.system, key.assigner, key.value));
 }
 
 void fill_event_patient(context& cx, const indexed_segment& pid, event::clinical_event& ev) {
@@ -849,11 +844,11 @@ void fill_event_patient(context& cx, const indexed_segment& pid, event::clinical
   }
 }
 
-std::string write_patient(context& cx, const indexed_segment& pid,
+std::string_view write_patient(context& cx, const indexed_segment& pid,
                           const std::optional<indexed_segment>& pd1, const identifier_value& key,
-                          std::string_view org_id, const std::string& merged_away_id) {
-  const std::string id = patient_id_for(cx, key);
-  std::string gp_id;
+                          std::string_view org_id, std::string_view merged_away_id) {
+  const std::string_view id = patient_id_for(cx, key);
+  std::string_view gp_id;
   if (pd1) gp_id = practitioner(cx, pd1->field(4).repetition(1));
 
   json_out j = cx.writer();
@@ -935,11 +930,11 @@ std::string write_patient(context& cx, const indexed_segment& pid,
 }
 
 /// PL (PV1-3) → Location; returns its id.
-std::string location(context& cx, const element& pl, std::string_view org_id) {
+std::string_view location(context& cx, const element& pl, std::string_view org_id) {
   const std::string_view poc = comp(pl, 1), room = comp(pl, 2), bed = comp(pl, 3);
   const std::string_view fac = sub(pl, 4, 1);
   if (poc.empty() && room.empty() && bed.empty()) return {};
-  const std::string id = derived_id("Location", {cx.facility, fac, poc, room, bed});
+  const std::string_view id = keep(derived_uuid("Location", {cx.facility, fac, poc, room, bed}));
   std::string name(poc);
   for (std::string_view part : {room, bed})
     if (!part.empty()) name.append(name.empty() ? "" : " ").append(part);
@@ -971,7 +966,7 @@ identifier_value visit_of(context& cx, const indexed_segment& pv1) {
 }
 
 struct diagnosis_entry {
-  std::string condition_id;
+  std::string_view condition_id;
   std::string use;  // diagnosis-role code
   std::string use_system;
   std::optional<int> rank;
@@ -1009,15 +1004,15 @@ event::event_kind kind_of(std::string_view type, std::string_view trigger) {
 }
 
 struct encounter_inputs {
-  std::string patient_id;
-  std::string org_id;
+  std::string_view patient_id;
+  std::string_view org_id;
   std::string trigger;
   event::clinical_event* ev;
 };
 
 /// PV1 (+PV2, DG1, PR1) → Encounter, Condition, Procedure, Location, Practitioner. Returns the
 /// Encounter id (empty when there is no PV1).
-std::string write_encounter(context& cx, const encounter_inputs& in) {
+std::string_view write_encounter(context& cx, const encounter_inputs& in) {
   const auto pv1 = find_segment(cx.m, "PV1");
   if (!pv1) return {};
   const auto pv2 = find_segment(cx.m, "PV2");
@@ -1031,13 +1026,13 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     if (visit.value.empty()) return {};
     ev.visit_id = visit.value;
     ev.encounter_resource_id =
-        ids::encounter(cx.facility, visit.system, visit.assigner, visit.value);
+        ids::encounter(cx.facility, visit.system, visit.assigner, visit.value).view();
     return ev.encounter_resource_id;
   }
-  const std::string encounter_id =
+  const std::string_view encounter_id = keep(
       !visit.value.empty()
           ? ids::encounter(cx.facility, visit.system, visit.assigner, visit.value)
-          : derived_id("Encounter", {cx.facility, "message", std::string(cx.m.control_id())});
+          : derived_uuid("Encounter", {cx.facility, "message", cx.m.control_id()}));
   if (visit.value.empty())
     cx.note("PV1-19 has no visit number: the Encounter is keyed on the message");
   ev.visit_id = visit.value;
@@ -1085,7 +1080,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
 
   // Participants.
   struct participant {
-    std::string id;
+    std::string_view id;
     const char* type;
     const char* display;
   };
@@ -1097,13 +1092,13 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
       {17, {"ADM", "admitter"}}};
   for (const auto& [field, role] : roles) {
     for (const element& rep : repetitions(pv1->field(field))) {
-      std::string pid = practitioner(cx, rep);
+      const std::string_view pid = practitioner(cx, rep);
       if (!pid.empty()) participants.push_back({pid, role.first, role.second});
     }
   }
 
-  const std::string location_id = location(cx, pv1->field(3), in.org_id);
-  const std::string prior_location_id = location(cx, pv1->field(6), in.org_id);
+  const std::string_view location_id = location(cx, pv1->field(3), in.org_id);
+  const std::string_view prior_location_id = location(cx, pv1->field(6), in.org_id);
 
   // Diagnoses.
   std::vector<diagnosis_entry> diagnoses;
@@ -1116,7 +1111,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     const std::string_view key_code = code.codings.empty() ? shown.text : code.codings[0].code;
     const std::string_view key_system =
         code.codings.empty() ? std::string_view() : code.codings[0].system;
-    const std::string condition_id = ids::condition(encounter_id, key_system, key_code);
+    const std::string_view condition_id = keep(ids::condition(encounter_id, key_system, key_code));
     const std::string_view type = trim(comp(dg1->field(6), 1));
     const bool erroneous = trim(comp(dg1->field(21), 1)) == "D";
     json_out j = cx.writer();
@@ -1180,9 +1175,9 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
     if (code.text.empty()) code.text = comp(pr1->field(4), 1);
     if (code.empty()) continue;
     const std::string_view performed = cx.datetime(comp(pr1->field(5), 1), "PR1-5");
-    const std::string procedure_id =
+    const std::string_view procedure_id = keep(
         ids::procedure(encounter_id, code.codings.empty() ? std::string_view() : code.codings[0].system,
-                       code.codings.empty() ? code.text : code.codings[0].code, performed);
+                       code.codings.empty() ? code.text : code.codings[0].code, performed));
     json_out j = cx.writer();
     begin_resource(j, "Procedure", procedure_id);
     j.field("status", "completed");
@@ -1328,7 +1323,7 @@ std::string write_encounter(context& cx, const encounter_inputs& in) {
 }
 
 /// IN1 → Coverage (and the payer Organization).
-void write_coverages(context& cx, const std::string& patient_id, event::clinical_event& ev) {
+void write_coverages(context& cx, std::string_view patient_id, event::clinical_event& ev) {
   for (const indexed_segment& in1_segment : segments_named(cx.m, "IN1")) {
     const indexed_segment* const in1 = &in1_segment;
     identifier_value member = read_cx(cx, in1->field(49).repetition(1), "MB");
@@ -1339,9 +1334,9 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
     const std::string_view company_name = comp(in1->field(4).repetition(1), 1);
     const std::string_view plan_code = plan.codings.empty() ? plan.text : plan.codings[0].code;
 
-    std::string payer_id;
+    std::string_view payer_id;
     if (!company.value.empty() || !company_name.empty()) {
-      payer_id = ids::payer_organization(company.system, company.value, company_name);
+      payer_id = keep(ids::payer_organization(company.system, company.value, company_name));
       json_out o = cx.writer();
       begin_resource(o, "Organization", payer_id);
       write_identifier_list(o, cx, company);
@@ -1352,8 +1347,8 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
       cx.add("Organization", payer_id, o);
     }
 
-    const std::string coverage_id =
-        ids::coverage(patient_id, company.value, company_name, plan_code, member.value);
+    const std::string_view coverage_id =
+        keep(ids::coverage(patient_id, company.value, company_name, plan_code, member.value));
     json_out j = cx.writer();
     begin_resource(j, "Coverage", coverage_id);
     write_identifier_list(j, cx, member);
@@ -1438,15 +1433,15 @@ void write_coverages(context& cx, const std::string& patient_id, event::clinical
 }
 
 /// NK1 → RelatedPerson.
-void write_related_people(context& cx, const std::string& patient_id) {
+void write_related_people(context& cx, std::string_view patient_id) {
   for (const indexed_segment& nk1_segment : segments_named(cx.m, "NK1")) {
     const indexed_segment* const nk1 = &nk1_segment;
     const auto found = first_name(nk1->field(2));
     if (!found) continue;
     const element name = *found;
     const std::string_view relation = trim(comp(nk1->field(3), 1));
-    const std::string id = derived_id("RelatedPerson", {patient_id, comp(nk1->field(1), 1),
-                                                        sub(name, 1, 1), comp(name, 2), relation});
+    const std::string_view id = keep(derived_uuid("RelatedPerson", {patient_id, comp(nk1->field(1), 1),
+                                                        sub(name, 1, 1), comp(name, 2), relation}));
     json_out j = cx.writer();
     begin_resource(j, "RelatedPerson", id);
     j.boolean("active", true);
@@ -1473,7 +1468,7 @@ void write_related_people(context& cx, const std::string& patient_id) {
 }
 
 /// ORU^R01: OBX → Observation.
-void write_observations(context& cx, const std::string& patient_id, event::clinical_event& ev) {
+void write_observations(context& cx, std::string_view patient_id, event::clinical_event& ev) {
   // The stay the results belong to, by its visit number (a logical reference: the Encounter itself
   // is the ADT messages' to write).
   identifier_value visit;
@@ -1500,9 +1495,9 @@ void write_observations(context& cx, const std::string& patient_id, event::clini
     const std::string_view value_type = trim(comp(seg.field(2), 1));
     const std::string_view sub_id = comp(seg.field(4), 1);
     const std::string_view code_key = code.codings.empty() ? code.text : code.codings[0].code;
-    const std::string id =
-        derived_id("Observation", {patient_id, order_key, code_key, sub_id,
-                                   sub_id.empty() ? std::to_string(obx_in_order) : ""});
+    const std::string_view id =
+        keep(derived_uuid("Observation", {patient_id, order_key, code_key, sub_id,
+                                   sub_id.empty() ? std::to_string(obx_in_order) : ""}));
     std::string_view effective = cx.datetime(comp(seg.field(14), 1), "OBX-14");
     if (effective.empty()) effective = obr_time;
     const std::string_view status_code = trim(comp(seg.field(11), 1));
@@ -1660,10 +1655,10 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   }
   fill_event_patient(cx, *pid, ev);
 
-  const std::string org_id = organization_for_facility(cx);
+  const std::string_view org_id = organization_for_facility(cx);
 
   // A40 and the other merges: the identifiers merged away (MRG-1) name the old Patient.
-  std::string merged_away_id;
+  std::string_view merged_away_id;
   if (ev.kind == event::event_kind::merge) {
     if (const auto mrg = find_segment(msg, "MRG")) {
       for (const element& rep : repetitions(mrg->field(1))) {
@@ -1683,7 +1678,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   }
 
   const auto pd1 = find_segment(msg, "PD1");
-  const std::string patient_id = write_patient(cx, *pid, pd1, *key, org_id, merged_away_id);
+  const std::string_view patient_id = write_patient(cx, *pid, pd1, *key, org_id, merged_away_id);
   ev.patient_resource_id = patient_id;
 
   if (!merged_away_id.empty() && merged_away_id != patient_id) {
@@ -1708,7 +1703,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
 
   write_related_people(cx, patient_id);
   write_coverages(cx, patient_id, ev);
-  std::string encounter_id;
+  std::string_view encounter_id;
   if (ev.kind != event::event_kind::merge)
     encounter_id = write_encounter(cx, {patient_id, org_id, trigger, &ev});
   if (ev.kind == event::event_kind::lab_result) write_observations(cx, patient_id, ev);
