@@ -18,6 +18,8 @@ struct uuid_text {
   std::string_view view() const { return {text, sizeof text}; }
   operator std::string_view() const { return view(); }
   operator std::string() const { return std::string(view()); }
+  friend bool operator==(const uuid_text& a, std::string_view b) { return a.view() == b; }
+  friend bool operator==(const uuid_text& a, const uuid_text& b) { return a.view() == b.view(); }
 };
 
 /// The id for a resource type and the parts of its key (joined with a separator that cannot be
