@@ -28,8 +28,9 @@ constexpr std::array<std::pair<event_kind, std::string_view>, 13> kind_names = {
 }};
 
 using fhir::json_out;
+using fhir::jkey;
 
-void write_ids(json_out& j, std::string_view k, const std::vector<identifier>& ids) {
+void write_ids(json_out& j, const jkey& k, const std::vector<identifier>& ids) {
   if (ids.empty()) return;
   j.begin_array(k);
   for (const identifier& i : ids) {
@@ -43,7 +44,7 @@ void write_ids(json_out& j, std::string_view k, const std::vector<identifier>& i
   j.end_array();
 }
 
-void write_coded(json_out& j, std::string_view k, const coded& c) {
+void write_coded(json_out& j, const jkey& k, const coded& c) {
   if (c.code.empty() && c.display.empty()) return;
   j.begin_object(k);
   j.field("system", c.system);

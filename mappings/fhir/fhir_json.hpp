@@ -47,6 +47,34 @@ struct escape_table {
 inline constexpr escape_table escapes{};
 }  // namespace json_detail
 
+/// A member name, quoted and followed by ':' at compile time ("system" → `"system":`), so that
+/// writing one is a fixed-size copy. Made only from string literals (names come from the code,
+/// never from data, and need no escapes); at most 44 characters.
+class jkey {
+ public:
+  static constexpr std::size_t capacity = 48;
+  template <std::size_t N>
+  consteval jkey(const char (&name)[N]) : len_(N - 1 + 3) {  // NOLINT: implicit by design
+    static_assert(N - 1 + 3 <= capacity, "member name too long");
+    buf_[0] = '"';
+    for (std::size_t i = 0; i + 1 < N; ++i) {
+      if (static_cast<unsigned char>(name[i]) < 0x20 || name[i] == '"' || name[i] == '\\')
+        throw "a member name needs no escapes";  // not a constant expression: a compile error
+      buf_[i + 1] = name[i];
+    }
+    buf_[N] = '"';
+    buf_[N + 1] = ':';
+  }
+  /// `"name":`
+  std::string_view quoted() const { return {buf_, len_}; }
+  const char* data() const { return buf_; }
+  std::size_t size() const { return len_; }
+
+ private:
+  char buf_[capacity]{};
+  std::size_t len_;
+};
+
 class json_out {
  public:
   /// `capacity`: the bytes to set aside (a resource is about a kilobyte; a Bundle, ten or more).
@@ -58,17 +86,12 @@ class json_out {
     return json_out(std::move(buffer));
   }
 
-  /// A member name. Names come from the code (FHIR element names), never from data, so they are
-  /// written as they are: they need no escapes.
-  void key(std::string_view k) {
-    assert(plain(k));
-    char* p = room(k.size() + 4);
+  /// A member name (see jkey).
+  void key(const jkey& k) {
+    char* p = room(jkey::capacity + 1);
     if (comma_) *p++ = ',';
-    *p++ = '"';
-    p = copy(p, k);
-    *p++ = '"';
-    *p++ = ':';
-    done(p, false);
+    std::memcpy(p, k.data(), jkey::capacity);  // a constant size: two or three moves, no call
+    done(p + k.size(), false);
   }
   void str(std::string_view v) {
     char* p = room(v.size() * 6 + 3);
@@ -79,45 +102,42 @@ class json_out {
     done(p, true);
   }
   /// "key": "value", only when the value is not empty.
-  void field(std::string_view k, std::string_view v) {
+  void field(const jkey& k, std::string_view v) {
     if (v.empty()) return;
-    assert(plain(k));
-    char* p = room(k.size() + v.size() * 6 + 6);
+    char* p = room(jkey::capacity + v.size() * 6 + 3);
     if (comma_) *p++ = ',';
-    *p++ = '"';
-    p = copy(p, k);
-    *p++ = '"';
-    *p++ = ':';
+    std::memcpy(p, k.data(), jkey::capacity);
+    p += k.size();
     *p++ = '"';
     p = escaped(p, v);
     *p++ = '"';
     done(p, true);
   }
-  void boolean(std::string_view k, bool v) {
+  void boolean(const jkey& k, bool v) {
     key(k);
     plain_value(v ? std::string_view("true") : std::string_view("false"));
   }
   /// A finite number (JSON has no NaN or infinity: anything else is left out).
-  void number(std::string_view k, double v) {
+  void number(const jkey& k, double v) {
     if (!std::isfinite(v)) return;
     key(k);
     char buf[32];
     const char* end = rapidjson::internal::dtoa(v, buf);
     plain_value({buf, static_cast<std::size_t>(end - buf)});
   }
-  void integer(std::string_view k, long long v) {
+  void integer(const jkey& k, long long v) {
     key(k);
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
     plain_value({buf, static_cast<std::size_t>(r.ptr - buf)});
   }
   void begin_object() { open('{'); }
-  void begin_object(std::string_view k) {
+  void begin_object(const jkey& k) {
     key(k);
     open('{');
   }
   void end_object() { close('}'); }
-  void begin_array(std::string_view k) {
+  void begin_array(const jkey& k) {
     key(k);
     open('[');
   }
@@ -125,7 +145,7 @@ class json_out {
   /// Inserts already-serialized JSON as a value.
   void raw(std::string_view json) { plain_value(json); }
   /// {"reference": "Type/id"} under `k` (nothing when id is empty).
-  void reference(std::string_view k, std::string_view type, std::string_view id) {
+  void reference(const jkey& k, std::string_view type, std::string_view id) {
     if (id.empty()) return;
     begin_object(k);
     reference_body(type, id);
@@ -136,7 +156,7 @@ class json_out {
     reference_body(type, id);
   }
   /// "key": "<a><b>" — a string value made of two parts (no temporary string).
-  void field2(std::string_view k, std::string_view a, std::string_view b) {
+  void field2(const jkey& k, std::string_view a, std::string_view b) {
     key(k);
     char* p = room((a.size() + b.size()) * 6 + 2);
     *p++ = '"';
@@ -191,11 +211,6 @@ class json_out {
   static char* copy(char* p, std::string_view s) {
     std::memcpy(p, s.data(), s.size());
     return p + s.size();
-  }
-  static bool plain(std::string_view k) {
-    for (char c : k)
-      if (json_detail::escapes.e[static_cast<unsigned char>(c)] != 0) return false;
-    return true;
   }
   void plain_value(std::string_view v) {
     char* p = room(v.size() + 1);

@@ -407,7 +407,7 @@ void write_coding(json_out& j, const coding_view& c) {
 }
 
 /// {"coding": [c]} under `k`.
-void write_concept(json_out& j, std::string_view k, const coding_view& c) {
+void write_concept(json_out& j, const jkey& k, const coding_view& c) {
   j.begin_object(k);
   j.begin_array("coding");
   write_coding(j, c);
@@ -416,7 +416,7 @@ void write_concept(json_out& j, std::string_view k, const coding_view& c) {
 }
 
 /// [{"coding": [c]}] under `k`.
-void write_concept_list(json_out& j, std::string_view k, const coding_view& c) {
+void write_concept_list(json_out& j, const jkey& k, const coding_view& c) {
   j.begin_array(k);
   j.begin_object();
   j.begin_array("coding");
@@ -427,7 +427,7 @@ void write_concept_list(json_out& j, std::string_view k, const coding_view& c) {
 }
 
 /// CodeableConcept from a table-mapped code: {coding:[…]} (nothing when code is empty).
-void write_table_concept(json_out& j, context& cx, std::string_view k, std::string_view table,
+void write_table_concept(json_out& j, context& cx, const jkey& k, std::string_view table,
                          std::string_view v2_table, std::string_view code,
                          std::string_view text_value = {}) {
   if (code.empty() && text_value.empty()) return;
@@ -485,7 +485,7 @@ cwe_value read_cwe(context& cx, const element& e) {
   return v;
 }
 
-void write_cwe(json_out& j, std::string_view k, const cwe_value& v) {
+void write_cwe(json_out& j, const jkey& k, const cwe_value& v) {
   if (v.empty()) return;
   j.begin_object(k);
   if (!v.codings.empty()) {
@@ -601,7 +601,7 @@ bool write_name(json_out& j, context& cx, const element& e, std::uint32_t first 
     }
   }
   j.field("family", family);
-  auto strings = [&](std::string_view k, std::initializer_list<std::string_view> values) {
+  auto strings = [&](const jkey& k, std::initializer_list<std::string_view> values) {
     bool any = false;
     for (std::string_view v : values) any = any || !v.empty();
     if (!any) return;
@@ -1585,7 +1585,7 @@ void write_observations(context& cx, std::string_view patient_id, event::clinica
         low = number(range.substr(0, dash));
         high = number(range.substr(dash + 1));
       }
-      auto quantity = [&](std::string_view k, double v) {
+      auto quantity = [&](const jkey& k, double v) {
         j.begin_object(k);
         j.number("value", v);
         if (!unit_code.empty()) {
