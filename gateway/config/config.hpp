@@ -87,7 +87,7 @@ struct config {
   fhir_config fhir;  // FHIR REST API
   std::string log_level = "info";
   double shutdown_grace_seconds = 10;
-  unsigned threads = 0;  // 0: one per core
+  unsigned threads = 0;  // network I/O threads; 0: one per CPU this process may run on
 };
 
 /// Reads and checks a JSON config file over the defaults.
