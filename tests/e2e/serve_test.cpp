@@ -75,6 +75,18 @@ std::string http_get(int port, const std::string& path) {
   return out;
 }
 
+// True once the gateway's pipeline has nothing pending (polled on /metrics for up to 10 s).
+bool wait_drained(int http_port) {
+  using namespace std::chrono_literals;
+  for (int i = 0; i < 500; ++i) {
+    if (http_get(http_port, "/metrics").find("carebridge_store_pending_messages 0\n") !=
+        std::string::npos)
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
 std::string a03(const std::string& control_id) {
   return "MSH|^~\\&|EPIC|MERCY|CB|PLAN|20261120143005-0500||ADT^A03^ADT_A03|" + control_id +
          "|P|2.5.1\rPID|1||12345^^^MERCY^MR||Testpatient^Ann||19500101|F\rPV1|1|I\r";
@@ -219,13 +231,7 @@ TEST(Serve, MessagesAreMappedToFhirResourcesAndEvents) {
                                  data + "/hl7/adt/stbrigid_v24_A01_02.hl7",
                                  data + "/hl7/adt/stbrigid_v24_A03_03.hl7"});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  bool drained = false;
-  for (int i = 0; i < 500 && !drained; ++i) {
-    drained = http_get(g.http_port, "/metrics").find("carebridge_store_pending_messages 0\n") !=
-              std::string::npos;
-    if (!drained) std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_TRUE(drained);
+  ASSERT_TRUE(wait_drained(g.http_port));
   const std::string metrics = http_get(g.http_port, "/metrics");
   EXPECT_THAT(metrics, HasSubstr("carebridge_pipeline_events_total{kind=\"discharge\",source=\"hl7v2\"} 1"));
   g.proc->signal(SIGTERM);
@@ -282,13 +288,7 @@ TEST(Serve, CrashTestEveryAcknowledgedMessageIsStoredExactlyOnce) {
   // A last, clean run: the pipeline resumes what was committed but not processed.
   {
     gateway g(dir / "data", dir / "log-final");
-    bool drained = false;
-    for (int i = 0; i < 500 && !drained; ++i) {
-      drained = http_get(g.http_port, "/metrics").find("carebridge_store_pending_messages 0\n") !=
-                std::string::npos;
-      if (!drained) std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_TRUE(drained) << "pending messages were not resumed";
+    EXPECT_TRUE(wait_drained(g.http_port)) << "pending messages were not resumed";
     g.proc->signal(SIGTERM);
     EXPECT_EQ(g.proc->wait_for_exit(15s), 0);
   }
