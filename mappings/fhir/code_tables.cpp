@@ -266,9 +266,10 @@ void code_tables::index(std::string_view table, std::string_view code, const cod
 const coding* code_tables::find(std::string_view table, std::string_view code) const {
   char buf[128];
   if (table.size() + 1 + code.size() <= sizeof buf) {
-    std::memcpy(buf, table.data(), table.size());
+    // (memcpy from an empty view's null pointer is undefined, even for no bytes)
+    if (!table.empty()) std::memcpy(buf, table.data(), table.size());
     buf[table.size()] = '\0';
-    std::memcpy(buf + table.size() + 1, code.data(), code.size());
+    if (!code.empty()) std::memcpy(buf + table.size() + 1, code.data(), code.size());
     if (auto hit = exact_.find(std::string_view(buf, table.size() + 1 + code.size()));
         hit != exact_.end())
       return &hit->second;

@@ -209,6 +209,7 @@ class json_out {
     comma_ = comma;
   }
   static char* copy(char* p, std::string_view s) {
+    if (s.empty()) return p;  // an empty view may hold a null pointer: no memcpy from it
     std::memcpy(p, s.data(), s.size());
     return p + s.size();
   }

@@ -138,6 +138,7 @@ class arena {
     char* p = static_cast<char*>(pool_.allocate(n, 1));
     char* at = p;
     for (std::string_view part : parts) {
+      if (part.empty()) continue;  // an empty view may hold a null pointer: no memcpy from it
       std::memcpy(at, part.data(), part.size());
       at += part.size();
     }
