@@ -61,9 +61,12 @@ std::optional<block> parse_cidr(std::string_view cidr) {
 }  // namespace
 
 std::string connection_info::describe() const {
-  std::string s = peer_address.find(':') != std::string::npos ? "[" + peer_address + "]"
-                                                               : peer_address;
-  s += ":" + std::to_string(peer_port);
+  const bool v6 = peer_address.find(':') != std::string::npos;
+  std::string s;
+  if (v6) s.push_back('[');
+  s.append(peer_address);
+  if (v6) s.push_back(']');
+  s.append(":").append(std::to_string(peer_port));
   if (!certificate_subject.empty()) s += " " + certificate_subject;
   return s;
 }
