@@ -152,6 +152,20 @@ ack_policy ack_policy_of(const message& inbound) {
   return p;
 }
 
+// MSH-7 of the ACK. A message that defines no escape character cannot carry its delimiters in a
+// value, and a date/time holding one (the '.' of the fraction when '.' is the component
+// separator) is cut there: a date/time of lower precision, still valid, rather than a broken one.
+static std::string timestamp_field(std::string_view ts, const delimiters& dl) {
+  if (dl.escape != '\0') return escape(ts, dl);
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    const char c = ts[i];
+    if (c == dl.field || (c != '\0' && (c == dl.component || c == dl.subcomponent ||
+                                         c == dl.repetition || c == dl.truncation)))
+      return std::string(ts.substr(0, i));
+  }
+  return std::string(ts);
+}
+
 std::optional<built_ack> build_ack(const message& inbound, disposition d, const ack_context& ctx,
                                    const ack_error* error) {
   const ack_policy policy = ack_policy_of(inbound);
@@ -186,8 +200,8 @@ std::optional<built_ack> build_ack(const message& inbound, disposition d, const 
   w.field(msh.field(6).raw());  // MSH-4: the inbound receiving facility
   w.field(msh.field(3).raw());  // MSH-5: the inbound sending application
   w.field(msh.field(4).raw());  // MSH-6: the inbound sending facility
-  w.field(escape(ctx.timestamp, dl));  // MSH-7
-  w.field("");                         // MSH-8
+  w.field(timestamp_field(ctx.timestamp, dl));  // MSH-7
+  w.field("");                                  // MSH-8
   std::string type = "ACK";            // MSH-9
   const std::string_view trigger = inbound.trigger_event();
   const char cs = dl.component != '\0' ? dl.component : '^';

@@ -92,8 +92,19 @@ std::string unescape(std::string_view raw, const delimiters& d, charset source) 
 }
 
 std::string escape(std::string_view text, const delimiters& d) {
-  const char esc = d.escape != '\0' ? d.escape : '\\';
   std::string out;
+  if (d.escape == '\0') {
+    // No escape character: a delimiter cannot be written as data; keep the value one leaf.
+    out.reserve(text.size());
+    for (char c : text) {
+      const bool delimiter = c == d.field || c == '\r' || c == '\n' ||
+                             (c != '\0' && (c == d.component || c == d.subcomponent ||
+                                            c == d.repetition || c == d.truncation));
+      out.push_back(delimiter ? ' ' : c);
+    }
+    return out;
+  }
+  const char esc = d.escape;
   out.reserve(text.size() + 8);
   auto seq = [&](std::string_view code) {
     out.push_back(esc);

@@ -25,7 +25,10 @@ void decode_escapes(std::string_view raw, const delimiters& d, charset source, s
 std::string unescape(std::string_view raw, const delimiters& d, charset source = charset::utf8);
 
 /// The ER7 form of `text`: every delimiter and the escape character escaped, CR as \X0D\ and LF as
-/// \X0A\, so the result is a single leaf value.
+/// \X0A\, so the result is a single leaf value. A message whose MSH-2 defines no escape character
+/// cannot carry its delimiters in data at all: they (and CR, LF) become spaces, and nothing else
+/// changes (an escape sequence there would be read as data, or split the value when `\` is one of
+/// its delimiters).
 std::string escape(std::string_view text, const delimiters& d);
 
 }  // namespace carebridge::mappings::hl7v2

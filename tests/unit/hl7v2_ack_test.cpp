@@ -115,6 +115,26 @@ TEST(Hl7v2Ack, ErrorConditionTexts) {
 // ---------------------------------------------------------------------------------------------
 // Mode from MSH-15 / MSH-16
 
+// A message whose MSH-2 defines only '.' as component separator, '\\' as field separator (fuzz
+// regression): the ACK's timestamp loses its fraction rather than its structure, and re-parses as
+// an ACK with every field where it belongs.
+TEST(Hl7v2Ack, NoEscapeCharacterKeepsTheAckWellFormed) {
+  const std::string in = "MSH\\.\\SND\\FAC\\RCV\\RFAC\\20261122\\\\ADT.A01\\C1\\P\\2.3\r";
+  const auto msg = must_parse(in);
+  ASSERT_EQ(msg.delims().escape, '\0');
+  ASSERT_EQ(msg.delims().component, '.');
+  const h::ack_context ctx{"CBACK1", "20261122143005.123+0000"};
+  const auto ack = h::build_ack(msg, disposition::accepted, ctx);
+  ASSERT_TRUE(ack.has_value());
+  const auto a = must_parse(ack->text);
+  EXPECT_EQ(a.message_type(), "ACK");
+  EXPECT_EQ(a.trigger_event(), "A01");
+  EXPECT_EQ(a.control_id(), "CBACK1");
+  EXPECT_EQ(a.segment(0).field(7).raw(), "20261122143005");
+  EXPECT_EQ(a.segment(0).field(3).raw(), "RCV");
+  EXPECT_EQ(*a.get("MSA.2"), "C1");
+}
+
 TEST(Hl7v2AckPolicy, OriginalModeWithoutMsh15Or16) {
   const std::string in = inbound_with("2.5.1");
   const auto msg = must_parse(in);

@@ -35,6 +35,20 @@ const h::delimiters kStd{};
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
+// MSH-2 of one character ("MSH\\." below): no escape character. Delimiters cannot be data there;
+// an escape sequence would be read literally, or split the value when '\\' is a delimiter.
+TEST(Hl7v2Escape, WithoutAnEscapeCharacterDelimitersBecomeSpaces) {
+  h::delimiters d;
+  d.field = '\\';
+  d.component = '.';
+  d.repetition = '\0';
+  d.escape = '\0';
+  d.subcomponent = '\0';
+  EXPECT_EQ(h::escape("20261122143005.123+0000", d), "20261122143005 123+0000");
+  EXPECT_EQ(h::escape("a\\b|c^d&e~f\rg\nh", d), "a b|c^d&e~f g h");
+  EXPECT_EQ(h::escape("plain", d), "plain");
+}
+
 TEST(Hl7v2Unescape, DelimiterEscapes) {
   EXPECT_EQ(h::unescape("\\F\\", kStd), "|");
   EXPECT_EQ(h::unescape("\\S\\", kStd), "^");
