@@ -285,6 +285,8 @@ struct context {
   std::vector<unmapped_code> unmapped;
   std::vector<std::string> notes;
   std::vector<resource_json> resources;
+  std::vector<struct identifier_value> pid3;  // PID-3, read once (pid3_ids())
+  bool pid3_read = false;
 
   // A message misses a handful of codes at most, and makes a score of resources: linear scans.
   void miss(std::string_view table, std::string_view code) {
@@ -803,11 +805,20 @@ std::string_view practitioner(context& cx, const element& e) {
   return id;
 }
 
+/// PID-3's repetitions as identifiers, read once per message (the key, the event and the Patient
+/// all want them).
+const std::vector<identifier_value>& pid3_ids(context& cx, const indexed_segment& pid) {
+  if (!cx.pid3_read) {
+    for (const element& rep : repetitions(pid.field(3))) cx.pid3.push_back(read_cx(cx, rep));
+    cx.pid3_read = true;
+  }
+  return cx.pid3;
+}
+
 /// The identifier the Patient is keyed on: the first PID-3 of type MR, else the first PID-3.
 std::optional<identifier_value> patient_key(context& cx, const indexed_segment& pid) {
   std::optional<identifier_value> first;
-  for (const element& rep : repetitions(pid.field(3))) {
-    identifier_value id = read_cx(cx, rep);
+  for (const identifier_value& id : pid3_ids(cx, pid)) {
     if (id.value.empty()) continue;
     if (id.type == "MR") return id;
     if (!first) first = id;
@@ -820,8 +831,7 @@ std::string_view patient_id_for(const context& cx, const identifier_value& key) 
 }
 
 void fill_event_patient(context& cx, const indexed_segment& pid, event::clinical_event& ev) {
-  for (const element& rep : repetitions(pid.field(3))) {
-    identifier_value id = read_cx(cx, rep);
+  for (const identifier_value& id : pid3_ids(cx, pid)) {
     if (id.value.empty()) continue;
     ev.patient_ids.push_back(event_id(id));
     if (id.type == "MB" || id.type == "MA" || id.type == "MC" ||
@@ -855,7 +865,7 @@ std::string_view write_patient(context& cx, const indexed_segment& pid,
   json_out j = cx.writer();
   begin_resource(j, "Patient", id);
   j.begin_array("identifier");
-  for (const element& rep : repetitions(pid.field(3))) write_identifier(j, cx, read_cx(cx, rep));
+  for (const identifier_value& id : pid3_ids(cx, pid)) write_identifier(j, cx, id);
   for (const element& rep : repetitions(pid.field(2))) write_identifier(j, cx, read_cx(cx, rep));
   for (const element& rep : repetitions(pid.field(4))) write_identifier(j, cx, read_cx(cx, rep));
   // PID-19 (SSN, deprecated since v2.7): written unless PID-3 already carries the SSN.
@@ -864,10 +874,8 @@ std::string_view write_patient(context& cx, const indexed_segment& pid,
     if (c != '-' && c != ' ') ssn.push_back(c);
   if (!ssn.empty()) {
     bool in_pid3 = false;
-    for (const element& rep : repetitions(pid.field(3))) {
-      const identifier_value pid3 = read_cx(cx, rep);
+    for (const identifier_value& pid3 : pid3_ids(cx, pid))
       in_pid3 = in_pid3 || pid3.type == "SS" || pid3.system == "http://hl7.org/fhir/sid/us-ssn";
-    }
     if (!in_pid3) write_identifier(j, cx, {"http://hl7.org/fhir/sid/us-ssn", ssn, "SS", {}});
   }
   const std::string_view dl = trim(comp(pid.field(20), 1));
