@@ -47,32 +47,24 @@ struct escape_table {
 inline constexpr escape_table escapes{};
 }  // namespace json_detail
 
-/// A member name, quoted and followed by ':' at compile time ("system" → `"system":`), so that
-/// writing one is a fixed-size copy. Made only from string literals (names come from the code,
-/// never from data, and need no escapes); at most 44 characters.
+/// A member name: a string literal (names come from the code, never from data, and need no
+/// escapes; checked at compile time). It holds the literal's address and length, so that where a
+/// writer call is inlined the copy is a few moves of a known size from read-only data.
 class jkey {
  public:
-  static constexpr std::size_t capacity = 48;
   template <std::size_t N>
-  consteval jkey(const char (&name)[N]) : len_(N - 1 + 3) {  // NOLINT: implicit by design
-    static_assert(N - 1 + 3 <= capacity, "member name too long");
-    buf_[0] = '"';
+  consteval jkey(const char (&name)[N]) : text_(name), size_(N - 1) {  // NOLINT: implicit by design
     for (std::size_t i = 0; i + 1 < N; ++i) {
       if (static_cast<unsigned char>(name[i]) < 0x20 || name[i] == '"' || name[i] == '\\')
         throw "a member name needs no escapes";  // not a constant expression: a compile error
-      buf_[i + 1] = name[i];
     }
-    buf_[N] = '"';
-    buf_[N + 1] = ':';
   }
-  /// `"name":`
-  std::string_view quoted() const { return {buf_, len_}; }
-  const char* data() const { return buf_; }
-  std::size_t size() const { return len_; }
+  const char* data() const { return text_; }
+  std::size_t size() const { return size_; }
 
  private:
-  char buf_[capacity]{};
-  std::size_t len_;
+  const char* text_;
+  std::size_t size_;
 };
 
 class json_out {
@@ -87,11 +79,15 @@ class json_out {
   }
 
   /// A member name (see jkey).
-  void key(const jkey& k) {
-    char* p = room(jkey::capacity + 1);
+  [[gnu::always_inline]] void key(const jkey& k) {
+    char* p = room(k.size() + 4);
     if (comma_) *p++ = ',';
-    std::memcpy(p, k.data(), jkey::capacity);  // a constant size: two or three moves, no call
-    done(p + k.size(), false);
+    *p++ = '"';
+    std::memcpy(p, k.data(), k.size());  // inlined: a known size, a few moves
+    p += k.size();
+    *p++ = '"';
+    *p++ = ':';
+    done(p, false);
   }
   void str(std::string_view v) {
     char* p = room(v.size() * 6 + 3);
@@ -102,12 +98,15 @@ class json_out {
     done(p, true);
   }
   /// "key": "value", only when the value is not empty.
-  void field(const jkey& k, std::string_view v) {
+  [[gnu::always_inline]] void field(const jkey& k, std::string_view v) {
     if (v.empty()) return;
-    char* p = room(jkey::capacity + v.size() * 6 + 3);
+    char* p = room(k.size() + v.size() * 6 + 6);
     if (comma_) *p++ = ',';
-    std::memcpy(p, k.data(), jkey::capacity);
+    *p++ = '"';
+    std::memcpy(p, k.data(), k.size());
     p += k.size();
+    *p++ = '"';
+    *p++ = ':';
     *p++ = '"';
     p = escaped(p, v);
     *p++ = '"';
@@ -200,10 +199,12 @@ class json_out {
   explicit json_out(std::string&& buffer) : out_(std::move(buffer)) {}
   // out_ is kept longer than what is written (len_): room(n) makes sure n more bytes fit, so a
   // token is written through a pointer with one bounds check instead of one per append.
-  char* room(std::size_t n) {
-    if (out_.size() - len_ < n) out_.resize(std::max(out_.size() * 2, len_ + n));
+  [[gnu::always_inline]] char* room(std::size_t n) {
+    if (out_.size() - len_ < n) [[unlikely]]
+      grow(n);
     return out_.data() + len_;
   }
+  [[gnu::noinline]] void grow(std::size_t n) { out_.resize(std::max(out_.size() * 2, len_ + n)); }
   void done(char* p, bool comma) {
     len_ = static_cast<std::size_t>(p - out_.data());
     comma_ = comma;
