@@ -865,7 +865,7 @@ std::string_view write_patient(context& cx, const indexed_segment& pid,
   json_out j = cx.writer();
   begin_resource(j, "Patient", id);
   j.begin_array("identifier");
-  for (const identifier_value& id : pid3_ids(cx, pid)) write_identifier(j, cx, id);
+  for (const identifier_value& pid3 : pid3_ids(cx, pid)) write_identifier(j, cx, pid3);
   for (const element& rep : repetitions(pid.field(2))) write_identifier(j, cx, read_cx(cx, rep));
   for (const element& rep : repetitions(pid.field(4))) write_identifier(j, cx, read_cx(cx, rep));
   // PID-19 (SSN, deprecated since v2.7): written unless PID-3 already carries the SSN.
@@ -1643,7 +1643,9 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
              comp(msg.segment(0).field(4), 1),
              {},
              {},
-             {}};
+             {},
+             {},
+             false};
   cx.resources.reserve(32);
 
   const auto key = patient_key(cx, *pid);
