@@ -12,7 +12,7 @@ namespace carebridge::gateway::members {
 
 namespace detail {
 // The text of mappings/tables/members/*.csv, written into the build tree at configure time by
-// mappings/tables/embed_member_tables.cmake (member_tables_data.cpp).
+// mappings/tables/embed_csv.cmake (member_tables_data.cpp).
 extern const std::size_t builtin_table_count;
 extern const std::string_view builtin_table_names[];
 extern const std::string_view builtin_table_csv[];

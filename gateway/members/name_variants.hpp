@@ -1,6 +1,6 @@
 // Name comparison for member matching: normalisation (case, accents, punctuation), the given-name
 // variant table (nicknames, as data: mappings/tables/members/given-name-variants.csv, compiled in
-// by mappings/tables/embed_member_tables.cmake), a phonetic key for blocking (Soundex) and the two
+// by mappings/tables/embed_csv.cmake), a phonetic key for blocking (Soundex) and the two
 // typo measures (Jaro–Winkler, Damerau–Levenshtein). Pure functions, no I/O.
 //
 // Lifecycle and threads: name_variants::builtin() is parsed on first use (thread-safe) and never

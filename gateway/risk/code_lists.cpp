@@ -13,11 +13,11 @@ namespace carebridge::gateway::risk {
 
 namespace detail {
 // The text of mappings/tables/risk/*.csv, written into the build tree at configure time by
-// mappings/tables/embed_risk_tables.cmake (risk_tables_data.cpp). Names are the file names
+// mappings/tables/embed_csv.cmake (risk_tables_data.cpp). Names are the file names
 // without .csv, sorted.
-extern const std::size_t builtin_list_count;
-extern const std::string_view builtin_list_names[];
-extern const std::string_view builtin_list_csv[];
+extern const std::size_t builtin_table_count;
+extern const std::string_view builtin_table_names[];
+extern const std::string_view builtin_table_csv[];
 }  // namespace detail
 
 namespace {
@@ -201,13 +201,13 @@ const code_lists& code_lists::builtin() {
 }
 
 std::string_view builtin_list_text(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < detail::builtin_list_count; ++i)
-    if (detail::builtin_list_names[i] == name) return detail::builtin_list_csv[i];
+  for (std::size_t i = 0; i < detail::builtin_table_count; ++i)
+    if (detail::builtin_table_names[i] == name) return detail::builtin_table_csv[i];
   return {};
 }
 
 std::vector<std::string_view> builtin_list_names() {
-  return {detail::builtin_list_names, detail::builtin_list_names + detail::builtin_list_count};
+  return {detail::builtin_table_names, detail::builtin_table_names + detail::builtin_table_count};
 }
 
 }  // namespace carebridge::gateway::risk

@@ -1,6 +1,6 @@
 // ICD-10 code lists of the readmission-risk core, as data: which diagnosis codes mean which
 // condition. The built-in lists are the CSV files in mappings/tables/risk/ (compiled in by
-// mappings/tables/embed_risk_tables.cmake): `charlson-icd10` (the 17 Quan 2005 Charlson conditions
+// mappings/tables/embed_csv.cmake): `charlson-icd10` (the 17 Quan 2005 Charlson conditions
 // plus CareBridge's ICD-10-CM decisions) and `chronic-conditions-icd10` (chronic-condition flags).
 // No I/O.
 //

@@ -18,7 +18,7 @@ namespace carebridge::mappings::fhir {
 
 namespace detail {
 // The text of mappings/tables/*.csv, written into the build tree at configure time by
-// mappings/tables/embed_tables.cmake (code_tables_data.cpp). Names are the file names without .csv.
+// mappings/tables/embed_csv.cmake (code_tables_data.cpp). Names are the file names without .csv.
 extern const std::size_t builtin_table_count;
 extern const std::string_view builtin_table_names[];
 extern const std::string_view builtin_table_csv[];
