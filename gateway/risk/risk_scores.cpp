@@ -1,5 +1,7 @@
 #include "gateway/risk/risk_scores.hpp"
 
+#include "mappings/fhir/datetime_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -276,58 +278,14 @@ component length_of_stay_hospital(std::optional<int> days) {
 
 // --- Dates -------------------------------------------------------------------------------------
 
-// Reads `n` digits at s[pos…]; false when they are not all digits.
-bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) noexcept {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  out = v;
-  return true;
-}
-
-// The calendar date of a FHIR dateTime with at least a full date; nullopt when malformed.
+// The calendar date of a FHIR dateTime with at least a full date (year 0000 and more than nine
+// fraction digits refused; a time may come without a zone, as senders send it); nullopt otherwise.
 std::optional<std::chrono::sys_days> local_date(std::string_view s) noexcept {
-  int y = 0, mo = 0, d = 0;
-  if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || y == 0)
-    return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year{y},
-                                        std::chrono::month{static_cast<unsigned>(mo)},
-                                        std::chrono::day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  std::size_t pos = 10;
-  if (pos < s.size()) {
-    // Time: Thh:mm:ss[.fraction], then an optional offset (FHIR wants one; senders omit it).
-    int h = 0, mi = 0, sec = 0;
-    if (s[pos] != 'T' || !digits(s, pos + 1, 2, h) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, mi) || pos + 6 >= s.size() || s[pos + 6] != ':' ||
-        !digits(s, pos + 7, 2, sec) || h > 23 || mi > 59 || sec > 60)
-      return std::nullopt;
-    pos += 9;
-    if (pos < s.size() && s[pos] == '.') {
-      const std::size_t start = ++pos;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-      if (pos == start || pos - start > 9) return std::nullopt;
-    }
-    if (pos < s.size()) {
-      if (s[pos] == 'Z') {
-        ++pos;
-      } else if (s[pos] == '+' || s[pos] == '-') {
-        int oh = 0, om = 0;
-        if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-            !digits(s, pos + 4, 2, om) || oh > 14 || om > 59 || (oh == 14 && om != 0))
-          return std::nullopt;
-        pos += 6;
-      } else {
-        return std::nullopt;
-      }
-    }
-    if (pos != s.size()) return std::nullopt;
-  }
-  return std::chrono::sys_days{ymd};
+  const auto t = mappings::fhir::read_datetime_text(s);
+  if (!t || t->day == 0 || t->year == 0 || t->fraction_digits > 9) return std::nullopt;
+  return std::chrono::sys_days{std::chrono::year_month_day{
+      std::chrono::year{t->year}, std::chrono::month{static_cast<unsigned>(t->month)},
+      std::chrono::day{static_cast<unsigned>(t->day)}}};
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "mappings/fhir/fhir_ingest.hpp"
 
+#include "mappings/fhir/datetime_text.hpp"
 #include "mappings/fhir/fhir_json.hpp"
 #include "mappings/fhir/ids.hpp"
 #include "mappings/fhir/resource_ids.hpp"
@@ -152,51 +153,12 @@ std::string assigner_display(const value& identifier) {
   return a != nullptr ? text(*a, "display") : std::string();
 }
 
-bool digits(std::string_view s, std::size_t from, std::size_t n) {
-  if (s.size() < from + n) return false;
-  for (std::size_t i = from; i < from + n; ++i)
-    if (s[i] < '0' || s[i] > '9') return false;
-  return true;
-}
-int num(std::string_view s, std::size_t from, std::size_t n) {
-  int v = 0;
-  for (std::size_t i = from; i < from + n; ++i) v = v * 10 + (s[i] - '0');
-  return v;
-}
-
-/// FHIR R4 dateTime (or instant with `instant`): YYYY[-MM[-DD[Thh:mm:ss[.f+](Z|±hh:mm)]]] with real
-/// calendar days and clock times; a time needs a zone.
+/// FHIR R4 dateTime (or instant with `instant`): a time needs a zone; an instant needs a time.
 bool valid_datetime(std::string_view s, bool instant = false) {
-  if (!digits(s, 0, 4)) return false;
-  if (s.size() == 4) return !instant;
-  if (s.size() < 7 || s[4] != '-' || !digits(s, 5, 2)) return false;
-  const int year = num(s, 0, 4), month = num(s, 5, 2);
-  if (month < 1 || month > 12) return false;
-  if (s.size() == 7) return !instant;
-  if (s.size() < 10 || s[7] != '-' || !digits(s, 8, 2)) return false;
-  static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  const int day = num(s, 8, 2);
-  if (day < 1 || day > days[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
-  if (s.size() == 10) return !instant;
-  if (s[10] != 'T' || s.size() < 19 || !digits(s, 11, 2) || s[13] != ':' || !digits(s, 14, 2) ||
-      s[16] != ':' || !digits(s, 17, 2))
-    return false;
-  if (num(s, 11, 2) > 23 || num(s, 14, 2) > 59 || num(s, 17, 2) > 60) return false;
-  std::size_t p = 19;
-  if (p < s.size() && s[p] == '.') {
-    ++p;
-    const std::size_t f = p;
-    while (p < s.size() && s[p] >= '0' && s[p] <= '9') ++p;
-    if (p == f) return false;
-  }
-  if (p == s.size()) return false;  // a time needs a zone
-  if (s[p] == 'Z') return p + 1 == s.size();
-  if ((s[p] != '+' && s[p] != '-') || s.size() != p + 6 || !digits(s, p + 1, 2) ||
-      s[p + 3] != ':' || !digits(s, p + 4, 2))
-    return false;
-  const int zh = num(s, p + 1, 2), zm = num(s, p + 4, 2);
-  return zm <= 59 && (zh < 14 || (zh == 14 && zm == 0));
+  const auto t = read_datetime_text(s);
+  if (!t) return false;
+  if (instant && !t->has_time) return false;
+  return !t->has_time || t->has_zone;
 }
 
 fhir_input_error refuse(unsigned status, std::string code, std::string diagnostics,
