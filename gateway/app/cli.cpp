@@ -31,6 +31,9 @@ constexpr std::string_view usage =
     "      Bundle for one message, one compact Bundle per line for several. --config takes the\n"
     "      facilities' time zones, identifier systems and local codes; --event prints the clinical\n"
     "      event instead; --verbose lists unmapped codes and notes on stderr\n"
+    "  members stats|reviews|link|dismiss|outcome ... --data-dir DIR\n"
+    "      what the care stage decided: visits, links, open match reviews (link PATIENT_ID\n"
+    "      MEMBER_ID resolves one by hand, dismiss PATIENT_ID closes it), a message's outcome\n"
     "  help\n"
     "      this text\n"
     "\n"
@@ -74,6 +77,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "serve") return cmd_serve(rest, out, err);
   if (command == "send") return cmd_send(rest, out, err);
   if (command == "store") return cmd_store(rest, out, err);
+  if (command == "members") return cmd_members(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << usage;
     return exit_ok;

@@ -7,6 +7,7 @@
 #include "gateway/app/cli.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/ingest/ingest_service.hpp"
+#include "gateway/care/care_stage.hpp"
 #include "gateway/ingest/conversion_stage.hpp"
 #include "gateway/ingest/pipeline_worker.hpp"
 #include "gateway/obs/log.hpp"
@@ -105,10 +106,21 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   const gateway::ingest::sender_policy policy(c.senders);
 
   gateway::ingest::conversion_stage convert(c, metrics);
+  std::unique_ptr<gateway::care::care_stage> care;
+  try {
+    care = std::make_unique<gateway::care::care_stage>(std::filesystem::path(c.data_dir) / "members.db",
+                                                       metrics, store.get());
+  } catch (const std::exception& e) {
+    err << "carebridge serve: member database: " << e.what() << '\n';
+    return exit_input;
+  }
   gateway::ingest::pipeline_worker worker(
       *store, metrics, std::chrono::milliseconds(1000),
-      [&convert](const gateway::store::stored_message& m, gateway::store::processing_result& result) {
-        return convert(m, result);
+      [&convert, &care](const gateway::store::stored_message& m,
+                        gateway::store::processing_result& result) {
+        auto outcome = convert(m, result);
+        if (outcome.what != gateway::ingest::stage_outcome::kind::proceed) return outcome;
+        return (*care)(m, convert.events(), result);
       });
   gateway::ingest::ingest_service::options io;
   io.max_frame_bytes = c.mllp.max_frame_bytes;

@@ -34,6 +34,7 @@ const fhir::sender_profile* conversion_stage::profile_for(std::string_view facil
 
 stage_outcome conversion_stage::operator()(const store::stored_message& m,
                                            store::processing_result& out) {
+  last_.clear();
   if (m.message_type.starts_with("FHIR:")) return convert_fhir(m, out);
   return convert_v2(m, out);
 }
@@ -65,6 +66,7 @@ stage_outcome conversion_stage::convert_v2(const store::stored_message& m,
   events_.series(obs::labels({{"kind", kind}, {"source", "hl7v2"}})).inc();
   out.events.push_back({std::string(kind), mappings::event::to_json(ev), ev.patient_resource_id,
                         ev.encounter_resource_id});
+  last_.push_back(std::move(converted->event));
   return {};
 }
 

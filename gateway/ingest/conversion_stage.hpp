@@ -14,6 +14,9 @@
 #include "gateway/config/config.hpp"
 #include "gateway/ingest/pipeline_worker.hpp"
 #include "gateway/obs/metrics.hpp"
+#include "mappings/event/clinical_event.hpp"
+
+#include <vector>
 
 namespace carebridge::gateway::ingest {
 
@@ -22,6 +25,10 @@ class conversion_stage {
   conversion_stage(const config::config& cfg, obs::registry& metrics);
 
   stage_outcome operator()(const store::stored_message& m, store::processing_result& out);
+
+  /// The clinical events of the last message converted (for the care stage that follows), in the
+  /// order of `out.events`.
+  const std::vector<mappings::event::clinical_event>& events() const noexcept { return last_; }
 
  private:
   stage_outcome convert_v2(const store::stored_message& m, store::processing_result& out);
@@ -35,6 +42,7 @@ class conversion_stage {
   obs::registry::family<obs::counter>& events_;
   obs::registry::family<obs::counter>& unmapped_;
   obs::counter& not_converted_;
+  std::vector<mappings::event::clinical_event> last_;
 };
 
 }  // namespace carebridge::gateway::ingest

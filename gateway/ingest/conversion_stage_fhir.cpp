@@ -28,11 +28,12 @@ stage_outcome conversion_stage::convert_fhir(const store::stored_message& m,
   }
   for (auto& r : converted->resources)
     out.resources.push_back({std::move(r.type), std::move(r.id), std::move(r.json)});
-  for (const auto& ev : converted->events) {
+  for (auto& ev : converted->events) {
     const std::string_view kind = mappings::event::to_string(ev.kind);
     events_.series(obs::labels({{"kind", kind}, {"source", "fhir"}})).inc();
     out.events.push_back({std::string(kind), mappings::event::to_json(ev), ev.patient_resource_id,
                           ev.encounter_resource_id});
+    last_.push_back(std::move(ev));
   }
   return {};
 }

@@ -159,6 +159,13 @@ class message_store {
                                                        std::string_view id) = 0;
   /// The clinical events of a patient (by Patient resource id), oldest message first.
   virtual std::vector<stored_event> events_for_patient(std::string_view patient_resource_id) = 0;
+  /// Committed events of messages after `after_message_id`, by message id and seq, at most
+  /// `limit` (the care stage replays what its own database had not committed).
+  virtual std::vector<stored_event> events_after(std::int64_t after_message_id, std::size_t limit) {
+    (void)after_message_id;
+    (void)limit;
+    return {};
+  }
   virtual store_stats stats() = 0;
   /// Pending messages: how many, and when the oldest was received (cheap; for /metrics).
   struct backlog_info {

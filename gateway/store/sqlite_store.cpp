@@ -494,6 +494,30 @@ std::vector<stored_event> sqlite_store::events_for_patient(std::string_view pati
   return out;
 }
 
+std::vector<stored_event> sqlite_store::events_after(std::int64_t after_message_id,
+                                                    std::size_t limit) {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_,
+         "SELECT message_id, seq, kind, patient_id, encounter_id, json FROM events "
+         "WHERE message_id > ? ORDER BY message_id, seq LIMIT ?");
+  q.int64(1, after_message_id);
+  q.int64(2, static_cast<std::int64_t>(limit));
+  std::vector<stored_event> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    stored_event e;
+    e.message_id = q.column_int(0);
+    e.seq = static_cast<int>(q.column_int(1));
+    e.kind = q.column_text(2);
+    e.patient_resource_id = q.column_text(3);
+    e.encounter_resource_id = q.column_text(4);
+    e.json = q.column_text(5);
+    out.push_back(std::move(e));
+  }
+  check(rdb_, rc, "read events");
+  return out;
+}
+
 void sqlite_store::writer_loop() {
   std::deque<op> batch;
   while (true) {

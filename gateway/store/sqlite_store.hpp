@@ -75,6 +75,7 @@ class sqlite_store final : public message_store {
   std::optional<stored_resource> read_resource(std::string_view type,
                                                std::string_view id) override;
   std::vector<stored_event> events_for_patient(std::string_view patient_resource_id) override;
+  std::vector<stored_event> events_after(std::int64_t after_message_id, std::size_t limit) override;
   store_stats stats() override;
   backlog_info backlog() override;
   bool writable() const override;
