@@ -1,5 +1,5 @@
-// read_roster_csv: the roster as CSV (RFC 4180), read in chunks — a 1,000,000-row file is never
-// held whole — and checked row by row.
+// read_roster_csv: the roster as CSV (RFC 4180), read in 64 KiB chunks (a 1,000,000-row file is
+// never held whole) and checked row by row.
 #include "gateway/members/roster_detail.hpp"
 #include "gateway/members/roster.hpp"
 
@@ -13,7 +13,7 @@ namespace {
 
 using detail::trim;
 
-// One CSV record at a time from a stream, through a buffer refilled in 1 MiB chunks. Fields are
+// One CSV record at a time from a stream, through a buffer refilled in 64 KiB chunks. Fields are
 // copied (unquoted, "" unescaped) into one arena per record.
 class csv_cursor {
  public:
@@ -65,7 +65,7 @@ class csv_cursor {
     buf_.erase(0, pos_);
     pos_ = 0;
     const std::size_t old = buf_.size();
-    constexpr std::size_t chunk = 1 << 20;
+    constexpr std::size_t chunk = 64 << 10;
     buf_.resize(old + chunk);
     in_.read(buf_.data() + old, static_cast<std::streamsize>(chunk));
     const auto got = static_cast<std::size_t>(in_.gcount());
