@@ -22,6 +22,17 @@ constexpr std::string_view usage =
     "      every message was accepted (AA/CA)\n"
     "  store stats --data-dir DIR [--json]\n"
     "      counts by state and sending facility, oldest pending age\n"
+    "  roster import FILE [--data-dir DIR] [--source NAME] [--as-of YYYY-MM-DD] [--dry-run]\n"
+    "      import the member roster (CSV, or Da Vinci ATR FHIR: a Bundle, or a directory or file\n"
+    "      of Bulk NDJSON) into DATA_DIR/members.db; a running gateway picks it up. Bad rows are\n"
+    "      reported (roster: FILE:LINE: ...) and skipped: exit 3 when some were, 1 when nothing\n"
+    "      could be read\n"
+    "  roster stats [--data-dir DIR]\n"
+    "      members, active attributions today, groups, last imports\n"
+    "  group list [--data-dir DIR]\n"
+    "  group set ID [--name N] [--npi NPI] [--tin TIN] [--risk-threshold low|moderate|high]\n"
+    "            [--events discharge,ed_visit,admission] [--data-dir DIR]\n"
+    "      physician groups and their alert settings\n"
     "  inspect [--get PATH]... [--er7] [--compact] [--fallback-charset NAME] FILE|-\n"
     "      parse HL7 v2 message(s) (single, concatenated or FHS/BHS batch) and print them as\n"
     "      JSON, the decoded value at each PATH (one per line), or the ER7 text written back.\n"
@@ -31,15 +42,19 @@ constexpr std::string_view usage =
     "      Bundle for one message, one compact Bundle per line for several. --config takes the\n"
     "      facilities' time zones, identifier systems and local codes; --event prints the clinical\n"
     "      event instead; --verbose lists unmapped codes and notes on stderr\n"
-    "  members stats|reviews|link|dismiss|outcome ... --data-dir DIR\n"
+    "  members stats|reviews|link|dismiss|outcome ... [--data-dir DIR]\n"
     "      what the care stage decided: visits, links, open match reviews (link PATIENT_ID\n"
     "      MEMBER_ID resolves one by hand, dismiss PATIENT_ID closes it), a message's outcome\n"
     "  help\n"
     "      this text\n"
     "\n"
-    "exit status: 0 success, 1 usage or input error, 2 internal failure\n";
+    "exit status: 0 success, 1 usage or input error, 2 internal failure (roster import: 3 when\n"
+    "rows were skipped)\n";
 
 }  // namespace
+
+int cmd_roster(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_group(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 std::optional<std::string> read_input(const std::string& name, std::ostream& err,
                                       std::string_view command) {
@@ -78,6 +93,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "send") return cmd_send(rest, out, err);
   if (command == "store") return cmd_store(rest, out, err);
   if (command == "members") return cmd_members(rest, out, err);
+  if (command == "roster") return cmd_roster(rest, out, err);
+  if (command == "group") return cmd_group(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << usage;
     return exit_ok;

@@ -1,4 +1,5 @@
 // carebridge members: what the care stage decided, for the people who check it.
+// (--data-dir defaults to ./carebridge-data, as for serve)
 //   members stats --data-dir DIR                      visits, links, reviews, assessments, outcomes
 //   members reviews --data-dir DIR [--status S] [--limit N]
 //                                                     patients the matcher could not decide on
@@ -9,6 +10,7 @@
 // dates or addresses. A running gateway picks up a manual link within a second.
 #include "gateway/app/cli.hpp"
 #include "gateway/care/care_db.hpp"
+#include "gateway/config/config.hpp"
 
 #include <charconv>
 #include <cstdio>
@@ -19,12 +21,12 @@ namespace carebridge::app {
 namespace {
 
 constexpr std::string_view members_usage =
-    "usage: carebridge members stats|reviews|link|dismiss|outcome ... --data-dir DIR\n"
-    "  members stats --data-dir DIR\n"
-    "  members reviews --data-dir DIR [--status open|resolved|dismissed|all] [--limit N]\n"
-    "  members link PATIENT_ID MEMBER_ID --data-dir DIR\n"
-    "  members dismiss PATIENT_ID --data-dir DIR\n"
-    "  members outcome MESSAGE_ID --data-dir DIR\n";
+    "usage: carebridge members stats|reviews|link|dismiss|outcome ... [--data-dir DIR]\n"
+    "  members stats [--data-dir DIR]\n"
+    "  members reviews [--data-dir DIR] [--status open|resolved|dismissed|all] [--limit N]\n"
+    "  members link PATIENT_ID MEMBER_ID [--data-dir DIR]\n"
+    "  members dismiss PATIENT_ID [--data-dir DIR]\n"
+    "  members outcome MESSAGE_ID [--data-dir DIR]\n";
 
 void print_pairs(std::ostream& out, std::string_view title,
                  const std::vector<std::pair<std::string, std::int64_t>>& v) {
@@ -70,10 +72,7 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
     err << members_usage;
     return exit_input;
   }
-  if (dir.empty()) {
-    err << "carebridge members " << sub << ": --data-dir DIR is needed\n";
-    return exit_input;
-  }
+  if (dir.empty()) dir = gateway::config::config{}.data_dir.string();  // the built-in default
   if (status != "open" && status != "resolved" && status != "dismissed" && status != "all") {
     err << "carebridge members reviews: --status is open, resolved, dismissed or all\n";
     return exit_input;

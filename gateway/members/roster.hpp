@@ -66,7 +66,36 @@ struct roster_batch {
   std::vector<physician_group> groups;      // every group the file names (id, name, NPI/TIN)
   std::vector<roster_problem> problems;
   std::size_t rows_read = 0;                // data rows / resources seen
+  /// Members whose rows were skipped (their id could be read): apply() leaves what the database
+  /// holds for them untouched — neither changed nor dropped — so a bad row never ends an
+  /// attribution. Sorted, unique.
+  std::vector<std::string> skipped_member_ids;
+  /// Rows left out: the bad ones and the other rows of their members.
+  std::size_t rows_skipped = 0;
+  std::string format;  // "csv", "atr-bundle", "atr-ndjson"
+  std::string origin;  // the file or directory read (read_roster_path sets it), for the import log
 };
+
+/// Identifier systems the readers give the CSV columns (and the ATR reader keeps as sent).
+inline constexpr std::string_view mbi_system = "http://hl7.org/fhir/sid/us-mbi";  // type MC
+/// A `medicaid_id` column without a system (`medicaid_id:SYSTEM` names the state's own system).
+inline constexpr std::string_view default_medicaid_system = "urn:carebridge:sid:medicaid-id";
+inline constexpr std::string_view npi_system = "http://hl7.org/fhir/sid/us-npi";
+inline constexpr std::string_view tin_system = "urn:oid:2.16.840.1.113883.4.4";
+
+/// YYYY-MM-DD and a real calendar date (1800-01-01 to 2999-12-31).
+bool is_valid_date(std::string_view date) noexcept;
+/// 10 digits whose last is the Luhn check digit over "80840" + the first nine (CMS NPI rule).
+bool is_valid_npi(std::string_view npi) noexcept;
+/// 9 digits (an EIN/TIN, without the dash).
+bool is_valid_tin(std::string_view tin) noexcept;
+/// "discharge,ed_visit,admission" (any order, any subset, at least one) → bits; nullopt if a name
+/// is unknown.
+std::optional<std::uint8_t> parse_alert_events(std::string_view list);
+/// The bits as "discharge,ed_visit,admission" (in that order).
+std::string alert_events_text(std::uint8_t events);
+/// "low", "moderate", "high".
+bool is_valid_risk_threshold(std::string_view t) noexcept;
 
 /// CSV with a header row: member_id,family,given,birth_date,sex,postal_code,group_id,group_name,
 /// period_start,period_end required (any order, case-insensitive); optional phone, address…,
@@ -104,6 +133,22 @@ struct roster_snapshot {
                                           std::string_view date) const;
 };
 
+/// Counts for `carebridge roster stats`.
+struct roster_stats {
+  std::size_t members = 0;          // every member, dropped ones included
+  std::size_t members_current = 0;  // present in at least one source's latest import
+  std::size_t attributions_active = 0;  // whose period contains the date asked about
+  std::size_t groups = 0;
+  std::int64_t version = 0;
+  struct import_run {
+    std::string finished_at;  // UTC, ISO 8601
+    std::string source, origin, as_of;
+    std::size_t rows_read = 0, rows_skipped = 0;
+    std::size_t members_new = 0, members_changed = 0, members_dropped = 0;
+  };
+  std::vector<import_run> last_imports;  // newest first
+};
+
 /// The member database. Safe to open from several processes (SQLite WAL); one object per thread.
 class roster_db {
  public:
@@ -133,6 +178,14 @@ class roster_db {
   virtual std::optional<physician_group> group(std::string_view id) = 0;
   /// Creates or replaces a group's settings. Bumps version().
   virtual void put_group(const physician_group& g) = 0;
+
+  /// Counts (active attributions on `date`, YYYY-MM-DD) and the last `imports` import runs. Not
+  /// pure, so that fakes of this interface need not implement it.
+  virtual roster_stats stats(std::string_view date, std::size_t imports = 5) {
+    (void)date;
+    (void)imports;
+    return {};
+  }
 };
 
 }  // namespace carebridge::gateway::members
