@@ -106,14 +106,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   const gateway::ingest::sender_policy policy(c.senders);
 
   gateway::ingest::conversion_stage convert(c, metrics);
-  std::unique_ptr<gateway::care::care_stage> care;
-  try {
-    care = std::make_unique<gateway::care::care_stage>(std::filesystem::path(c.data_dir) / "members.db",
-                                                       metrics, store.get());
-  } catch (const std::exception& e) {
-    err << "carebridge serve: member database: " << e.what() << '\n';
-    return exit_input;
-  }
+  std::unique_ptr<gateway::care::care_stage> care;  // made once the listeners are bound
   gateway::ingest::pipeline_worker worker(
       *store, metrics, std::chrono::milliseconds(1000),
       [&convert, &care](const gateway::store::stored_message& m,
@@ -217,6 +210,14 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (policy.open())
     obs::warn("config.open_sender_policy",
               {{"detail", "no senders configured: every connection may send for every facility"}});
+  try {  // the roster and the care state are loaded before the pipeline starts
+    care = std::make_unique<gateway::care::care_stage>(std::filesystem::path(c.data_dir) / "members.db",
+                                                       metrics, store.get());
+  } catch (const std::exception& e) {
+    err << "carebridge serve: member database: " << e.what() << '\n';
+    store->close();
+    return exit_input;
+  }
   worker.start();  // resumes whatever was committed but not yet processed
   mllp.start();
   http.start();

@@ -21,7 +21,7 @@ care_stage::care_stage(const std::filesystem::path& members_db, obs::registry& m
                                     "band=\"retracted\"")),
       roster_reloads_(metrics
                           .counters("carebridge_roster_reloads_total",
-                                    "Rosters loaded by the running gateway")
+                                    "New rosters loaded by the running gateway (used from the next message on)")
                           .series()),
       roster_failures_(metrics
                            .counters("carebridge_roster_reload_failures_total",
@@ -133,8 +133,13 @@ void care_stage::watch() {
         if (v != seen) {
           auto snapshot = roster_db_->load();  // beside the running one: the pipeline goes on
           seen = snapshot->version;
+          roster_reloads_.inc();
+          obs::info("roster loaded", {{"version", std::to_string(seen)},
+                                      {"members", std::to_string(snapshot->index
+                                                                     ? snapshot->index->size()
+                                                                     : 0)}});
           std::lock_guard relock(mu_);
-          next_ = std::move(snapshot);
+          next_ = std::move(snapshot);  // the pipeline takes it before its next message
         }
       } catch (const std::exception& e) {
         roster_failures_.inc();
@@ -155,9 +160,6 @@ void care_stage::take_new_roster() {
   version_in_use_ = next->version;
   members_in_use_ = next->index ? static_cast<std::int64_t>(next->index->size()) : 0;
   engine_.set_roster(std::move(next));
-  roster_reloads_.inc();
-  obs::info("roster in use", {{"version", std::to_string(version_in_use_.load())},
-                              {"members", std::to_string(members_in_use_.load())}});
 }
 
 ingest::stage_outcome care_stage::operator()(

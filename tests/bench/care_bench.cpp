@@ -51,9 +51,12 @@ std::string date_of(int day_offset) {
   static constexpr int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   int m = 0, d = day_offset;
   while (m < 11 && d >= month_days[m]) d -= month_days[m++];
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "2026-%02d-%02d", m + 1, d + 1);
-  return buf;
+  std::string out = "2026-00-00";
+  out[5] = static_cast<char>('0' + (m + 1) / 10);
+  out[6] = static_cast<char>('0' + (m + 1) % 10);
+  out[8] = static_cast<char>('0' + (d + 1) / 10);
+  out[9] = static_cast<char>('0' + (d + 1) % 10);
+  return out;
 }
 
 // A discharge of the kind the mapper makes of an ADT^A03: eight ICD-10-CM diagnoses, a procedure,
@@ -87,9 +90,10 @@ ev::clinical_event discharge(const gm::patient_facts& p, std::size_t n) {
   e.service = n % 10 == 0 ? "ONC" : "MED";
   static const char* codes[] = {"I50.9", "E11.65", "N18.3", "J44.1", "I25.10", "E78.5", "I10",
                                 "Z79.4"};
-  for (int i = 0; i < 8; ++i)
-    e.diagnoses.push_back(
-        {{"http://hl7.org/fhir/sid/icd-10-cm", codes[(n + i) % 8], "", "I10"}, "DD", i + 1});
+  for (std::size_t i = 0; i < 8; ++i)
+    e.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", codes[(n + i) % 8], "", "I10"},
+                           "DD",
+                           static_cast<int>(i + 1)});
   e.procedures.push_back({{"http://www.cms.gov/Medicare/Coding/ICD10", "0JH60DZ", "", "I10P"},
                           e.admit_time});
   return e;
@@ -109,8 +113,8 @@ void run(benchmark::State& state, const std::vector<ev::clinical_event>& events,
       if (db->uncommitted() >= 128) db->commit();  // the care stage's grouping
     }
     ++message_id;
-    scored += o.risk_assessment_id.empty() ? 0 : 1;
-    attributed += o.attribution == "attributed" ? 1 : 0;
+    scored += o.risk_assessment_id.empty() ? 0u : 1u;
+    attributed += o.attribution == "attributed" ? 1u : 0u;
     benchmark::DoNotOptimize(out);
     if (++i == events.size()) i = 0;
   }
