@@ -211,8 +211,10 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     obs::warn("config.open_sender_policy",
               {{"detail", "no senders configured: every connection may send for every facility"}});
   try {  // the roster and the care state are loaded before the pipeline starts
+    gateway::care::care_settings cs;
+    cs.lace_weights = c.care.lace_weights;
     care = std::make_unique<gateway::care::care_stage>(std::filesystem::path(c.data_dir) / "members.db",
-                                                       metrics, store.get());
+                                                       metrics, store.get(), std::move(cs));
   } catch (const std::exception& e) {
     err << "carebridge serve: member database: " << e.what() << '\n';
     store->close();

@@ -259,6 +259,22 @@ config load_text(const std::string& json, const std::string& name) {
     s.boolean("fsync", c.store.fsync);
     s.done();
   }
+  if (const value* v = top.get("care")) {
+    object_reader cr = top.child("care", *v);
+    std::string weights;
+    cr.text("lace_weights", weights);
+    if (!weights.empty()) {
+      bool known = false;
+      for (auto w : {risk::weight_set::lace, risk::weight_set::charlson_1987,
+                     risk::weight_set::quan_2011})
+        if (risk::to_string(w) == weights) {
+          c.care.lace_weights = w;
+          known = true;
+        }
+      if (!known) cr.fail("is lace, charlson-1987 or quan-2011", "lace_weights");
+    }
+    cr.done();
+  }
   if (const value* v = top.get("senders")) {
     if (!v->IsArray()) top.fail("must be an array of sender objects", "senders");
     std::size_t i = 0;

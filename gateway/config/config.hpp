@@ -4,6 +4,7 @@
 // every key.
 #pragma once
 
+#include "gateway/risk/comorbidity.hpp"
 #include "gateway/ingest/sender_policy.hpp"
 #include "mappings/fhir/v2_to_fhir.hpp"
 
@@ -75,6 +76,12 @@ struct fhir_config {
 };
 // --- end FHIR -------------------------------------------------------------------------------------
 
+// --- The care stage (gateway/care), config key "care" ---------------------------------------------
+struct care_config {
+  /// Charlson weights for LACE's C: "lace" (the LACE worksheet), "charlson-1987", "quan-2011".
+  risk::weight_set lace_weights = risk::weight_set::lace;
+};
+
 struct config {
   std::filesystem::path data_dir = "carebridge-data";
   mllp_config mllp;
@@ -85,6 +92,7 @@ struct config {
   /// local codes), by MSH-4.1. A facility not listed maps with no zone and no overrides.
   std::map<std::string, mappings::fhir::sender_profile, std::less<>> facilities;
   fhir_config fhir;  // FHIR REST API
+  care_config care;
   std::string log_level = "info";
   double shutdown_grace_seconds = 10;
   unsigned threads = 0;  // network I/O threads; 0: one per CPU this process may run on

@@ -87,6 +87,17 @@ TEST(Config, RefusesBadValues) {
   EXPECT_EQ(error_of(R"({"mllp": {"max_connections": -5}})").find('\n'), std::string::npos);
 }
 
+TEST(Config, CareLaceWeights) {
+  EXPECT_EQ(config::load_text("{}", "t.json").care.lace_weights,
+            carebridge::gateway::risk::weight_set::lace);
+  EXPECT_EQ(config::load_text(R"({"care": {"lace_weights": "quan-2011"}})", "t.json")
+                .care.lace_weights,
+            carebridge::gateway::risk::weight_set::quan_2011);
+  EXPECT_THAT(error_of(R"({"care": {"lace_weights": "elixhauser"}})"),
+              HasSubstr("care.lace_weights"));
+  EXPECT_THAT(error_of(R"({"care": {"weights": "lace"}})"), HasSubstr("care: unknown key 'weights'"));
+}
+
 TEST(SenderPolicy, CertificateAndAddressConditions) {
   ingest::sender_policy p({{"mercy", {"MERCY"}, {"mercy-engine"}, {"127.0.0.0/8"}, {}},
                            {"lab", {"LAB", "LAB2"}, {}, {"10.2.0.0/16", "::1"}, {}},
