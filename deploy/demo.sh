@@ -2,7 +2,10 @@
 # The README's run command: installs dependencies, builds CareBridge (Release), then shows it at work
 # on its embedded defaults: a sample discharge decoded the way the pipeline reads it, then
 # `carebridge serve` receiving sample ADT feeds over MLLP, acknowledging each after it is stored,
-# answering a resend with the stored ACK, and reporting through /metrics and `store stats`.
+# answering a resend with the stored ACK, and reporting through /metrics and `store stats`; with a
+# plan roster imported first, each discharge is matched to its member, attributed to the member's
+# physician group and scored (a stored FHIR RiskAssessment), and the group's settings say whether
+# it is to be alerted.
 # Everything stays on 127.0.0.1; the gateway is stopped at the end (SIGTERM, graceful).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +28,13 @@ paste -d' ' \
 work=$(mktemp -d /tmp/carebridge-demo.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 echo
-echo "== 2. carebridge serve --config tests/data/fhir/facilities.json (the sample hospitals' time"
+echo "== 2. the plan's roster (5 members, 2 physician groups): carebridge roster import"
+"$bin" roster import tests/data/roster/demo_roster.csv --data-dir "$work/data" | sed 's/^/   /'
+"$bin" group set G-HARBOR --risk-threshold moderate --events discharge,ed_visit \
+  --data-dir "$work/data" >/dev/null
+"$bin" group list --data-dir "$work/data" | sed 's/^/   /'
+echo
+echo "== 3. carebridge serve --config tests/data/fhir/facilities.json (the sample hospitals' time"
 echo "      zones and codes) --data-dir $work/data (MLLP and HTTP on free loopback ports)"
 "$bin" serve --config tests/data/fhir/facilities.json --data-dir "$work/data" \
   --mllp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
@@ -42,7 +51,7 @@ http=$(port_of http)
 echo "   listening: MLLP 127.0.0.1:$mllp, HTTP 127.0.0.1:$http"
 
 echo
-echo "== 3. five hospitals send their feeds: carebridge send 127.0.0.1:$mllp tests/data/hl7/adt/*.hl7"
+echo "== 4. five hospitals send their feeds: carebridge send 127.0.0.1:$mllp tests/data/hl7/adt/*.hl7"
 # One stay at St. Brigid's goes last, in the order it happened: admission, transfer, update, discharge.
 stay=(tests/data/hl7/adt/stbrigid_v24_{A01_02,A02_01,A08_01,A03_03}.hl7)
 feeds=()
@@ -53,12 +62,12 @@ done
   sed 's|tests/data/hl7/adt/||' | awk '{printf "   %-34s %s\n", $2, $3}'
 
 echo
-echo "== 4. the same discharge sent again: the stored ACK comes back, nothing is processed twice"
+echo "== 5. the same discharge sent again: the stored ACK comes back, nothing is processed twice"
 "$bin" send "127.0.0.1:$mllp" "$sample" >/dev/null
 "$bin" send "127.0.0.1:$mllp" "$sample" | grep MSA | sed 's/^/   /'
 
 echo
-echo "== 5. what ops see: /readyz and a few lines of /metrics"
+echo "== 6. what ops see: /readyz and a few lines of /metrics"
 curl -s "127.0.0.1:$http/readyz" | sed 's/^/   /'
 curl -s "127.0.0.1:$http/metrics" |
   grep -E '^carebridge_(mllp_frames_total|ingest_acks_total|ingest_duplicates_total|store_pending_messages|pipeline_messages_total|mllp_ack_seconds_count)' |
@@ -66,7 +75,7 @@ curl -s "127.0.0.1:$http/metrics" |
 
 sleep 1.5  # let the pipeline worker settle the last messages
 echo
-echo "== 6a. St. Brigid's discharge of one stay, as the pipeline stored it in FHIR R4:"
+echo "== 7a. St. Brigid's discharge of one stay, as the pipeline stored it in FHIR R4:"
 enc=$("$bin" convert --config tests/data/fhir/facilities.json --event --compact \
         tests/data/hl7/adt/stbrigid_v24_A03_03.hl7 |
       sed -n 's/.*"encounter_resource_id":"\([^"]*\)".*/\1/p')
@@ -81,8 +90,28 @@ print("   discharge disposition", e["hospitalization"]["dischargeDisposition"]["
       "(NUBC) | diagnoses", len(e.get("diagnosis", [])))'
 
 echo
-echo "== 6b. carebridge store stats --data-dir $work/data"
+echo "== 7b. carebridge store stats --data-dir $work/data"
 "$bin" store stats --data-dir "$work/data" | sed 's/^/   /'
+echo
+echo "== 8. the same stay through the care stage: member, group, risk, alert decision"
+echo "   carebridge members encounter $enc"
+"$bin" members encounter "$enc" --data-dir "$work/data" | sed 's/^/   /'
+ra=$("$bin" members encounter "$enc" --data-dir "$work/data" |
+     sed -n 's/.*assessment=\([0-9a-f-]\{36\}\).*/\1/p' | tail -n 1)
+if [ -n "$ra" ]; then
+  echo "   GET /fhir/RiskAssessment/$ra"
+  curl -s "127.0.0.1:$http/fhir/RiskAssessment/$ra" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("   status", r["status"], "| method", r["method"]["text"])
+for p in r["prediction"]:
+    print("   ", p["rationale"])
+    print("      probability %.1f%%, %s risk" % (100 * p["probabilityDecimal"],
+          p["qualitativeRisk"]["coding"][0]["code"]))'
+fi
+echo
+echo "== 9. every feed through the care stage: carebridge members stats"
+"$bin" members stats --data-dir "$work/data" | sed 's/^/   /'
 
 kill -TERM "$pid"
 wait "$pid" && echo && echo "== gateway stopped cleanly (SIGTERM). Its log: JSON lines, control ids, no PHI:" &&

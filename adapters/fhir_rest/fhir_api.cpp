@@ -32,10 +32,11 @@ namespace {
 constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
 constexpr std::string_view plain_json = "application/json; charset=utf-8";
 
-/// The types GET /fhir/{type}/{id} serves: what either input path stores.
-constexpr std::array<std::string_view, 10> readable_types = {
-    "Patient",     "Encounter",    "Condition", "Coverage",     "Procedure",
-    "Observation", "Organization", "Location",  "Practitioner", "RelatedPerson"};
+/// The types GET /fhir/{type}/{id} serves: what either input path stores, and the care stage's
+/// RiskAssessments.
+constexpr std::array<std::string_view, 11> readable_types = {
+    "Patient",     "Encounter",    "Condition",    "Coverage",      "Procedure",     "Observation",
+    "Organization", "Location",    "Practitioner", "RelatedPerson", "RiskAssessment"};
 
 std::string lower(std::string_view s) {
   std::string out(s);

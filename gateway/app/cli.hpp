@@ -34,7 +34,7 @@ int cmd_send(const std::vector<std::string>& args, std::ostream& out, std::ostre
 /// `carebridge store stats --data-dir DIR [--json]`
 int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-/// `carebridge members stats|reviews|link|dismiss|outcome ... [--data-dir DIR]`
+/// `carebridge members stats|reviews|link|dismiss|outcome|encounter ... [--data-dir DIR]`
 int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Reads a whole file, or standard input for "-". nullopt (and one line on `err`) on failure.

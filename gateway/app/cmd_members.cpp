@@ -6,6 +6,7 @@
 //   members link PATIENT_ID MEMBER_ID --data-dir DIR  resolve a review: link by hand
 //   members dismiss PATIENT_ID --data-dir DIR         close a review without a link
 //   members outcome MESSAGE_ID --data-dir DIR         the care outcome of one stored message
+//   members encounter ENCOUNTER_ID --data-dir DIR     the outcomes of every event of one stay
 // Prints ids (Patient resource ids, member ids, group ids), codes and counts — never names, birth
 // dates or addresses. A running gateway picks up a manual link within a second.
 #include "gateway/app/cli.hpp"
@@ -21,12 +22,13 @@ namespace carebridge::app {
 namespace {
 
 constexpr std::string_view members_usage =
-    "usage: carebridge members stats|reviews|link|dismiss|outcome ... [--data-dir DIR]\n"
+    "usage: carebridge members stats|reviews|link|dismiss|outcome|encounter ... [--data-dir DIR]\n"
     "  members stats [--data-dir DIR]\n"
     "  members reviews [--data-dir DIR] [--status open|resolved|dismissed|all] [--limit N]\n"
     "  members link PATIENT_ID MEMBER_ID [--data-dir DIR]\n"
     "  members dismiss PATIENT_ID [--data-dir DIR]\n"
-    "  members outcome MESSAGE_ID [--data-dir DIR]\n";
+    "  members outcome MESSAGE_ID [--data-dir DIR]\n"
+    "  members encounter ENCOUNTER_ID [--data-dir DIR]\n";
 
 void print_pairs(std::ostream& out, std::string_view title,
                  const std::vector<std::pair<std::string, std::int64_t>>& v) {
@@ -34,6 +36,24 @@ void print_pairs(std::ostream& out, std::string_view title,
   if (v.empty()) out << " none";
   for (const auto& [k, n] : v) out << ' ' << (k.empty() ? "-" : k) << '=' << n;
   out << '\n';
+}
+
+void print_outcome(std::ostream& out, std::int64_t message_id, const gateway::care::care_outcome& o) {
+  auto dash = [](const std::string& s) -> const std::string& {
+    static const std::string d = "-";
+    return s.empty() ? d : s;
+  };
+  out << "message=" << message_id << " event=" << o.event_kind << " date=" << dash(o.event_date)
+      << " patient=" << dash(o.patient_id) << " encounter=" << dash(o.encounter_id)
+      << "\n  match=" << o.match << " rule=" << o.rule << " member=" << dash(o.member_id)
+      << " reasons=" << dash(o.reasons) << "\n  attribution=" << o.attribution
+      << " group=" << dash(o.group_id) << "\n  risk=" << dash(o.risk_band)
+      << (o.risk_band.empty() ? "" : o.risk_complete ? " (complete)" : " (incomplete)")
+      << " readmission=" << (o.readmission ? "yes" : "no")
+      << " assessment=" << dash(o.risk_assessment_id) << (o.retracted ? " (retracted)" : "")
+      << "\n  alert=" << dash(o.alert_kind)
+      << (o.alert_kind.empty() ? "" : o.alert_wanted ? " wanted" : " not wanted: " + o.alert_reason)
+      << '\n';
 }
 
 }  // namespace
@@ -65,9 +85,10 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
       positional.push_back(args[i]);
     }
   }
-  const std::size_t wanted = sub == "link" ? 2 : (sub == "dismiss" || sub == "outcome") ? 1 : 0;
+  const std::size_t wanted =
+      sub == "link" ? 2 : (sub == "dismiss" || sub == "outcome" || sub == "encounter") ? 1 : 0;
   if ((sub != "stats" && sub != "reviews" && sub != "link" && sub != "dismiss" &&
-       sub != "outcome") ||
+       sub != "outcome" && sub != "encounter") ||
       positional.size() != wanted) {
     err << members_usage;
     return exit_input;
@@ -129,6 +150,16 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
       out << "dismissed the review of " << positional[0] << '\n';
       return exit_ok;
     }
+    if (sub == "encounter") {
+      const auto rows = db->outcomes_for_encounter(positional[0]);
+      if (rows.empty()) {
+        err << "carebridge members encounter: no care outcome for encounter " << positional[0]
+            << '\n';
+        return exit_input;
+      }
+      for (const auto& [message_id, o] : rows) print_outcome(out, message_id, o);
+      return exit_ok;
+    }
     // outcome
     std::int64_t id = 0;
     const std::string& v = positional[0];
@@ -141,21 +172,7 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
       err << "carebridge members outcome: no care outcome for message " << id << '\n';
       return exit_input;
     }
-    for (const auto& o : outcomes) {
-      out << "event=" << o.event_kind << " date=" << o.event_date << " patient=" << o.patient_id
-          << " encounter=" << (o.encounter_id.empty() ? "-" : o.encounter_id) << "\n  match="
-          << o.match << " rule=" << o.rule << " member=" << (o.member_id.empty() ? "-" : o.member_id)
-          << " reasons=" << (o.reasons.empty() ? "-" : o.reasons) << "\n  attribution="
-          << o.attribution << " group=" << (o.group_id.empty() ? "-" : o.group_id) << "\n  risk="
-          << (o.risk_band.empty() ? "-" : o.risk_band)
-          << (o.risk_band.empty() ? "" : o.risk_complete ? " (complete)" : " (incomplete)")
-          << " readmission=" << (o.readmission ? "yes" : "no")
-          << " assessment=" << (o.risk_assessment_id.empty() ? "-" : o.risk_assessment_id)
-          << (o.retracted ? " (retracted)" : "") << "\n  alert="
-          << (o.alert_kind.empty() ? "-" : o.alert_kind)
-          << (o.alert_kind.empty() ? "" : o.alert_wanted ? " wanted" : " not wanted: " + o.alert_reason)
-          << '\n';
-    }
+    for (const auto& o : outcomes) print_outcome(out, id, o);
     return exit_ok;
   } catch (const std::exception& e) {
     err << "carebridge members " << sub << ": " << e.what() << '\n';

@@ -89,6 +89,8 @@ CREATE TABLE IF NOT EXISTS care_outcomes(
   alert_reason TEXT NOT NULL,
   PRIMARY KEY(message_id, seq)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS care_outcomes_encounter ON care_outcomes(encounter_id)
+  WHERE encounter_id <> '';
 )sql";
 
 std::int64_t now_us() {
@@ -352,36 +354,14 @@ class sqlite_care_db final : public care_db {
 
   std::vector<care_outcome> outcomes(std::int64_t message_id) override {
     std::vector<care_outcome> out;
-    stmt q(db_,
-           "SELECT event_kind, patient_id, encounter_id, event_date, member_id, match, rule, "
-           "reasons, score, attribution, group_id, risk_assessment_id, risk_band, risk_complete, "
-           "readmission, retracted, alert_kind, alert_wanted, alert_reason FROM care_outcomes "
-           "WHERE message_id = ?1 ORDER BY seq");
-    q.bind(1, message_id);
-    while (q.step()) {
-      care_outcome o;
-      o.event_kind = q.text(0);
-      o.patient_id = q.text(1);
-      o.encounter_id = q.text(2);
-      o.event_date = q.text(3);
-      o.member_id = q.text(4);
-      o.match = q.text(5);
-      o.rule = q.text(6);
-      o.reasons = q.text(7);
-      o.score = q.real(8);
-      o.attribution = q.text(9);
-      o.group_id = q.text(10);
-      o.risk_assessment_id = q.text(11);
-      o.risk_band = q.text(12);
-      o.risk_complete = q.integer(13) != 0;
-      o.readmission = q.integer(14) != 0;
-      o.retracted = q.integer(15) != 0;
-      o.alert_kind = q.text(16);
-      o.alert_wanted = q.integer(17) != 0;
-      o.alert_reason = q.text(18);
+    for (auto& [id, o] : select_outcomes("message_id = ?1", [&](stmt& q) { q.bind(1, message_id); }))
       out.push_back(std::move(o));
-    }
     return out;
+  }
+
+  std::vector<std::pair<std::int64_t, care_outcome>> outcomes_for_encounter(
+      std::string_view encounter_id) override {
+    return select_outcomes("encounter_id = ?1", [&](stmt& q) { q.bind(1, encounter_id); });
   }
 
   care_counts counts() override {
@@ -418,6 +398,44 @@ class sqlite_care_db final : public care_db {
       sqlite3_free(err);
       throw std::runtime_error("member database: " + why);
     }
+  }
+
+  template <class Bind>
+  std::vector<std::pair<std::int64_t, care_outcome>> select_outcomes(const std::string& where,
+                                                                     Bind bind) {
+    std::vector<std::pair<std::int64_t, care_outcome>> out;
+    const std::string sql =
+        "SELECT message_id, event_kind, patient_id, encounter_id, event_date, member_id, match, "
+        "rule, reasons, score, attribution, group_id, risk_assessment_id, risk_band, "
+        "risk_complete, readmission, retracted, alert_kind, alert_wanted, alert_reason "
+        "FROM care_outcomes WHERE " +
+        where + " ORDER BY message_id, seq";
+    stmt q(db_, sql.c_str());
+    bind(q);
+    while (q.step()) {
+      care_outcome o;
+      o.event_kind = q.text(1);
+      o.patient_id = q.text(2);
+      o.encounter_id = q.text(3);
+      o.event_date = q.text(4);
+      o.member_id = q.text(5);
+      o.match = q.text(6);
+      o.rule = q.text(7);
+      o.reasons = q.text(8);
+      o.score = q.real(9);
+      o.attribution = q.text(10);
+      o.group_id = q.text(11);
+      o.risk_assessment_id = q.text(12);
+      o.risk_band = q.text(13);
+      o.risk_complete = q.integer(14) != 0;
+      o.readmission = q.integer(15) != 0;
+      o.retracted = q.integer(16) != 0;
+      o.alert_kind = q.text(17);
+      o.alert_wanted = q.integer(18) != 0;
+      o.alert_reason = q.text(19);
+      out.emplace_back(q.integer(0), std::move(o));
+    }
+    return out;
   }
 
   void rollback() {

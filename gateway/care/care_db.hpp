@@ -69,6 +69,10 @@ class care_db {
   virtual bool dismiss_review(std::string_view patient_id) = 0;
   /// The outcomes of one message (audit).
   virtual std::vector<care_outcome> outcomes(std::int64_t message_id) = 0;
+  /// The outcomes of every event of one stay (Encounter id), oldest message first, with their
+  /// message ids.
+  virtual std::vector<std::pair<std::int64_t, care_outcome>> outcomes_for_encounter(
+      std::string_view encounter_id) = 0;
   virtual care_counts counts() = 0;
 };
 

@@ -170,6 +170,15 @@ TEST(CareServe, RosterMatchAttributionRiskAssessmentAndReload) {
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_THAT(outcome.out, HasSubstr("group=G-NEW"));
   EXPECT_THAT(outcome.out, HasSubstr("alert=discharge wanted"));  // a new group's defaults
+  // Every event of the stay: admission, discharge, the discharge again.
+  std::smatch enc;
+  ASSERT_TRUE(std::regex_search(outcome.out, enc, std::regex("encounter=([0-9a-f-]{36})")));
+  const auto stay = run_process({bin, "members", "encounter", enc[1].str(), "--data-dir",
+                                 data_dir.string()});
+  ASSERT_EQ(stay.exit_code, 0) << stay.err;
+  EXPECT_THAT(stay.out, HasSubstr("message=1 event=admission"));
+  EXPECT_THAT(stay.out, HasSubstr("message=2 event=discharge"));
+  EXPECT_THAT(stay.out, HasSubstr("message=3 event=discharge"));
 
   // The care tables are rebuilt from the message store's events when they are lost.
   const auto members_db = data_dir / "members.db";
