@@ -164,16 +164,8 @@ class care_engine {
   care_settings settings_;
   std::shared_ptr<const members::roster_snapshot> roster_;
   encounter_history history_;
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
-  template <class V>
-  using map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
-  map<patient_link> links_;         // by patient id
-  map<assessment_record> assessed_;  // by encounter id
+  string_map<patient_link> links_;         // by patient id
+  string_map<assessment_record> assessed_;  // by encounter id
 };
 
 /// The RiskAssessment JSON for one stay (exposed for tests and the benchmark).

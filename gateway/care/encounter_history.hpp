@@ -22,6 +22,16 @@
 
 namespace carebridge::gateway::care {
 
+/// An unordered_map keyed by std::string that finds by std::string_view without a copy.
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+template <class V>
+using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+
 /// Seconds since 1970-01-01T00:00:00Z of a FHIR date / dateTime (a time without a zone, or a
 /// date, is taken as UTC midnight / UTC time: the facility's zone is already in the converted
 /// times). nullopt when the text is not a date of at least day precision.
@@ -114,14 +124,8 @@ class encounter_history {
   std::size_t members() const noexcept { return by_member_.size(); }
 
  private:
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
   template <class V>
-  using map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+  using map = string_map<V>;
 
   void index_member(encounter_entry& e, std::string_view member_id);
 

@@ -472,12 +472,10 @@ std::optional<stored_resource> sqlite_store::read_resource(std::string_view type
   return r;
 }
 
-std::vector<stored_event> sqlite_store::events_for_patient(std::string_view patient_resource_id) {
-  std::lock_guard lock(read_mu_);
-  stmt q(rdb_,
-         "SELECT message_id, seq, kind, patient_id, encounter_id, json FROM events "
-         "WHERE patient_id=? ORDER BY message_id, seq");
-  q.text(1, patient_resource_id);
+namespace {
+
+// Rows of (message_id, seq, kind, patient_id, encounter_id, json) as stored events.
+std::vector<stored_event> read_events(sqlite3* db, stmt& q) {
   std::vector<stored_event> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
@@ -490,8 +488,19 @@ std::vector<stored_event> sqlite_store::events_for_patient(std::string_view pati
     e.json = q.column_text(5);
     out.push_back(std::move(e));
   }
-  check(rdb_, rc, "read events");
+  check(db, rc, "read events");
   return out;
+}
+
+}  // namespace
+
+std::vector<stored_event> sqlite_store::events_for_patient(std::string_view patient_resource_id) {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_,
+         "SELECT message_id, seq, kind, patient_id, encounter_id, json FROM events "
+         "WHERE patient_id=? ORDER BY message_id, seq");
+  q.text(1, patient_resource_id);
+  return read_events(rdb_, q);
 }
 
 std::vector<stored_event> sqlite_store::events_after(std::int64_t after_message_id,
@@ -502,20 +511,7 @@ std::vector<stored_event> sqlite_store::events_after(std::int64_t after_message_
          "WHERE message_id > ? ORDER BY message_id, seq LIMIT ?");
   q.int64(1, after_message_id);
   q.int64(2, static_cast<std::int64_t>(limit));
-  std::vector<stored_event> out;
-  int rc;
-  while ((rc = q.step()) == SQLITE_ROW) {
-    stored_event e;
-    e.message_id = q.column_int(0);
-    e.seq = static_cast<int>(q.column_int(1));
-    e.kind = q.column_text(2);
-    e.patient_resource_id = q.column_text(3);
-    e.encounter_resource_id = q.column_text(4);
-    e.json = q.column_text(5);
-    out.push_back(std::move(e));
-  }
-  check(rdb_, rc, "read events");
-  return out;
+  return read_events(rdb_, q);
 }
 
 void sqlite_store::writer_loop() {
