@@ -45,7 +45,9 @@ bool is_valid_npi(std::string_view npi) noexcept {
   return (10 - sum % 10) % 10 == npi[9] - '0';
 }
 
-bool is_valid_tin(std::string_view tin) noexcept { return tin.size() == 9 && all_digits(tin); }
+bool is_valid_tin(std::string_view tin) noexcept {
+  return tin.size() == 9 && all_digits(tin);
+}
 
 bool is_valid_risk_threshold(std::string_view t) noexcept {
   return t == "low" || t == "moderate" || t == "high";
@@ -124,7 +126,8 @@ std::string day_before(std::string_view date) {
 
 std::string today_utc() {
   const auto now = std::chrono::system_clock::now();
-  const auto days = std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() / 24;
+  const auto days =
+      std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() / 24;
   return days_to_date(days);
 }
 
@@ -163,6 +166,12 @@ const char* first_difference(const member_record& a, const member_record& b) {
 }
 
 }  // namespace
+
+void batch_builder::reserve(std::size_t rows) {
+  rows_.reserve(rows);
+  members_.reserve(rows);
+  by_id_.reserve(rows);
+}
 
 std::uint32_t batch_builder::member_index(std::string_view id) {
   if (const auto it = by_id_.find(id); it != by_id_.end()) return it->second;
@@ -208,8 +217,8 @@ void batch_builder::add_row(std::size_t line, std::string_view file, member_reco
       st.bad_file = f;
     }
   }
-  rows_.push_back({m, f, line, good, std::move(group_id), std::move(period_start),
-                   std::move(period_end)});
+  rows_.push_back(
+      {m, f, line, good, std::move(group_id), std::move(period_start), std::move(period_end)});
 }
 
 void batch_builder::bad_row(std::size_t line, std::string_view file, std::string_view member_id,

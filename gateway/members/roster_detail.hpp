@@ -100,6 +100,8 @@ class batch_builder {
   void add_group(std::string_view id, std::string_view name, std::string_view npi,
                  std::string_view tin);
   void count_row() noexcept { ++rows_read_; }
+  /// Room for about `rows` rows (an estimate: a big file then grows no table while read).
+  void reserve(std::size_t rows);
 
   roster_batch finish() &&;
 

@@ -103,13 +103,16 @@ void generate(std::size_t n, const fs::path& first, const fs::path& second) {
     const std::size_t k = i % 150;
     if (i < n && k == 0) continue;  // dropped
     if (history) write(b, m, old_grp, "2024-01-01", "2025-12-31", i < n && k == 1);
-    if (i < n && k == 2) {          // moved to another group on 2026-07-01
+    if (i < n && k == 2) {  // moved to another group on 2026-07-01
       write(b, m, grp, history ? "2026-01-01" : "2025-01-01", "2026-06-30", false);
       write(b, m, (grp + 2) % group_count, "2026-07-01", "", false);
       continue;
     }
-    write(b, m, grp, i >= n ? "2026-07-01" : history ? "2026-01-01" : "2025-01-01", "",
-          i < n && k == 1);
+    write(b, m, grp,
+          i >= n    ? "2026-07-01"
+          : history ? "2026-01-01"
+                    : "2025-01-01",
+          "", i < n && k == 1);
   }
 }
 
@@ -180,9 +183,8 @@ phase_result import(const fs::path& csv, const fs::path& db_file, const char* as
 }
 
 void print(const char* name, const phase_result& r, const char* detail) {
-  std::printf("%-9s %7.2f s (cpu %6.2f s)  %9.0f rows/s  peak RSS %5.0f MiB  %s\n", name,
-              r.seconds, r.cpu_seconds,
-              r.rows > 0 ? static_cast<double>(r.rows) / r.seconds : 0.0,
+  std::printf("%-9s %7.2f s (cpu %6.2f s)  %9.0f rows/s  peak RSS %5.0f MiB  %s\n", name, r.seconds,
+              r.cpu_seconds, r.rows > 0 ? static_cast<double>(r.rows) / r.seconds : 0.0,
               static_cast<double>(r.peak_kib) / 1024.0, detail);
 }
 
@@ -212,10 +214,11 @@ int main(int argc, char** argv) {
     r.seconds = since(t0);
     return r;
   });
-  std::printf("roster_import_bench: %zu members; CSV %.0f MB (first), %.0f MB (second); "
-              "generated in %.1f s\n",
-              n, static_cast<double>(fs::file_size(first)) / 1e6,
-              static_cast<double>(fs::file_size(second)) / 1e6, g.seconds);
+  std::printf(
+      "roster_import_bench: %zu members; CSV %.0f MB (first), %.0f MB (second); "
+      "generated in %.1f s\n",
+      n, static_cast<double>(fs::file_size(first)) / 1e6,
+      static_cast<double>(fs::file_size(second)) / 1e6, g.seconds);
 
   char detail[256];
   const auto first_import = in_child([&] { return import(first, db_file, as_of_first); });
