@@ -225,6 +225,10 @@ int group_list(const std::vector<std::string>& args, std::ostream& out, std::ost
   const auto db_file = members_db(dbo, err, "group list");
   if (!db_file) return exit_input;
   std::vector<gm::physician_group> groups;
+  if (!std::filesystem::exists(*db_file)) {  // no groups yet; a listing creates nothing
+    print_group_header(out);
+    return exit_ok;
+  }
   try {
     groups = gm::roster_db::open(*db_file)->groups();
   } catch (const std::exception& e) {

@@ -449,9 +449,12 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
       period_at[mi] = {begin, static_cast<std::uint32_t>(periods.size())};
     }
   }
+  std::vector<std::string_view> skipped_ids(batch.skipped_member_ids.begin(),
+                                            batch.skipped_member_ids.end());
+  if (!std::is_sorted(skipped_ids.begin(), skipped_ids.end()))
+    std::sort(skipped_ids.begin(), skipped_ids.end());
   const auto skipped = [&](std::string_view id) {
-    return std::binary_search(batch.skipped_member_ids.begin(), batch.skipped_member_ids.end(), id,
-                              [](std::string_view a, std::string_view b) { return a < b; });
+    return std::binary_search(skipped_ids.begin(), skipped_ids.end(), id);
   };
 
   transaction tx(db_, write);
