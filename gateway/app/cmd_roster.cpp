@@ -121,8 +121,8 @@ int roster_import(const std::vector<std::string>& args, std::ostream& out, std::
                                          ? std::filesystem::path(file)
                                          : std::filesystem::path(file).parent_path();
   for (const auto& p : batch.problems)
-    err << "roster: " << (p.file.empty() ? file : (base / p.file).string()) << ':' << p.line
-        << ": " << p.message << '\n';
+    err << "roster: " << (p.file.empty() ? file : (base / p.file).string()) << ':' << p.line << ": "
+        << p.message << '\n';
   if (batch.members.empty() && (!allow_empty || !batch.problems.empty())) {
     err << "carebridge roster import: " << file
         << (batch.problems.empty() ? ": no members (an empty roster would drop every member of "
@@ -145,8 +145,8 @@ int roster_import(const std::vector<std::string>& args, std::ostream& out, std::
       << "rows         " << batch.rows_read << " read, " << s.rows_skipped << " skipped\n"
       << "members      " << s.members_new << " new, " << s.members_changed << " changed, "
       << s.members_unchanged << " unchanged, " << s.members_dropped << " dropped\n"
-      << "attributions " << s.attributions_new << " new, " << s.attributions_changed
-      << " changed, " << s.attributions_ended << " ended\n"
+      << "attributions " << s.attributions_new << " new, " << s.attributions_changed << " changed, "
+      << s.attributions_ended << " ended\n"
       << "groups       " << s.groups_new << " new\n"
       << "version      " << s.version << (dry_run ? " (after the import)" : "") << '\n';
   return s.rows_skipped > 0 ? exit_rows_skipped : exit_ok;
@@ -190,8 +190,8 @@ int roster_stats(const std::vector<std::string>& args, std::ostream& out, std::o
   out << "last imports (newest first):\n";
   for (const auto& r : s.last_imports)
     out << "  " << r.finished_at << "  source " << r.source << "  as of " << r.as_of << "  rows "
-        << r.rows_read << " (" << r.rows_skipped << " skipped)  members +" << r.members_new
-        << " ~" << r.members_changed << " -" << r.members_dropped << "  " << r.origin << '\n';
+        << r.rows_read << " (" << r.rows_skipped << " skipped)  members +" << r.members_new << " ~"
+        << r.members_changed << " -" << r.members_dropped << "  " << r.origin << '\n';
   return exit_ok;
 }
 
@@ -225,6 +225,10 @@ int group_list(const std::vector<std::string>& args, std::ostream& out, std::ost
   const auto db_file = members_db(dbo, err, "group list");
   if (!db_file) return exit_input;
   std::vector<gm::physician_group> groups;
+  if (!std::filesystem::exists(*db_file)) {  // no groups yet; a listing creates nothing
+    print_group_header(out);
+    return exit_ok;
+  }
   try {
     groups = gm::roster_db::open(*db_file)->groups();
   } catch (const std::exception& e) {

@@ -11,8 +11,8 @@
 // has no organization to alert. The group id is that resource's id. Inactive members: changeType
 // `cancelled`, or inactive without a period end, carry no attribution (the member is kept);
 // inactive with an end keep the ended period. SSNs (type SB/SS) are not kept.
-#include "gateway/members/roster_detail.hpp"
 #include "gateway/members/roster.hpp"
+#include "gateway/members/roster_detail.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -172,7 +172,8 @@ class atr_reader {
       if (best != nullptr) {
         m.family = std::string(trim(str(*best, "family")));
         if (const auto* given = arr(*best, "given"))
-          if (!given->Empty() && (*given)[0].IsString()) m.given = std::string(trim((*given)[0].GetString()));
+          if (!given->Empty() && (*given)[0].IsString())
+            m.given = std::string(trim((*given)[0].GetString()));
       }
     }
     const auto dob = full_date(str(r, "birthDate"));
@@ -188,7 +189,8 @@ class atr_reader {
     if (const auto* addresses = arr(r, "address")) {
       const rj::Value* best = nullptr;
       for (const auto& a : addresses->GetArray())
-        if (a.IsObject() && (best == nullptr || (str(a, "use") == "home" && str(*best, "use") != "home")))
+        if (a.IsObject() &&
+            (best == nullptr || (str(a, "use") == "home" && str(*best, "use") != "home")))
           best = &a;
       if (best != nullptr) m.postal_code = std::string(trim(str(*best, "postalCode")));
     }
@@ -202,7 +204,8 @@ class atr_reader {
     if (const auto* ids = arr(r, "identifier"))
       for (const auto& ident : ids->GetArray()) {
         const std::string_view type = type_code(ident);
-        const std::string_view system = trim(str(ident, "system")), value = trim(str(ident, "value"));
+        const std::string_view system = trim(str(ident, "system")),
+                               value = trim(str(ident, "value"));
         if (type == "SB" || type == "SS" || value.empty()) continue;  // no SSNs kept
         if (type == "MB" && f.mb_id.empty()) f.mb_id = std::string(value);
         if (system.empty()) continue;  // links nothing
@@ -292,7 +295,8 @@ class atr_reader {
       b_.count_row();
       const std::string which = "Group member[" + std::to_string(index++) + "]: ";
       const auto* entity = obj(member, "entity");
-      const located* p = entity != nullptr ? resolve(str(*entity, "reference"), "Patient") : nullptr;
+      const located* p =
+          entity != nullptr ? resolve(str(*entity, "reference"), "Patient") : nullptr;
       patient_facts_cache* facts = p != nullptr ? &patient(*p) : nullptr;
       std::string member_id = member_id_for(member, p, facts);
       if (p == nullptr) {
@@ -301,14 +305,16 @@ class atr_reader {
       }
       if (!facts->error.empty()) {
         b_.bad_row(g.line, g.file, member_id,
-                   which + "its Patient (" + (p->file.empty() || p->file == g.file ? "" : p->file + " ") +
-                       "line " + std::to_string(p->line) + ") failed a check: " + facts->error);
+                   which + "its Patient (" +
+                       (p->file.empty() || p->file == g.file ? "" : p->file + " ") + "line " +
+                       std::to_string(p->line) + ") failed a check: " + facts->error);
         continue;
       }
       if (member_id.empty()) {
         b_.bad_row(g.line, g.file, {},
-                   which + "no member id (Coverage identifier type MB, Patient identifier type MB "
-                           "or Coverage.subscriberId)");
+                   which +
+                       "no member id (Coverage identifier type MB, Patient identifier type MB "
+                       "or Coverage.subscriberId)");
         continue;
       }
       std::string start, end;
@@ -369,8 +375,9 @@ roster_batch read_atr_bundle(std::string_view json) {
   rj::Document doc;
   doc.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
-    reader.problem(1, {}, "not a JSON object (" + std::string(rj::GetParseError_En(doc.GetParseError())) +
-                              " at offset " + std::to_string(doc.GetErrorOffset()) + ")");
+    reader.problem(1, {},
+                   "not a JSON object (" + std::string(rj::GetParseError_En(doc.GetParseError())) +
+                       " at offset " + std::to_string(doc.GetErrorOffset()) + ")");
     return std::move(reader).run("atr-bundle");
   }
   if (str(doc, "resourceType") != "Bundle") {
@@ -406,7 +413,8 @@ roster_batch read_atr_ndjson(const std::vector<std::filesystem::path>& files) {
       ++n;
       if (trim(line).empty()) continue;
       auto doc = std::make_unique<rj::Document>();
-      doc->Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(line.data(), line.size());
+      doc->Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(line.data(),
+                                                                           line.size());
       if (doc->HasParseError() || !doc->IsObject() || str(*doc, "resourceType").empty()) {
         reader.problem(n, name, "not a FHIR resource (JSON object with resourceType)");
         continue;

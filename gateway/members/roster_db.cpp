@@ -12,8 +12,8 @@
 // hash of its attributions in that source as last imported. The batch (sorted by member id) is
 // merge-joined with those rows (read in primary-key order), so only members whose hashes differ
 // are read further or written, and the first import of a million members is a run of appends.
-#include "gateway/members/roster_detail.hpp"
 #include "gateway/members/roster.hpp"
+#include "gateway/members/roster_detail.hpp"
 
 #include <sqlite3.h>
 
@@ -440,7 +440,8 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
         if (periods.size() > begin && periods.back().group_id == a.group_id &&
             periods.back().start == a.period_start) {
           period& p = periods.back();
-          if (!p.end.empty() && (a.period_end.empty() || a.period_end > p.end)) p.end = a.period_end;
+          if (!p.end.empty() && (a.period_end.empty() || a.period_end > p.end))
+            p.end = a.period_end;
           continue;
         }
         periods.push_back({a.group_id, a.period_start, a.period_end});
@@ -448,9 +449,12 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
       period_at[mi] = {begin, static_cast<std::uint32_t>(periods.size())};
     }
   }
+  std::vector<std::string_view> skipped_ids(batch.skipped_member_ids.begin(),
+                                            batch.skipped_member_ids.end());
+  if (!std::is_sorted(skipped_ids.begin(), skipped_ids.end()))
+    std::sort(skipped_ids.begin(), skipped_ids.end());
   const auto skipped = [&](std::string_view id) {
-    return std::binary_search(batch.skipped_member_ids.begin(), batch.skipped_member_ids.end(),
-                              id, [](std::string_view a, std::string_view b) { return a < b; });
+    return std::binary_search(skipped_ids.begin(), skipped_ids.end(), id);
   };
 
   transaction tx(db_, write);
@@ -490,11 +494,11 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
       const std::int64_t attrs_hash = ah.value();
       if (more && scan.column(0) == m.member_id) {
         const bool was_dropped = scan.column_int(3) != 0;
-        const op_kind kind = was_dropped                         ? op_readded
-                             : scan.column_int(1) != content     ? op_changed
-                                                                 : op_unchanged;
-        ops.push_back({mi, kind, was_dropped || scan.column_int(2) != attrs_hash, content,
-                       attrs_hash});
+        const op_kind kind = was_dropped                     ? op_readded
+                             : scan.column_int(1) != content ? op_changed
+                                                             : op_unchanged;
+        ops.push_back(
+            {mi, kind, was_dropped || scan.column_int(2) != attrs_hash, content, attrs_hash});
         more = scan.row();
       } else {
         ops.push_back({mi, op_new, true, content, attrs_hash});
@@ -516,10 +520,18 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
   for (std::uint32_t oi = 0; oi < ops.size(); ++oi) {
     op& o = ops[oi];
     switch (o.kind) {
-      case op_new: ++sum.members_new; break;
-      case op_readded: ++sum.members_new; break;
-      case op_changed: ++sum.members_changed; break;
-      case op_unchanged: ++sum.members_unchanged; break;
+      case op_new:
+        ++sum.members_new;
+        break;
+      case op_readded:
+        ++sum.members_new;
+        break;
+      case op_changed:
+        ++sum.members_changed;
+        break;
+      case op_unchanged:
+        ++sum.members_unchanged;
+        break;
     }
     const auto [pb, pe] = period_at[o.member];
     if (o.kind == op_new) {  // nothing of this source to compare with
@@ -539,7 +551,8 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
   for (const std::string& id : dropped) {
     ++sum.members_dropped;
     attribution_diff d;
-    for (const period& p : source_periods(periods_of, id, source)) end_period(p, as_of_text, day_before, d);
+    for (const period& p : source_periods(periods_of, id, source))
+      end_period(p, as_of_text, day_before, d);
     sum.attributions_ended += d.ended;
     dropped_diffs.emplace_back(id, std::move(d));
   }
@@ -639,11 +652,19 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
     for (const auto& p : d.erase)
       del_period.text(1, member_id).text(2, source).text(3, p.group_id).text(4, p.start).run();
     for (const auto& p : d.update_end)
-      up_period.text(1, member_id).text(2, source).text(3, p.group_id).text(4, p.start)
-          .text(5, p.end).run();
+      up_period.text(1, member_id)
+          .text(2, source)
+          .text(3, p.group_id)
+          .text(4, p.start)
+          .text(5, p.end)
+          .run();
     for (const auto& p : d.insert)
-      ins_period.text(1, member_id).text(2, source).text(3, p.group_id).text(4, p.start)
-          .text(5, p.end).run();
+      ins_period.text(1, member_id)
+          .text(2, source)
+          .text(3, p.group_id)
+          .text(4, p.start)
+          .text(5, p.end)
+          .run();
   };
 
   std::size_t next_diff = 0;
@@ -663,9 +684,16 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
         had_row = true;
       }
       if (write_member) {
-        ins_member.text(1, m.member_id).text(2, m.family).text(3, m.given).text(4, m.birth_date)
-            .text(5, m.sex).text(6, m.postal_code).text(7, m.phone).int64(8, o.content)
-            .int64(9, import_id).run();
+        ins_member.text(1, m.member_id)
+            .text(2, m.family)
+            .text(3, m.given)
+            .text(4, m.birth_date)
+            .text(5, m.sex)
+            .text(6, m.postal_code)
+            .text(7, m.phone)
+            .int64(8, o.content)
+            .int64(9, import_id)
+            .run();
         if (had_row) del_ids.text(1, m.member_id).run();
         sorted_identifiers(m, ids);
         for (const identifier* i : ids)
@@ -676,16 +704,21 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
       put_source.text(1, source).text(2, m.member_id).int64(3, o.content).int64(4, o.attrs).run();
     if (o.kind == op_new) {
       for (std::uint32_t p = period_at[o.member].first; p < period_at[o.member].second; ++p)
-        ins_period.text(1, m.member_id).text(2, source).text(3, periods[p].group_id)
-            .text(4, periods[p].start).text(5, periods[p].end).run();
+        ins_period.text(1, m.member_id)
+            .text(2, source)
+            .text(3, periods[p].group_id)
+            .text(4, periods[p].start)
+            .text(5, periods[p].end)
+            .run();
     } else if (next_diff < diffs.size() && diffs[next_diff].op == oi) {
       write_diff(m.member_id, diffs[next_diff].diff);
       ++next_diff;
     }
   }
   {
-    stmt drop(db_,
-              "UPDATE roster_source_members SET dropped_on = ?3 WHERE source = ?1 AND member_id = ?2");
+    stmt drop(
+        db_,
+        "UPDATE roster_source_members SET dropped_on = ?3 WHERE source = ?1 AND member_id = ?2");
     for (const auto& [id, d] : dropped_diffs) {
       drop.text(1, source).text(2, id).text(3, as_of_text).run();
       write_diff(id, d);
@@ -701,13 +734,25 @@ import_summary sqlite_roster_db::run(const roster_batch& batch, std::string_view
              "?13, ?14, ?15, ?16, ?17, ?18)");
     const std::string finished = now_iso();
     const auto n = [](std::size_t v) { return static_cast<std::int64_t>(v); };
-    log.int64(1, import_id).text(2, started).text(3, finished).text(4, source)
-        .text(5, batch.format).text(6, batch.origin).text(7, as_of_text)
-        .int64(8, n(batch.rows_read)).int64(9, n(batch.rows_skipped)).int64(10, n(sum.members_new))
-        .int64(11, n(sum.members_changed)).int64(12, n(sum.members_unchanged))
-        .int64(13, n(sum.members_dropped)).int64(14, n(sum.attributions_new))
-        .int64(15, n(sum.attributions_changed)).int64(16, n(sum.attributions_ended))
-        .int64(17, n(sum.groups_new)).int64(18, sum.version).run();
+    log.int64(1, import_id)
+        .text(2, started)
+        .text(3, finished)
+        .text(4, source)
+        .text(5, batch.format)
+        .text(6, batch.origin)
+        .text(7, as_of_text)
+        .int64(8, n(batch.rows_read))
+        .int64(9, n(batch.rows_skipped))
+        .int64(10, n(sum.members_new))
+        .int64(11, n(sum.members_changed))
+        .int64(12, n(sum.members_unchanged))
+        .int64(13, n(sum.members_dropped))
+        .int64(14, n(sum.attributions_new))
+        .int64(15, n(sum.attributions_changed))
+        .int64(16, n(sum.attributions_ended))
+        .int64(17, n(sum.groups_new))
+        .int64(18, sum.version)
+        .run();
   }
   tx.commit();
   return sum;
@@ -827,8 +872,14 @@ void sqlite_roster_db::put_group(const physician_group& g) {
          "name = excluded.name, npi = excluded.npi, tin = excluded.tin, "
          "risk_threshold = excluded.risk_threshold, alert_events = excluded.alert_events, "
          "updated_at = excluded.updated_at");
-  q.text(1, g.id).text(2, g.name).text(3, g.npi).text(4, g.tin).text(5, g.risk_threshold)
-      .int64(6, g.alert_events).text(7, now).run();
+  q.text(1, g.id)
+      .text(2, g.name)
+      .text(3, g.npi)
+      .text(4, g.tin)
+      .text(5, g.risk_threshold)
+      .int64(6, g.alert_events)
+      .text(7, now)
+      .run();
   bump_version();
   tx.commit();
 }
@@ -880,7 +931,8 @@ std::unique_ptr<roster_db> roster_db::open(const std::filesystem::path& file) {
   if (std::filesystem::is_directory(f, ec)) f /= "members.db";
   if (f.has_parent_path()) {
     std::filesystem::create_directories(f.parent_path(), ec);
-    if (ec) throw std::runtime_error("cannot create " + f.parent_path().string() + ": " + ec.message());
+    if (ec)
+      throw std::runtime_error("cannot create " + f.parent_path().string() + ": " + ec.message());
   }
   return std::make_unique<sqlite_roster_db>(f);
 }

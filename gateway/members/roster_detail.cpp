@@ -45,7 +45,9 @@ bool is_valid_npi(std::string_view npi) noexcept {
   return (10 - sum % 10) % 10 == npi[9] - '0';
 }
 
-bool is_valid_tin(std::string_view tin) noexcept { return tin.size() == 9 && all_digits(tin); }
+bool is_valid_tin(std::string_view tin) noexcept {
+  return tin.size() == 9 && all_digits(tin);
+}
 
 bool is_valid_risk_threshold(std::string_view t) noexcept {
   return t == "low" || t == "moderate" || t == "high";
@@ -124,7 +126,8 @@ std::string day_before(std::string_view date) {
 
 std::string today_utc() {
   const auto now = std::chrono::system_clock::now();
-  const auto days = std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() / 24;
+  const auto days =
+      std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count() / 24;
   return days_to_date(days);
 }
 
@@ -164,10 +167,18 @@ const char* first_difference(const member_record& a, const member_record& b) {
 
 }  // namespace
 
+void batch_builder::reserve(std::size_t rows) {
+  rows_.reserve(rows);
+  members_.reserve(rows);
+  by_id_.reserve(rows);
+}
+
 std::uint32_t batch_builder::member_index(std::string_view id) {
-  auto [it, added] = by_id_.try_emplace(std::string(id), static_cast<std::uint32_t>(members_.size()));
-  if (added) members_.emplace_back();
-  return it->second;
+  if (const auto it = by_id_.find(id); it != by_id_.end()) return it->second;
+  const auto index = static_cast<std::uint32_t>(members_.size());
+  by_id_.emplace(std::string(id), index);
+  members_.emplace_back();
+  return index;
 }
 
 std::uint32_t batch_builder::file_index(std::string_view file) {
@@ -206,8 +217,8 @@ void batch_builder::add_row(std::size_t line, std::string_view file, member_reco
       st.bad_file = f;
     }
   }
-  rows_.push_back({m, f, line, good, std::move(group_id), std::move(period_start),
-                   std::move(period_end)});
+  rows_.push_back(
+      {m, f, line, good, std::move(group_id), std::move(period_start), std::move(period_end)});
 }
 
 void batch_builder::bad_row(std::size_t line, std::string_view file, std::string_view member_id,
@@ -233,13 +244,16 @@ void batch_builder::problem(std::size_t line, std::string_view file, std::string
 
 void batch_builder::add_group(std::string_view id, std::string_view name, std::string_view npi,
                               std::string_view tin) {
-  auto [it, added] = group_by_id_.try_emplace(std::string(id), groups_.size());
-  if (added) {
+  auto it = group_by_id_.find(id);
+  if (it == group_by_id_.end()) {
+    it = group_by_id_.emplace(std::string(id), groups_.size()).first;
     physician_group g;
     g.id = std::string(id);
     groups_.push_back(std::move(g));
   }
   physician_group& g = groups_[it->second];
+  if (!g.name.empty() && (npi.empty() || !g.npi.empty()) && (tin.empty() || !g.tin.empty()))
+    return;  // the common case: a group seen before, nothing new
   if (g.name.empty()) g.name = std::string(name);
   if (g.npi.empty()) g.npi = std::string(npi);
   if (g.tin.empty()) g.tin = std::string(tin);
@@ -290,7 +304,8 @@ roster_batch batch_builder::finish() && {
   // Groups the attributions name but the file did not describe (CSV always does; an ATR member's
   // provider may be a bare reference).
   for (const auto& a : b.attributions)
-    if (!group_by_id_.contains(a.group_id)) add_group(a.group_id, {}, {}, {});
+    if (group_by_id_.find(std::string_view(a.group_id)) == group_by_id_.end())
+      add_group(a.group_id, {}, {}, {});
   b.groups = std::move(groups_);
   std::stable_sort(problems_.begin(), problems_.end(),
                    [](const roster_problem& x, const roster_problem& y) {

@@ -76,6 +76,16 @@ class content_hash {
 /// member with any bad row is left out whole (all its rows skipped, its id kept in
 /// skipped_member_ids so that apply() leaves it alone). One builder per file read; not shared.
 class batch_builder {
+  // Lookups by string_view without building a key string (C++20 heterogeneous lookup).
+  struct text_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  template <class T>
+  using text_map = std::unordered_map<std::string, T, text_hash, std::equal_to<>>;
+
  public:
   /// A good row: the member as this row describes it, and the attribution it carries (none when
   /// `group_id` is empty). `file` is empty for single files.
@@ -90,6 +100,8 @@ class batch_builder {
   void add_group(std::string_view id, std::string_view name, std::string_view npi,
                  std::string_view tin);
   void count_row() noexcept { ++rows_read_; }
+  /// Room for about `rows` rows (an estimate: a big file then grows no table while read).
+  void reserve(std::size_t rows);
 
   roster_batch finish() &&;
 
@@ -114,11 +126,11 @@ class batch_builder {
   std::string where(std::size_t line, std::uint32_t file, std::uint32_t from_file) const;
 
   std::vector<member_state> members_;
-  std::unordered_map<std::string, std::uint32_t> by_id_;
+  text_map<std::uint32_t> by_id_;
   std::vector<row> rows_;
   std::vector<std::string> files_{std::string()};
   std::vector<physician_group> groups_;
-  std::unordered_map<std::string, std::size_t> group_by_id_;
+  text_map<std::size_t> group_by_id_;
   std::vector<roster_problem> problems_;
   std::size_t rows_read_ = 0;
   std::size_t rows_without_member_ = 0;  // bad rows whose member id could not be read

@@ -24,8 +24,8 @@ process_result cli(std::vector<std::string> args) {
 }
 
 void expect_no_phi(const process_result& r) {
-  for (const char* phi : {"Testperson", "Sampleman", "1948-02-29", "1951-02-30", "60614",
-                          "312-555", "Main St"}) {
+  for (const char* phi :
+       {"Testperson", "Sampleman", "1948-02-29", "1951-02-30", "60614", "312-555", "Main St"}) {
     EXPECT_THAT(r.out, Not(HasSubstr(phi)));
     EXPECT_THAT(r.err, Not(HasSubstr(phi)));
   }
@@ -34,8 +34,8 @@ void expect_no_phi(const process_result& r) {
 TEST(CliRoster, ImportReportsSkippedRowsAndAppliesTheRest) {
   temp_dir dir;
   const std::string csv = data + "/roster_small.csv";
-  const auto r = cli({"roster", "import", csv, "--data-dir", dir.path().string(), "--as-of",
-                      "2026-06-01"});
+  const auto r =
+      cli({"roster", "import", csv, "--data-dir", dir.path().string(), "--as-of", "2026-06-01"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(r.err, "roster: " + csv + ":6: birth_date: not a real YYYY-MM-DD date\n");
   EXPECT_THAT(r.out, HasSubstr("6 read, 1 skipped"));
@@ -52,8 +52,8 @@ TEST(CliRoster, ImportReportsSkippedRowsAndAppliesTheRest) {
   expect_no_phi(stats);
 
   // The same file again: nothing new, nothing dropped (the bad row's member is left alone).
-  const auto again = cli({"roster", "import", csv, "--data-dir", dir.path().string(), "--as-of",
-                          "2026-06-02"});
+  const auto again =
+      cli({"roster", "import", csv, "--data-dir", dir.path().string(), "--as-of", "2026-06-02"});
   EXPECT_EQ(again.exit_code, 3);
   EXPECT_THAT(again.out, HasSubstr("members      0 new, 0 changed, 4 unchanged, 0 dropped"));
 }
@@ -66,8 +66,8 @@ TEST(CliRoster, CleanImportDryRunAndDrops) {
              "period_end\n"
              "M1,Doe,Al,1950-01-01,M,60601,G1,One,2026-01-01,\n"
              "M2,Roe,Bo,1951-01-01,F,60601,G1,One,2026-01-01,\n");
-  const auto r = cli({"roster", "import", csv.string(), "--data-dir", dir.path().string(),
-                      "--source", "plan-a"});
+  const auto r = cli(
+      {"roster", "import", csv.string(), "--data-dir", dir.path().string(), "--source", "plan-a"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   write_file(csv,
@@ -79,8 +79,8 @@ TEST(CliRoster, CleanImportDryRunAndDrops) {
   EXPECT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_THAT(dry.out, HasSubstr("dry run"));
   EXPECT_THAT(dry.out, HasSubstr("1 dropped"));
-  const auto real = cli({"roster", "import", csv.string(), "--data-dir", dir.path().string(),
-                         "--source", "plan-a"});
+  const auto real = cli(
+      {"roster", "import", csv.string(), "--data-dir", dir.path().string(), "--source", "plan-a"});
   EXPECT_THAT(real.out, HasSubstr("1 dropped"));  // the dry run wrote nothing
 }
 
@@ -102,8 +102,8 @@ TEST(CliRoster, AtrBundleAndNdjsonDirectory) {
 
 TEST(CliRoster, NothingReadableIsExitOneAndNothingApplied) {
   temp_dir dir;
-  const auto missing = cli({"roster", "import", (dir / "nope.csv").string(), "--data-dir",
-                            dir.path().string()});
+  const auto missing =
+      cli({"roster", "import", (dir / "nope.csv").string(), "--data-dir", dir.path().string()});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("cannot open"));
   const auto csv = dir / "bad.csv";
@@ -126,8 +126,10 @@ TEST(CliGroup, SetValidatesAndListShows) {
   EXPECT_EQ(bad_npi.exit_code, 1);
   EXPECT_THAT(bad_npi.err, HasSubstr("NPI"));
   EXPECT_EQ(cli({"group", "set", "G1", "--tin", "12345", "--data-dir", d}).exit_code, 1);
-  EXPECT_EQ(cli({"group", "set", "G1", "--risk-threshold", "extreme", "--data-dir", d}).exit_code, 1);
-  EXPECT_EQ(cli({"group", "set", "G1", "--events", "discharge,lunch", "--data-dir", d}).exit_code, 1);
+  EXPECT_EQ(cli({"group", "set", "G1", "--risk-threshold", "extreme", "--data-dir", d}).exit_code,
+            1);
+  EXPECT_EQ(cli({"group", "set", "G1", "--events", "discharge,lunch", "--data-dir", d}).exit_code,
+            1);
   const auto ok = cli({"group", "set", "G1", "--name", "Riverside PG", "--npi", "1234567893",
                        "--tin", "12-3456789", "--risk-threshold", "high", "--events",
                        "discharge,ed_visit", "--data-dir", d});

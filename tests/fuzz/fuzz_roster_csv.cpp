@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text = carebridge::fuzz::as_text(data, size);
   const mem::roster_batch b = read(text);
   const std::size_t lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) +
-                            static_cast<std::size_t>(std::count(text.begin(), text.end(), '\r')) + 1;
+                            static_cast<std::size_t>(std::count(text.begin(), text.end(), '\r')) +
+                            1;
 
   std::set<std::string> ids;
   for (std::size_t i = 0; i < b.members.size(); ++i) {

@@ -63,8 +63,9 @@ TEST(RosterAtr, BundleGivesMembersGroupsAndPeriods) {
   EXPECT_EQ(m1->phone, "312-555-0101");
   ASSERT_EQ(m1->identifiers.size(), 2u);  // MB and MC; the SSN is not kept
   for (const auto& i : m1->identifiers) EXPECT_NE(i.type, "SB");
-  EXPECT_EQ(attributions_of(b, "MBR-0001"),
-            (std::vector<gm::attribution>{{"MBR-0001", "riverside-pg", "2026-01-01", "2026-12-31"}}));
+  EXPECT_EQ(
+      attributions_of(b, "MBR-0001"),
+      (std::vector<gm::attribution>{{"MBR-0001", "riverside-pg", "2026-01-01", "2026-12-31"}}));
   // Coverage by beneficiary, without an MB identifier → subscriberId; provider through a
   // PractitionerRole to an Organization that is not in the Bundle; a dateTime start.
   EXPECT_EQ(attributions_of(b, "SUB-0002"),
@@ -75,12 +76,13 @@ TEST(RosterAtr, BundleGivesMembersGroupsAndPeriods) {
   ASSERT_NE(m3, nullptr);
   EXPECT_EQ(m3->birth_date, "");
   EXPECT_EQ(m3->sex, "other");
-  EXPECT_EQ(attributions_of(b, "MBR-0003"),
-            (std::vector<gm::attribution>{
-                {"MBR-0003", "atr-contract-7", "2026-01-01", "2026-12-31"}}));
+  EXPECT_EQ(
+      attributions_of(b, "MBR-0003"),
+      (std::vector<gm::attribution>{{"MBR-0003", "atr-contract-7", "2026-01-01", "2026-12-31"}}));
   // Dropped with an end: the ended period stays. Cancelled: a member without attribution.
-  EXPECT_EQ(attributions_of(b, "SUB-0004"),
-            (std::vector<gm::attribution>{{"SUB-0004", "atr-contract-7", "2026-01-01", "2026-06-30"}}));
+  EXPECT_EQ(
+      attributions_of(b, "SUB-0004"),
+      (std::vector<gm::attribution>{{"SUB-0004", "atr-contract-7", "2026-01-01", "2026-06-30"}}));
   EXPECT_NE(member(b, "SUB-0005"), nullptr);
   EXPECT_TRUE(attributions_of(b, "SUB-0005").empty());
 
@@ -97,9 +99,9 @@ TEST(RosterAtr, BundleGivesMembersGroupsAndPeriods) {
 }
 
 TEST(RosterAtr, NdjsonProblemsNameTheirFileAndLine) {
-  const auto b = gm::read_atr_ndjson({data / "ndjson" / "Coverage.ndjson",
-                                      data / "ndjson" / "Group.ndjson",
-                                      data / "ndjson" / "Patient.ndjson"});
+  const auto b =
+      gm::read_atr_ndjson({data / "ndjson" / "Coverage.ndjson", data / "ndjson" / "Group.ndjson",
+                           data / "ndjson" / "Patient.ndjson"});
   EXPECT_EQ(b.format, "atr-ndjson");
   EXPECT_EQ(b.rows_read, 3u);
   ASSERT_EQ(b.problems.size(), 2u);

@@ -82,13 +82,15 @@ TEST(RosterCsv, MedicaidWithoutSystemGetsTheDocumentedDefault) {
 
 TEST(RosterCsv, BomCrlfQuotingAndMultiLineFieldsKeepLineNumbers) {
   const std::string text =
-      "\xEF\xBB\xBF" + std::string("member_id,family,given,birth_date,sex,postal_code,group_id,"
-                                   "group_name,period_start,period_end\r\n") +
+      "\xEF\xBB\xBF" +
+      std::string(
+          "member_id,family,given,birth_date,sex,postal_code,group_id,"
+          "group_name,period_start,period_end\r\n") +
       "M1,\"O'Neil, Jr.\",\"Ann \"\"Nan\"\"\",1950-01-02,female,60601,G1,\"Lakeside, "
-      "Two\nLines\",2026-01-01,2026-12-31\r\n"  // lines 2-3
+      "Two\nLines\",2026-01-01,2026-12-31\r\n"                // lines 2-3
       "M2,Doe,Jo,1950-13-01,male,60601,G1,x,2026-01-01,\r\n"  // line 4: bad birth date
       "\r\n"                                                  // line 5: empty, skipped
-      "M3,Roe,Al,,,,G2,,2026-02-01,";                       // line 6, no final newline
+      "M3,Roe,Al,,,,G2,,2026-02-01,";                         // line 6, no final newline
   const auto b = read(text);
   ASSERT_EQ(b.problems.size(), 1u) << problems_text(b);
   EXPECT_EQ(b.problems[0].line, 4u);
@@ -111,12 +113,12 @@ TEST(RosterCsv, BomCrlfQuotingAndMultiLineFieldsKeepLineNumbers) {
 
 TEST(RosterCsv, EachRuleIsReportedWithItsLineAndColumnNeverTheValue) {
   const std::string text = header +
-                           ",Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01,\n"          // 2
-                           "M2,Doe,Al,1950-02-30,male,60601,G1,n,2026-01-01,\n"        // 3
-                           "M3,Doe,Al,1950-01-01,mail,60601,G1,n,2026-01-01,\n"        // 4
-                           "M4,Doe,Al,1950-01-01,male,60601,,n,2026-01-01,\n"          // 5
-                           "M5,Doe,Al,1950-01-01,male,60601,G1,n,,\n"                  // 6
-                           "M6,Doe,Al,1950-01-01,male,60601,G1,n,01/02/2026,\n"        // 7
+                           ",Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01,\n"              // 2
+                           "M2,Doe,Al,1950-02-30,male,60601,G1,n,2026-01-01,\n"            // 3
+                           "M3,Doe,Al,1950-01-01,mail,60601,G1,n,2026-01-01,\n"            // 4
+                           "M4,Doe,Al,1950-01-01,male,60601,,n,2026-01-01,\n"              // 5
+                           "M5,Doe,Al,1950-01-01,male,60601,G1,n,,\n"                      // 6
+                           "M6,Doe,Al,1950-01-01,male,60601,G1,n,01/02/2026,\n"            // 7
                            "M7,Doe,Al,1950-01-01,male,60601,G1,n,2026-03-01,2026-02-28\n"  // 8
                            "M8,Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01,2026-13-01\n"  // 9
                            "M9,Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01\n"         // 10: short
@@ -125,9 +127,9 @@ TEST(RosterCsv, EachRuleIsReportedWithItsLineAndColumnNeverTheValue) {
   const auto b = read(text);
   ASSERT_EQ(b.problems.size(), 10u) << problems_text(b);
   const std::pair<std::size_t, const char*> expected[] = {
-      {2, "member_id"},  {3, "birth_date"}, {4, "sex"},        {5, "group_id"},
+      {2, "member_id"},    {3, "birth_date"},   {4, "sex"},        {5, "group_id"},
       {6, "period_start"}, {7, "period_start"}, {8, "period_end"}, {9, "period_end"},
-      {10, "fields"},    {11, "quote"}};
+      {10, "fields"},      {11, "quote"}};
   for (std::size_t i = 0; i < std::size(expected); ++i) {
     EXPECT_EQ(b.problems[i].line, expected[i].first) << b.problems[i].message;
     EXPECT_THAT(b.problems[i].message, HasSubstr(expected[i].second));
@@ -186,8 +188,9 @@ TEST(RosterCsv, ConflictingDemographicsSkipEveryRowOfTheMember) {
 }
 
 TEST(RosterCsv, AMissingRequiredColumnReadsNothing) {
-  const auto b = read("member_id,family,given,birth_date,sex,group_id,group_name,period_start,"
-                      "period_end\nM1,Doe,Al,1950-01-01,male,G1,n,2026-01-01,\n");
+  const auto b = read(
+      "member_id,family,given,birth_date,sex,group_id,group_name,period_start,"
+      "period_end\nM1,Doe,Al,1950-01-01,male,G1,n,2026-01-01,\n");
   ASSERT_EQ(b.problems.size(), 1u);
   EXPECT_EQ(b.problems[0].line, 1u);
   EXPECT_THAT(b.problems[0].message, HasSubstr("postal_code"));
@@ -204,10 +207,11 @@ TEST(RosterCsv, EmptyInputAndDuplicateColumnsAreReported) {
 }
 
 TEST(RosterCsv, AnUnterminatedQuoteSkipsOneLineAndReadingGoesOn) {
-  const auto b = read(header +
-                      "M1,Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01,\n"     // 2
-                      "M2,\"Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01,\n"   // 3: quote never closed
-                      "M3,Roe,Bo,1951-01-01,female,60601,G1,n,2026-01-01,\n");  // 4
+  const auto b =
+      read(header +
+           "M1,Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01,\n"      // 2
+           "M2,\"Doe,Al,1950-01-01,male,60601,G1,n,2026-01-01,\n"    // 3: quote never closed
+           "M3,Roe,Bo,1951-01-01,female,60601,G1,n,2026-01-01,\n");  // 4
   ASSERT_EQ(b.problems.size(), 1u) << problems_text(b);
   EXPECT_EQ(b.problems[0].line, 3u);
   EXPECT_THAT(b.problems[0].message, HasSubstr("quote"));

@@ -48,13 +48,11 @@ gm::member_record person(std::string id, std::string family, std::string dob) {
 gm::roster_batch first_roster() {
   gm::roster_batch b;
   for (int i = 1; i <= 5; ++i)
-    b.members.push_back(person("M" + std::to_string(i), "Doe" + std::to_string(i), "1950-01-0" + std::to_string(i)));
-  b.attributions = {{"M1", "G1", "2026-01-01", ""},
-                    {"M2", "G1", "2026-01-01", ""},
-                    {"M3", "G2", "2026-01-01", "2026-12-31"},
-                    {"M4", "G2", "2026-01-01", ""},
-                    {"M5", "G1", "2025-01-01", "2025-12-31"},
-                    {"M5", "G2", "2026-01-01", ""}};
+    b.members.push_back(person("M" + std::to_string(i), "Doe" + std::to_string(i),
+                               "1950-01-0" + std::to_string(i)));
+  b.attributions = {{"M1", "G1", "2026-01-01", ""},           {"M2", "G1", "2026-01-01", ""},
+                    {"M3", "G2", "2026-01-01", "2026-12-31"}, {"M4", "G2", "2026-01-01", ""},
+                    {"M5", "G1", "2025-01-01", "2025-12-31"}, {"M5", "G2", "2026-01-01", ""}};
   b.groups = {{"G1", "One", "", "", "moderate", gm::alert_discharge},
               {"G2", "Two", "", "", "moderate", gm::alert_discharge}};
   return b;
@@ -105,14 +103,14 @@ TEST(RosterDb, ReimportAppliesNewChangedDroppedAndPeriodChanges) {
   db->apply(first_roster(), "plan", "2026-06-01");
 
   gm::roster_batch b = first_roster();
-  b.members.erase(b.members.begin() + 3);  // M4 dropped
-  b.members[1].postal_code = "60699";     // M2 changed
+  b.members.erase(b.members.begin() + 3);                   // M4 dropped
+  b.members[1].postal_code = "60699";                       // M2 changed
   b.members.push_back(person("M6", "Doe6", "1950-01-06"));  // M6 new
   b.attributions = {{"M1", "G1", "2026-01-01", ""},
                     {"M2", "G1", "2026-01-01", ""},
                     {"M3", "G2", "2026-01-01", "2026-09-30"},  // end changed
                     {"M5", "G1", "2025-01-01", "2025-12-31"},
-                    {"M5", "G2", "2026-02-01", ""},            // start moved
+                    {"M5", "G2", "2026-02-01", ""},  // start moved
                     {"M6", "G3", "2026-06-01", ""}};
   b.groups.push_back({"G3", "Three", "", "", "moderate", gm::alert_discharge});
 
