@@ -1,5 +1,7 @@
 #include "gateway/care/care_db.hpp"
 
+#include "gateway/members/sqlite_util.hpp"
+
 #include <sqlite3.h>
 
 #include <chrono>
@@ -99,60 +101,7 @@ std::int64_t now_us() {
       .count();
 }
 
-[[noreturn]] void fail(sqlite3* db, const char* what) {
-  throw std::runtime_error(std::string("member database: ") + what + ": " +
-                           (db ? sqlite3_errmsg(db) : "out of memory"));
-}
-
-// A prepared statement, reset after each use.
-class stmt {
- public:
-  stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK)
-      fail(db, "prepare");
-  }
-  ~stmt() { sqlite3_finalize(s_); }
-  stmt(const stmt&) = delete;
-  stmt& operator=(const stmt&) = delete;
-
-  stmt& bind(int i, std::string_view v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  stmt& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  stmt& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
-  stmt& bind(int i, bool v) { return bind(i, static_cast<std::int64_t>(v ? 1 : 0)); }
-  stmt& bind(int i, double v) {
-    sqlite3_bind_double(s_, i, v);
-    return *this;
-  }
-  /// true while a row is there.
-  bool step() {
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    sqlite3_reset(s_);
-    if (rc != SQLITE_DONE) fail(db_, "step");
-    return false;
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-  void reset() { sqlite3_reset(s_); }
-  std::string text(int i) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, i));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, i))) : std::string();
-  }
-  std::int64_t integer(int i) const { return sqlite3_column_int64(s_, i); }
-  double real(int i) const { return sqlite3_column_double(s_, i); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-};
+using members::sqlite::stmt;
 
 std::string candidates_text(const std::vector<std::pair<std::string, double>>& c) {
   std::string t;
@@ -212,40 +161,40 @@ class sqlite_care_db final : public care_db {
       stmt q(db_,
              "SELECT encounter_id, patient_id, member_id, facility, kind, was_emergency, "
              "start_text, end_text, start_s, end_s, cancelled, message_id FROM care_encounters");
-      while (q.step()) {
+      while (q.row()) {
         encounter_entry e;
-        e.encounter_id = q.text(0);
-        e.patient_id = q.text(1);
-        e.member_id = q.text(2);
-        e.facility = q.text(3);
-        e.kind = visit_class_from_string(q.text(4)).value_or(visit_class::other);
-        e.was_emergency = q.integer(5) != 0;
-        e.start_text = q.text(6);
-        e.end_text = q.text(7);
-        e.start = q.integer(8);
-        e.end = q.integer(9);
-        e.cancelled = q.integer(10) != 0;
-        e.message_id = q.integer(11);
+        e.encounter_id = q.column_string(0);
+        e.patient_id = q.column_string(1);
+        e.member_id = q.column_string(2);
+        e.facility = q.column_string(3);
+        e.kind = visit_class_from_string(q.column_string(4)).value_or(visit_class::other);
+        e.was_emergency = q.column_int(5) != 0;
+        e.start_text = q.column_string(6);
+        e.end_text = q.column_string(7);
+        e.start = q.column_int(8);
+        e.end = q.column_int(9);
+        e.cancelled = q.column_int(10) != 0;
+        e.message_id = q.column_int(11);
         engine.history().load(std::move(e));
       }
     }
     {
       stmt q(db_, "SELECT encounter_id, kind, at_s, value, unit FROM care_labs");
-      while (q.step())
+      while (q.row())
         engine.history().record_lab(
-            q.text(0), q.text(1) == "sodium" ? lab_kind::sodium : lab_kind::haemoglobin,
-            lab_entry{q.real(3), q.text(4), q.integer(2)});
+            q.column_string(0), q.column_string(1) == "sodium" ? lab_kind::sodium : lab_kind::haemoglobin,
+            lab_entry{q.column_real(3), q.column_string(4), q.column_int(2)});
     }
     {
       stmt q(db_, "SELECT patient_id, member_id, rule, score, message_id FROM care_patient_links");
-      while (q.step())
-        engine.load_link({q.text(0), q.text(1), q.text(2), q.real(3), q.integer(4)});
+      while (q.row())
+        engine.load_link({q.column_string(0), q.column_string(1), q.column_string(2), q.column_real(3), q.column_int(4)});
     }
     {
       stmt q(db_,
              "SELECT encounter_id, resource_id, status, band, message_id FROM care_assessments");
-      while (q.step())
-        engine.load_assessment({q.text(0), q.text(1), q.text(2), q.text(3), q.integer(4)});
+      while (q.row())
+        engine.load_assessment({q.column_string(0), q.column_string(1), q.column_string(2), q.column_string(3), q.column_int(4)});
     }
     last_link_rowid_ = max_link_rowid();
   }
@@ -255,10 +204,10 @@ class sqlite_care_db final : public care_db {
     stmt q(db_,
            "SELECT rowid, patient_id, member_id, rule, score, message_id FROM care_patient_links "
            "WHERE rowid > ?1 ORDER BY rowid");
-    q.bind(1, last_link_rowid_);
-    while (q.step()) {
-      last_link_rowid_ = q.integer(0);
-      out.push_back({q.text(1), q.text(2), q.text(3), q.real(4), q.integer(5)});
+    q.int64(1, last_link_rowid_);
+    while (q.row()) {
+      last_link_rowid_ = q.column_int(0);
+      out.push_back({q.column_string(1), q.column_string(2), q.column_string(3), q.column_real(4), q.column_int(5)});
     }
     return out;
   }
@@ -280,7 +229,7 @@ class sqlite_care_db final : public care_db {
     if (open_ == 0) return;
     try {
       if (open_max_ > 0 && !frozen_)
-        put_meta_->bind(1, std::string_view("last_message_id")).bind(2, open_max_).run();
+        put_meta_->text(1, std::string_view("last_message_id")).int64(2, open_max_).run();
       exec("COMMIT");
     } catch (...) {
       rollback();
@@ -294,7 +243,7 @@ class sqlite_care_db final : public care_db {
 
   std::int64_t last_message_id() override {
     stmt q(db_, "SELECT value FROM care_meta WHERE key = 'last_message_id'");
-    const std::int64_t v = q.step() ? q.integer(0) : 0;
+    const std::int64_t v = q.row() ? q.column_int(0) : 0;
     q.reset();
     return v;
   }
@@ -304,16 +253,16 @@ class sqlite_care_db final : public care_db {
     stmt q(db_,
            "SELECT patient_id, message_id, rule, reasons, candidates, status, opened_at_us "
            "FROM care_reviews WHERE (?1 = '' OR status = ?1) ORDER BY opened_at_us LIMIT ?2");
-    q.bind(1, status).bind(2, static_cast<std::int64_t>(limit));
-    while (q.step()) {
+    q.text(1, status).int64(2, static_cast<std::int64_t>(limit));
+    while (q.row()) {
       review_row r;
-      r.review.patient_id = q.text(0);
-      r.review.message_id = q.integer(1);
-      r.review.rule = q.text(2);
-      r.review.reasons = q.text(3);
-      r.review.candidates = parse_candidates(q.text(4));
-      r.status = q.text(5);
-      r.opened_at_us = q.integer(6);
+      r.review.patient_id = q.column_string(0);
+      r.review.message_id = q.column_int(1);
+      r.review.rule = q.column_string(2);
+      r.review.reasons = q.column_string(3);
+      r.review.candidates = parse_candidates(q.column_string(4));
+      r.status = q.column_string(5);
+      r.opened_at_us = q.column_int(6);
       out.push_back(std::move(r));
     }
     return out;
@@ -324,18 +273,18 @@ class sqlite_care_db final : public care_db {
     exec("BEGIN IMMEDIATE");
     try {
       stmt find(db_, "SELECT message_id FROM care_reviews WHERE patient_id = ?1");
-      find.bind(1, patient_id);
-      if (!find.step()) {
+      find.text(1, patient_id);
+      if (!find.row()) {
         exec("ROLLBACK");
         return false;
       }
-      const std::int64_t message_id = find.integer(0);
+      const std::int64_t message_id = find.column_int(0);
       find.reset();
       put_link({std::string(patient_id), std::string(member_id), "manual", 0, message_id});
       stmt close(db_,
                  "UPDATE care_reviews SET status = 'resolved', closed_at_us = ?2 "
                  "WHERE patient_id = ?1");
-      close.bind(1, patient_id).bind(2, now_us()).run();
+      close.text(1, patient_id).int64(2, now_us()).run();
       exec("COMMIT");
       return true;
     } catch (...) {
@@ -348,27 +297,27 @@ class sqlite_care_db final : public care_db {
     stmt q(db_,
            "UPDATE care_reviews SET status = 'dismissed', closed_at_us = ?2 "
            "WHERE patient_id = ?1 AND status = 'open'");
-    q.bind(1, patient_id).bind(2, now_us()).run();
+    q.text(1, patient_id).int64(2, now_us()).run();
     return sqlite3_changes(db_) > 0;
   }
 
   std::vector<care_outcome> outcomes(std::int64_t message_id) override {
     std::vector<care_outcome> out;
-    for (auto& [id, o] : select_outcomes("message_id = ?1", [&](stmt& q) { q.bind(1, message_id); }))
+    for (auto& [id, o] : select_outcomes("message_id = ?1", [&](stmt& q) { q.int64(1, message_id); }))
       out.push_back(std::move(o));
     return out;
   }
 
   std::vector<std::pair<std::int64_t, care_outcome>> outcomes_for_encounter(
       std::string_view encounter_id) override {
-    return select_outcomes("encounter_id = ?1", [&](stmt& q) { q.bind(1, encounter_id); });
+    return select_outcomes("encounter_id = ?1", [&](stmt& q) { q.text(1, encounter_id); });
   }
 
   care_counts counts() override {
     care_counts c;
     auto one = [&](const char* sql) {
       stmt q(db_, sql);
-      const std::int64_t v = q.step() ? q.integer(0) : 0;
+      const std::int64_t v = q.row() ? q.column_int(0) : 0;
       q.reset();
       return v;
     };
@@ -379,7 +328,7 @@ class sqlite_care_db final : public care_db {
     c.retracted = one("SELECT count(*) FROM care_assessments WHERE status = 'entered-in-error'");
     auto grouped = [&](const char* sql, auto& into) {
       stmt q(db_, sql);
-      while (q.step()) into.emplace_back(q.text(0), q.integer(1));
+      while (q.row()) into.emplace_back(q.column_string(0), q.column_int(1));
     };
     grouped("SELECT attribution, count(*) FROM care_outcomes GROUP BY 1 ORDER BY 1", c.attribution);
     grouped("SELECT match, count(*) FROM care_outcomes GROUP BY 1 ORDER BY 1", c.match);
@@ -391,14 +340,7 @@ class sqlite_care_db final : public care_db {
   }
 
  private:
-  void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string why = err ? err : "error";
-      sqlite3_free(err);
-      throw std::runtime_error("member database: " + why);
-    }
-  }
+  void exec(const char* sql) { members::sqlite::exec(db_, sql); }
 
   template <class Bind>
   std::vector<std::pair<std::int64_t, care_outcome>> select_outcomes(const std::string& where,
@@ -412,28 +354,28 @@ class sqlite_care_db final : public care_db {
         where + " ORDER BY message_id, seq";
     stmt q(db_, sql.c_str());
     bind(q);
-    while (q.step()) {
+    while (q.row()) {
       care_outcome o;
-      o.event_kind = q.text(1);
-      o.patient_id = q.text(2);
-      o.encounter_id = q.text(3);
-      o.event_date = q.text(4);
-      o.member_id = q.text(5);
-      o.match = q.text(6);
-      o.rule = q.text(7);
-      o.reasons = q.text(8);
-      o.score = q.real(9);
-      o.attribution = q.text(10);
-      o.group_id = q.text(11);
-      o.risk_assessment_id = q.text(12);
-      o.risk_band = q.text(13);
-      o.risk_complete = q.integer(14) != 0;
-      o.readmission = q.integer(15) != 0;
-      o.retracted = q.integer(16) != 0;
-      o.alert_kind = q.text(17);
-      o.alert_wanted = q.integer(18) != 0;
-      o.alert_reason = q.text(19);
-      out.emplace_back(q.integer(0), std::move(o));
+      o.event_kind = q.column_string(1);
+      o.patient_id = q.column_string(2);
+      o.encounter_id = q.column_string(3);
+      o.event_date = q.column_string(4);
+      o.member_id = q.column_string(5);
+      o.match = q.column_string(6);
+      o.rule = q.column_string(7);
+      o.reasons = q.column_string(8);
+      o.score = q.column_real(9);
+      o.attribution = q.column_string(10);
+      o.group_id = q.column_string(11);
+      o.risk_assessment_id = q.column_string(12);
+      o.risk_band = q.column_string(13);
+      o.risk_complete = q.column_int(14) != 0;
+      o.readmission = q.column_int(15) != 0;
+      o.retracted = q.column_int(16) != 0;
+      o.alert_kind = q.column_string(17);
+      o.alert_wanted = q.column_int(18) != 0;
+      o.alert_reason = q.column_string(19);
+      out.emplace_back(q.column_int(0), std::move(o));
     }
     return out;
   }
@@ -448,7 +390,7 @@ class sqlite_care_db final : public care_db {
 
   std::int64_t max_link_rowid() {
     stmt q(db_, "SELECT coalesce(max(rowid), 0) FROM care_patient_links");
-    const std::int64_t v = q.step() ? q.integer(0) : 0;
+    const std::int64_t v = q.row() ? q.column_int(0) : 0;
     q.reset();
     return v;
   }
@@ -496,78 +438,78 @@ class sqlite_care_db final : public care_db {
   }
 
   void put_link(const patient_link& l) {
-    put_link_->bind(1, l.patient_id)
-        .bind(2, l.member_id)
-        .bind(3, l.rule)
-        .bind(4, l.score)
-        .bind(5, l.message_id)
-        .bind(6, now_us())
+    put_link_->text(1, l.patient_id)
+        .text(2, l.member_id)
+        .text(3, l.rule)
+        .real(4, l.score)
+        .int64(5, l.message_id)
+        .int64(6, now_us())
         .run();
   }
 
   void write_one(std::int64_t message_id, const event_write& w, std::int64_t at) {
     const care_changes& ch = *w.changes;
     for (const encounter_entry* e : ch.entries)
-      put_encounter_->bind(1, e->encounter_id)
-          .bind(2, e->patient_id)
-          .bind(3, e->member_id)
-          .bind(4, e->facility)
-          .bind(5, to_string(e->kind))
-          .bind(6, e->was_emergency)
-          .bind(7, e->start_text)
-          .bind(8, e->end_text)
-          .bind(9, e->start)
-          .bind(10, e->end)
-          .bind(11, e->cancelled)
-          .bind(12, e->message_id)
+      put_encounter_->text(1, e->encounter_id)
+          .text(2, e->patient_id)
+          .text(3, e->member_id)
+          .text(4, e->facility)
+          .text(5, to_string(e->kind))
+          .int64(6, e->was_emergency ? 1 : 0)
+          .text(7, e->start_text)
+          .text(8, e->end_text)
+          .int64(9, e->start)
+          .int64(10, e->end)
+          .int64(11, e->cancelled ? 1 : 0)
+          .int64(12, e->message_id)
           .run();
     for (const auto& [encounter, kind, lab] : ch.labs)
-      put_lab_->bind(1, encounter)
-          .bind(2, to_string(kind))
-          .bind(3, lab.at)
-          .bind(4, lab.value)
-          .bind(5, lab.unit)
+      put_lab_->text(1, encounter)
+          .text(2, to_string(kind))
+          .int64(3, lab.at)
+          .real(4, lab.value)
+          .text(5, lab.unit)
           .run();
     for (const auto& l : ch.links) put_link(l);
-    for (const auto& p : ch.reviews_closed) close_review_->bind(1, p).bind(2, at).run();
+    for (const auto& p : ch.reviews_closed) close_review_->text(1, p).int64(2, at).run();
     if (ch.review)
-      put_review_->bind(1, ch.review->patient_id)
-          .bind(2, ch.review->message_id)
-          .bind(3, ch.review->rule)
-          .bind(4, ch.review->reasons)
-          .bind(5, candidates_text(ch.review->candidates))
-          .bind(6, at)
+      put_review_->text(1, ch.review->patient_id)
+          .int64(2, ch.review->message_id)
+          .text(3, ch.review->rule)
+          .text(4, ch.review->reasons)
+          .text(5, candidates_text(ch.review->candidates))
+          .int64(6, at)
           .run();
     if (ch.assessment)
-      put_assessment_->bind(1, ch.assessment->encounter_id)
-          .bind(2, ch.assessment->resource_id)
-          .bind(3, ch.assessment->status)
-          .bind(4, ch.assessment->band)
-          .bind(5, ch.assessment->message_id)
+      put_assessment_->text(1, ch.assessment->encounter_id)
+          .text(2, ch.assessment->resource_id)
+          .text(3, ch.assessment->status)
+          .text(4, ch.assessment->band)
+          .int64(5, ch.assessment->message_id)
           .run();
     const care_outcome& o = *w.outcome;
-    put_outcome_->bind(1, message_id)
-        .bind(2, w.seq)
-        .bind(3, at)
-        .bind(4, o.event_kind)
-        .bind(5, o.patient_id)
-        .bind(6, o.encounter_id)
-        .bind(7, o.event_date)
-        .bind(8, o.member_id)
-        .bind(9, o.match)
-        .bind(10, o.rule)
-        .bind(11, o.reasons)
-        .bind(12, o.score)
-        .bind(13, o.attribution)
-        .bind(14, o.group_id)
-        .bind(15, o.risk_assessment_id)
-        .bind(16, o.risk_band)
-        .bind(17, o.risk_complete)
-        .bind(18, o.readmission)
-        .bind(19, o.retracted)
-        .bind(20, o.alert_kind)
-        .bind(21, o.alert_wanted)
-        .bind(22, o.alert_reason)
+    put_outcome_->int64(1, message_id)
+        .int64(2, w.seq)
+        .int64(3, at)
+        .text(4, o.event_kind)
+        .text(5, o.patient_id)
+        .text(6, o.encounter_id)
+        .text(7, o.event_date)
+        .text(8, o.member_id)
+        .text(9, o.match)
+        .text(10, o.rule)
+        .text(11, o.reasons)
+        .real(12, o.score)
+        .text(13, o.attribution)
+        .text(14, o.group_id)
+        .text(15, o.risk_assessment_id)
+        .text(16, o.risk_band)
+        .int64(17, o.risk_complete ? 1 : 0)
+        .int64(18, o.readmission ? 1 : 0)
+        .int64(19, o.retracted ? 1 : 0)
+        .text(20, o.alert_kind)
+        .int64(21, o.alert_wanted ? 1 : 0)
+        .text(22, o.alert_reason)
         .run();
   }
 
