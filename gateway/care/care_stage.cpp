@@ -113,9 +113,13 @@ void care_stage::watch() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     // Wake for the roster, and for an idle care group old enough to commit.
-    cv_.wait_for(lock, std::min(opts_.poll, opts_.commit_after),
-                 [this] { return stop_ || check_now_; });
+    cv_.wait_for(lock, group_open_.load() ? std::min(opts_.poll, opts_.commit_after) : opts_.poll,
+                 [this] { return stop_ || check_now_ || rearm_; });
     if (stop_) break;
+    if (rearm_) {  // a group opened while waiting for the roster poll: wait for its age instead
+      rearm_ = false;
+      continue;
+    }
     const bool asked = check_now_;
     check_now_ = false;
     lock.unlock();
@@ -124,6 +128,7 @@ void care_stage::watch() {
       if (db_->uncommitted() > 0 &&
           std::chrono::steady_clock::now() - group_began_ >= opts_.commit_after)
         commit_locked();
+      group_open_ = db_->uncommitted() > 0;
     }
     const auto now = std::chrono::steady_clock::now();
     if (asked || now >= next_roster_check) {
@@ -189,6 +194,13 @@ ingest::stage_outcome care_stage::operator()(
     if (db_->uncommitted() == 0) group_began_ = now;
     db_->write(m.id, writes);
     if (db_->uncommitted() >= opts_.commit_every) db_->commit();
+    if (db_->uncommitted() > 0 && !group_open_.exchange(true)) {  // the watcher times it
+      {
+        std::lock_guard lock(mu_);
+        rearm_ = true;
+      }
+      cv_.notify_all();
+    }
   } catch (const std::exception& e) {
     // The group is rolled back: its messages are settled (or will be) in the message store, and
     // their events are replayed into the care tables at the next start.

@@ -72,6 +72,7 @@ class care_stage {
   std::unique_ptr<members::roster_db> roster_db_;  // the watcher's connection
   std::unique_ptr<care_db> db_;  // the pipeline thread's connection; db_mu_ (the watcher commits)
   std::mutex db_mu_;
+  std::atomic<bool> group_open_{false};  // the watcher wakes every commit_after only while true
   std::chrono::steady_clock::time_point group_began_{};
   std::size_t replayed_ = 0;
   care_engine engine_;
@@ -82,6 +83,7 @@ class care_stage {
   std::condition_variable cv_;
   bool stop_ = false;
   bool check_now_ = false;
+  bool rearm_ = false;  // a care group opened: recompute the watcher's timeout
   std::shared_ptr<const members::roster_snapshot> next_;  // loaded by the watcher, not yet in use
   std::atomic<std::int64_t> version_in_use_{0};
   std::atomic<std::int64_t> members_in_use_{0};
