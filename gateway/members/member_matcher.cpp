@@ -1094,17 +1094,23 @@ void keep_best(std::vector<scored>& best, std::size_t k, std::uint32_t position,
 }
 
 // The members of the patient's blocks, each once. The lists are the thread's, reused from one
-// match to the next; `seen` (a bit per member) is left all clear.
+// match to the next; `seen` has bits set for members in `members` only (even after a push_back
+// that threw), and is cleared once they are collected.
 struct candidate_lists {
   std::vector<std::uint32_t> members;
   std::vector<std::uint64_t> seen;
 
+  void reset(std::size_t roster_size) {
+    for (std::uint32_t m : members) seen[m / 64] = 0;
+    members.clear();
+    if (seen.size() < (roster_size + 63) / 64) seen.resize((roster_size + 63) / 64);
+  }
   void add(std::uint32_t m) {
     std::uint64_t& word = seen[m / 64];
     const std::uint64_t bit = std::uint64_t{1} << (m % 64);
     if (word & bit) return;
-    word |= bit;
     members.push_back(m);
+    word |= bit;
   }
 };
 
@@ -1112,8 +1118,7 @@ ranked demographic_candidates(const roster_index& index, name_comparisons& names
                               const match_options& options) {
   const query& p = names.patient();
   thread_local candidate_lists lists;
-  lists.members.clear();
-  if (lists.seen.size() < (index.size() + 63) / 64) lists.seen.resize((index.size() + 63) / 64);
+  lists.reset(index.size());
   const auto add = [&](std::uint64_t key) {
     index.for_each_posting(key, [&](std::uint32_t m) { lists.add(m); });
   };
