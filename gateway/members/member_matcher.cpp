@@ -1,9 +1,12 @@
 #include "gateway/members/member_matcher.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 
 // The weights (match_weights, log2 likelihood ratios). m = P(outcome | same person), u =
@@ -60,10 +63,29 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-std::string normalize_system(std::string_view system) {
-  std::string out;
-  for (char c : trim(system)) out.push_back(to_lower(c));
-  return out;
+// Identifiers are compared as normalize_id() has them (upper case, no spaces, tabs, dashes) and
+// systems trimmed and in lower case; both are read from the raw text, without building strings.
+constexpr bool id_filler(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '-';
+}
+bool empty_id(std::string_view raw) noexcept {
+  return std::all_of(raw.begin(), raw.end(), id_filler);
+}
+bool same_id(std::string_view a, std::string_view b) noexcept {
+  std::size_t i = 0, j = 0;
+  for (;; ++i, ++j) {
+    while (i < a.size() && id_filler(a[i])) ++i;
+    while (j < b.size() && id_filler(b[j])) ++j;
+    if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
+    if (to_upper(a[i]) != to_upper(b[j])) return false;
+  }
+}
+bool same_system(std::string_view a, std::string_view b) noexcept {
+  a = trim(a);
+  b = trim(b);
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return to_lower(x) == to_lower(y);
+         });
 }
 
 // FNV-1a, 64 bits: stable keys for the postings (a collision only adds a candidate; identifier
@@ -72,30 +94,44 @@ class key_builder {
  public:
   explicit key_builder(char tag) noexcept { add(std::string_view(&tag, 1)); }
   key_builder& add(std::string_view s) noexcept {
-    for (char c : s) {
-      h_ ^= static_cast<unsigned char>(c);
-      h_ *= 0x100000001b3ull;
-    }
-    h_ ^= 0x1f;  // field separator: ("ab","c") and ("a","bc") differ
-    h_ *= 0x100000001b3ull;
-    return *this;
+    for (char c : s) mix(c);
+    return separator();
   }
   key_builder& add(std::uint32_t v) noexcept {
     const char bytes[4] = {static_cast<char>(v & 0xFF), static_cast<char>((v >> 8) & 0xFF),
                            static_cast<char>((v >> 16) & 0xFF), static_cast<char>(v >> 24)};
     return add(std::string_view(bytes, 4));
   }
+  key_builder& add_id(std::string_view raw) noexcept {  // as add(normalize_id(raw))
+    for (char c : raw)
+      if (!id_filler(c)) mix(to_upper(c));
+    return separator();
+  }
+  key_builder& add_system(std::string_view raw) noexcept {  // as add(trimmed lower case)
+    for (char c : trim(raw)) mix(to_lower(c));
+    return separator();
+  }
   std::uint64_t get() const noexcept { return h_; }
 
  private:
+  void mix(char c) noexcept {
+    h_ ^= static_cast<unsigned char>(c);
+    h_ *= 0x100000001b3ull;
+  }
+  key_builder& separator() noexcept {  // ("ab","c") and ("a","bc") differ
+    mix(0x1f);
+    return *this;
+  }
   std::uint64_t h_ = 0xcbf29ce484222325ull;
 };
 
-std::uint64_t member_id_key(std::string_view normalized) noexcept {
-  return key_builder('M').add(normalized).get();
+// Keys of raw identifiers; the caller skips an empty one (empty_id, or a system that trims to
+// nothing).
+std::uint64_t member_id_key(std::string_view raw) noexcept {
+  return key_builder('M').add_id(raw).get();
 }
-std::uint64_t identifier_key(std::string_view system, std::string_view normalized) noexcept {
-  return key_builder('I').add(system).add(normalized).get();
+std::uint64_t identifier_key(std::string_view system, std::string_view raw) noexcept {
+  return key_builder('I').add_system(system).add_id(raw).get();
 }
 std::uint64_t dob_key(std::uint32_t dob) noexcept {
   return key_builder('D').add(dob).get();
@@ -135,11 +171,13 @@ bool valid_month_day(std::uint32_t month, std::uint32_t day) noexcept {
 
 std::uint8_t parse_sex(std::string_view s) noexcept {
   s = trim(s);
-  std::string lower;
-  for (char c : s.substr(0, 8)) lower.push_back(to_lower(c));
-  if (lower == "male" || lower == "m") return 1;
-  if (lower == "female" || lower == "f") return 2;
-  if (lower == "other" || lower == "o") return 3;
+  const auto is = [&](std::string_view code) {  // case-insensitive; codes are lower case
+    return s.size() == code.size() && std::equal(s.begin(), s.end(), code.begin(),
+                                                 [](char a, char b) { return to_lower(a) == b; });
+  };
+  if (is("male") || is("m")) return 1;
+  if (is("female") || is("f")) return 2;
+  if (is("other") || is("o")) return 3;
   return 0;  // unknown, U, empty, anything else: missing
 }
 
@@ -242,67 +280,159 @@ std::vector<std::string> name_sounds(std::string_view normalized) {
   return out;
 }
 
-roster_index::prepared prepare(std::string_view family, std::string_view given,
-                               std::string_view birth_date, std::string_view sex,
-                               std::string_view postal, std::string_view phone) {
-  roster_index::prepared p;
-  p.family = normalize_family(family);
-  p.given = normalize_name(given);
+// The fields other than the names, as a member's are prepared.
+void prepare_fields(roster_index::prepared& p, std::string_view birth_date, std::string_view sex,
+                    std::string_view postal, std::string_view phone) noexcept {
   p.birth_date = parse_date(birth_date);
   p.sex = parse_sex(sex);
   p.postal = parse_postal(postal);
   parse_phone(phone, p.phone, p.phone_digits);
-  return p;
+}
+
+roster_index::name make_name(std::string normalized) {
+  std::string j = joined(normalized);
+  return {std::move(normalized), std::move(j), {}, {}};
+}
+
+// Looks up the variant groups of a name compared as a given name.
+void find_groups(roster_index::name& n, const name_variants& variants) noexcept {
+  n.first_groups = variants.groups(first_token(n.normalized));
+  n.joined_groups = variants.groups(n.joined);
+}
+
+// The patient, normalised as the members are (its names are not in the index's tables). Both
+// names have their groups: the family name is compared as a given name when names are swapped.
+struct query {
+  roster_index::name family, given;
+  roster_index::prepared fields;  // family and given unused
+};
+
+query prepare_query(const patient_facts& patient, const name_variants& variants) {
+  query q{
+      make_name(normalize_family(patient.family)), make_name(normalize_name(patient.given)), {}};
+  find_groups(q.family, variants);
+  find_groups(q.given, variants);
+  prepare_fields(q.fields, patient.birth_date, patient.sex, patient.postal_code, patient.phone);
+  return q;
 }
 
 bool is_payer_type(std::string_view type) noexcept {
-  std::string t;
-  for (char c : trim(type).substr(0, 4)) t.push_back(to_upper(c));
-  return t == "MB" || t == "MC" || t == "MA" || t == "SN";
+  type = trim(type);
+  if (type.size() != 2) return false;
+  const char t[2] = {to_upper(type[0]), to_upper(type[1])};
+  const std::string_view code(t, 2);
+  return code == "MB" || code == "MC" || code == "MA" || code == "SN";
 }
 
 // --- Field comparisons ---------------------------------------------------------------------------
 
+// An upper bound of how many characters two strings have in common (as multisets: "anna" and
+// "nan" have 3): characters are counted by their low 5 bits, exactly for a–z, and two characters
+// that share a count can only add to it.
+std::size_t common_characters_bound(std::string_view a, std::string_view b) noexcept {
+  std::array<std::uint8_t, 32> count{};
+  for (char c : a) ++count[static_cast<unsigned char>(c) & 31u];
+  std::size_t common = 0;
+  for (char c : b) {
+    std::uint8_t& n = count[static_cast<unsigned char>(c) & 31u];
+    if (n > 0) {
+      --n;
+      ++common;
+    }
+  }
+  return common;
+}
+
+// The most Jaro–Winkler can be for strings of these lengths with `common` characters in common and
+// a common prefix of `prefix` (up to 4): every common character matched and none transposed.
+double jaro_winkler_bound(std::size_t a, std::size_t b, std::size_t common,
+                          std::size_t prefix) noexcept {
+  const double m = static_cast<double>(common);
+  const double jaro = (m / static_cast<double>(a) + m / static_cast<double>(b) + 1) / 3;
+  return jaro + static_cast<double>(prefix) * 0.1 * (1.0 - jaro);
+}
+
 bool is_typo(std::string_view a, std::string_view b) noexcept {
-  const std::size_t shortest = std::min(a.size(), b.size());
+  const std::size_t shortest = std::min(a.size(), b.size()), longest = std::max(a.size(), b.size());
   if (shortest < 4) return false;
-  // The distance is at least the difference in length: no need to compute it beyond 2.
-  if (std::max(a.size(), b.size()) - shortest <= 2) {
+  // Most names of a block are nothing alike: bounds rule them out before the two measures run,
+  // first from the lengths, then from the characters the names share. An edit keeps at most the
+  // common characters, so the distance is at least the longer length less them (and at least the
+  // difference in length). (Both measures compare the first 64 characters: longer names go to
+  // them unbounded. The margin on Jaro–Winkler covers rounding.)
+  const bool bounded = longest <= 64;
+  const std::size_t most_distance = shortest >= 8 ? 2 : 1;  // a typo by distance
+  std::size_t prefix = 0;
+  while (prefix < 4 && a[prefix] == b[prefix]) ++prefix;
+  constexpr double jw_typo = 0.94, margin = 1e-9;
+  bool distance_may = longest - shortest <= most_distance;
+  bool jw_may =
+      !bounded || jaro_winkler_bound(a.size(), b.size(), shortest, prefix) >= jw_typo - margin;
+  if (bounded && (distance_may || jw_may)) {
+    const std::size_t common = common_characters_bound(a, b);
+    distance_may = distance_may && longest - common <= most_distance;
+    jw_may = jw_may && common > 0 &&
+             jaro_winkler_bound(a.size(), b.size(), common, prefix) >= jw_typo - margin;
+  }
+  if (distance_may) {
     const std::size_t d = damerau_levenshtein(a, b);
     if (d == 1 || (d == 2 && shortest >= 8)) return true;
   }
-  return jaro_winkler(a, b) >= 0.94;
+  return jw_may && jaro_winkler(a, b) >= jw_typo;
 }
 
-comparison compare_family(std::string_view p, std::string_view m) {
-  if (p.empty() || m.empty()) return comparison::missing;
-  const std::string pj = joined(p), mj = joined(m);
+comparison compare_family(const roster_index::name& p, const roster_index::name& m) {
+  if (p.normalized.empty() || m.normalized.empty()) return comparison::missing;
+  const std::string_view pj = p.joined, mj = m.joined;
   if (pj == mj) return comparison::exact;
   // Hyphenated and double names: a part of one (2+ letters) is the other or one of its parts.
+  // (Two single names have no part but themselves, and those differ.)
   bool part = false;
   const auto parts_of = [](std::string_view n, std::string_view j, auto&& f) {
     f(j);
     if (token_count(n) > 1) for_each_token(n, f);
   };
-  parts_of(p, pj, [&](std::string_view a) {
-    if (a.size() < 2 || part) return;
-    parts_of(m, mj, [&](std::string_view b) {
-      if (b.size() >= 2 && a == b) part = true;
+  const bool single = p.normalized.size() == pj.size() && m.normalized.size() == mj.size();
+  if (!single) {
+    parts_of(p.normalized, pj, [&](std::string_view a) {
+      if (a.size() < 2 || part) return;
+      parts_of(m.normalized, mj, [&](std::string_view b) {
+        if (b.size() >= 2 && a == b) part = true;
+      });
     });
-  });
+  }
   if (part) return comparison::name_part;
   if (is_typo(pj, mj)) return comparison::typo;
   return comparison::disagree;
 }
 
-comparison compare_given(std::string_view p, std::string_view m, const name_variants& variants) {
-  if (p.empty() || m.empty()) return comparison::missing;
-  const std::string pj = joined(p), mj = joined(m);
+// name_variants::are_variants() on names whose groups were looked up: different, with a group
+// in common (both lists sorted).
+bool are_variants(std::string_view a, std::span<const std::uint32_t> ga, std::string_view b,
+                  std::span<const std::uint32_t> gb) noexcept {
+  if (a == b) return false;
+  for (std::size_t i = 0, j = 0; i < ga.size() && j < gb.size();) {
+    if (ga[i] == gb[j]) return true;
+    if (ga[i] < gb[j])
+      ++i;
+    else
+      ++j;
+  }
+  return false;
+}
+
+comparison compare_given(const roster_index::name& p, const roster_index::name& m) {
+  if (p.normalized.empty() || m.normalized.empty()) return comparison::missing;
+  const std::string_view pj = p.joined, mj = m.joined;
   if (pj == mj) return comparison::exact;
-  const std::string_view pf = first_token(p), mf = first_token(m);
+  const std::string_view pf = first_token(p.normalized), mf = first_token(m.normalized);
   if (pf.size() >= 2 && pf == mf) return comparison::name_part;  // a middle name on one side
-  if (variants.are_variants(pf, mf) || variants.are_variants(pj, mj)) return comparison::nickname;
-  if (is_typo(pj, mj) || (pf.size() >= 4 && mf.size() >= 4 && is_typo(pf, mf)))
+  // Single names (the most) are their own first token: each test once.
+  const bool single = pf.size() == pj.size() && mf.size() == mj.size();
+  if (are_variants(pf, p.first_groups, mf, m.first_groups) ||
+      (!single && are_variants(pj, p.joined_groups, mj, m.joined_groups)))
+    return comparison::nickname;
+  if (is_typo(pj, mj) || (!single && pf.size() >= 4 && mf.size() >= 4 && is_typo(pf, mf)))
     return comparison::typo;
   if ((pf.size() == 1 || mf.size() == 1) && pf.front() == mf.front()) return comparison::initial;
   return comparison::disagree;
@@ -314,6 +444,11 @@ comparison compare_dob(std::uint32_t p, std::uint32_t m) noexcept {
   const std::uint32_t py = p / 10000, my = m / 10000;
   const std::uint32_t pm = p / 100 % 100, pd = p % 100, mm = m / 100 % 100, md = m % 100;
   if (py == my && pm == md && pd == mm) return comparison::month_day_swapped;
+  // One digit changed moves the date by k·10^i, two adjacent digits exchanged by 9k·10^i (k ≤ 9):
+  // any other difference disagrees without comparing digit by digit.
+  std::uint32_t diff = p > m ? p - m : m - p;
+  while (diff % 10 == 0) diff /= 10;
+  if (diff > 9 && (diff > 81 || diff % 9 != 0)) return comparison::disagree;
   std::array<std::uint32_t, 8> a{}, b{};
   std::uint32_t pv = p, mv = m;
   for (std::size_t i = 8; i-- > 0; pv /= 10, mv /= 10) {
@@ -425,56 +560,162 @@ struct scored {
   comparison of(field f) const noexcept { return fields[static_cast<std::size_t>(f)].outcome; }
 };
 
-scored score(const roster_index& index, std::uint32_t position, const roster_index::prepared& p,
-             const match_options& options) {
-  const auto& m = index.prepared_at(position);
-  const auto& w = options.weights;
-  const auto& variants = index.variants();
-  scored s;
-  s.position = position;
+// The patient's names compared with the roster's, by name id, for one match. A block of
+// candidates shares few names (a family and its sound-alikes, the common given names), so each
+// distinct name is compared once per match, not once per member: string comparisons, nickname
+// lookups and edit distances leave the per-candidate cost. The slots are the thread's, reused from
+// one match to the next; a stamp per match says which are current. One at a time per thread.
+class name_comparisons {
+ public:
+  name_comparisons(const roster_index& index, const query& q) : index_(index), q_(q) {
+    tables& t = thread_tables();
+    if (++t.stamp == 0) {  // wrapped: no slot may look current
+      std::fill(t.family.begin(), t.family.end(), slot{});
+      std::fill(t.given.begin(), t.given.end(), slot{});
+      t.stamp = 1;
+    }
+    if (t.family.size() < index.family_name_count()) t.family.resize(index.family_name_count());
+    if (t.given.size() < index.given_name_count()) t.given.resize(index.given_name_count());
+    family_ = t.family.data();
+    given_ = t.given.data();
+    stamp_ = t.stamp;
+  }
+  name_comparisons(const name_comparisons&) = delete;
+  name_comparisons& operator=(const name_comparisons&) = delete;
 
-  comparison fam = compare_family(p.family, m.family);
-  comparison giv = compare_given(p.given, m.given, variants);
-  double names = family_weight(fam, w) + given_weight(giv, w);
+  const query& patient() const noexcept { return q_; }
+
+  // compare_family(patient family, member family), and with the patient's given name instead.
+  comparison family(std::uint32_t id) {
+    slot& s = current(family_[id]);
+    if (s.direct == unknown) s.direct = compare_family(q_.family, index_.family_name(id));
+    return s.direct;
+  }
+  comparison family_crossed(std::uint32_t id) {
+    slot& s = current(family_[id]);
+    if (s.crossed == unknown) s.crossed = compare_family(q_.given, index_.family_name(id));
+    return s.crossed;
+  }
+  // compare_given(patient given, member given), and with the patient's family name instead.
+  comparison given(std::uint32_t id) {
+    slot& s = current(given_[id]);
+    if (s.direct == unknown) s.direct = compare_given(q_.given, index_.given_name(id));
+    return s.direct;
+  }
+  comparison given_crossed(std::uint32_t id) {
+    slot& s = current(given_[id]);
+    if (s.crossed == unknown) s.crossed = compare_given(q_.family, index_.given_name(id));
+    return s.crossed;
+  }
+
+ private:
+  static constexpr auto unknown = static_cast<comparison>(0xFF);
+  struct slot {
+    std::uint32_t stamp = 0;
+    comparison direct = unknown, crossed = unknown;
+  };
+  struct tables {
+    std::vector<slot> family, given;
+    std::uint32_t stamp = 0;
+  };
+  static tables& thread_tables() {
+    thread_local tables t;
+    return t;
+  }
+  slot& current(slot& s) const noexcept {
+    if (s.stamp != stamp_) s = slot{stamp_, unknown, unknown};
+    return s;
+  }
+
+  const roster_index& index_;
+  const query& q_;
+  slot* family_ = nullptr;
+  slot* given_ = nullptr;
+  std::uint32_t stamp_ = 0;
+};
+
+double sex_weight(comparison c, const match_weights& w) noexcept {
+  return c == comparison::exact ? w.sex_exact : c == comparison::disagree ? w.sex_disagree : 0;
+}
+double postal_weight(comparison c, const match_weights& w) noexcept {
+  return c == comparison::exact      ? w.postal_exact
+         : c == comparison::prefix   ? w.postal_prefix
+         : c == comparison::disagree ? w.postal_disagree
+                                     : 0;
+}
+double phone_weight(comparison c, const match_weights& w) noexcept {
+  return c == comparison::exact ? w.phone_exact : c == comparison::disagree ? w.phone_disagree : 0;
+}
+
+// How one member compares with the patient: each field's outcome and the total. The evidence
+// (scored) is written out only for the members that rank.
+struct outcomes {
+  std::array<comparison, field_count> outcome{};
+  bool names_swapped = false;
+  double total = 0;
+
+  comparison of(field f) const noexcept { return outcome[static_cast<std::size_t>(f)]; }
+};
+
+outcomes compare(const roster_index& index, std::uint32_t position, name_comparisons& names,
+                 const match_weights& w) {
+  const auto& m = index.prepared_at(position);
+  const auto& p = names.patient().fields;
+  outcomes o;
+
+  comparison fam = names.family(m.family);
+  comparison giv = names.given(m.given);
   if (fam == comparison::disagree || giv == comparison::disagree) {
     // Given and family exchanged (by the registrar, or by a sender's field order).
-    const comparison fam_x = compare_family(p.given, m.family);
-    const comparison giv_x = compare_given(p.family, m.given, variants);
-    const double crossed = family_weight(fam_x, w) + given_weight(giv_x, w) + w.names_swapped;
-    if (family_agrees(fam_x) && given_agrees(giv_x) && crossed > names) {
-      fam = fam_x;
-      giv = giv_x;
-      names = crossed;
-      s.names_swapped = true;
+    const comparison fam_x = names.family_crossed(m.family);
+    if (family_agrees(fam_x)) {  // rarely: the given name is compared only then
+      const comparison giv_x = names.given_crossed(m.given);
+      const double crossed = family_weight(fam_x, w) + given_weight(giv_x, w) + w.names_swapped;
+      if (given_agrees(giv_x) && crossed > family_weight(fam, w) + given_weight(giv, w)) {
+        fam = fam_x;
+        giv = giv_x;
+        o.names_swapped = true;
+      }
     }
   }
-  const comparison dob = compare_dob(p.birth_date, m.birth_date);
-  const comparison sex = compare_sex(p.sex, m.sex);
-  const comparison postal = compare_postal(p.postal, m.postal);
-  const comparison phone = compare_phone(p.phone, p.phone_digits, m.phone, m.phone_digits);
-
   const auto set = [&](field f, comparison c, double weight) {
-    s.fields[static_cast<std::size_t>(f)] = field_evidence{f, c, weight};
-    s.total += weight;
+    o.outcome[static_cast<std::size_t>(f)] = c;
+    o.total += weight;
   };
   set(field::family, fam, family_weight(fam, w));
   set(field::given, giv, given_weight(giv, w));
-  if (s.names_swapped) s.total += w.names_swapped;
+  if (o.names_swapped) o.total += w.names_swapped;
+  const comparison dob = compare_dob(p.birth_date, m.birth_date);
   set(field::birth_date, dob, dob_weight(dob, w));
-  set(field::sex, sex,
-      sex == comparison::exact      ? w.sex_exact
-      : sex == comparison::disagree ? w.sex_disagree
-                                    : 0);
-  set(field::postal_code, postal,
-      postal == comparison::exact      ? w.postal_exact
-      : postal == comparison::prefix   ? w.postal_prefix
-      : postal == comparison::disagree ? w.postal_disagree
-                                       : 0);
-  set(field::phone, phone,
-      phone == comparison::exact      ? w.phone_exact
-      : phone == comparison::disagree ? w.phone_disagree
-                                      : 0);
+  const comparison sex = compare_sex(p.sex, m.sex);
+  set(field::sex, sex, sex_weight(sex, w));
+  const comparison postal = compare_postal(p.postal, m.postal);
+  set(field::postal_code, postal, postal_weight(postal, w));
+  const comparison phone = compare_phone(p.phone, p.phone_digits, m.phone, m.phone_digits);
+  set(field::phone, phone, phone_weight(phone, w));
+  return o;
+}
+
+scored evidence(std::uint32_t position, const outcomes& o, const match_weights& w) {
+  scored s;
+  s.position = position;
+  s.total = o.total;
+  s.names_swapped = o.names_swapped;
+  const auto set = [&](field f, double (*weight)(comparison, const match_weights&)) {
+    s.fields[static_cast<std::size_t>(f)] = field_evidence{f, o.of(f), weight(o.of(f), w)};
+  };
+  set(field::family, family_weight);
+  set(field::given, given_weight);
+  set(field::birth_date, dob_weight);
+  set(field::sex, sex_weight);
+  set(field::postal_code, postal_weight);
+  set(field::phone, phone_weight);
   return s;
+}
+
+scored score(const roster_index& index, std::uint32_t position, name_comparisons& names,
+             const match_options& options) {
+  return evidence(position, compare(index, position, names, options.weights), options.weights);
 }
 
 candidate to_candidate(const roster_index& index, const scored& s) {
@@ -487,9 +728,13 @@ candidate to_candidate(const roster_index& index, const scored& s) {
   return c;
 }
 
+// The ranking of candidates: the higher total first, then the lower position.
+bool ranks_before(double total, std::uint32_t position, const scored& b) noexcept {
+  if (total != b.total) return total > b.total;
+  return position < b.position;
+}
 bool better(const scored& a, const scored& b) noexcept {
-  if (a.total != b.total) return a.total > b.total;
-  return a.position < b.position;
+  return ranks_before(a.total, a.position, b);
 }
 
 // "name+dob+sex+postal": the fields that agree.
@@ -678,52 +923,123 @@ std::string match_result::describe() const {
 
 // --- The index -----------------------------------------------------------------------------------
 
+namespace {
+
+// Interns the names of a roster while the index is built: each distinct spelling is normalised
+// once, and each distinct normalised name gets one id in `table` (0: the empty name).
+class name_interner {
+ public:
+  using normalizer = std::string (*)(std::string_view);
+  name_interner(std::vector<roster_index::name>& table, normalizer normalize)
+      : table_(table), normalize_(normalize) {
+    table_.push_back({});
+    by_normalized_.emplace("", 0);
+  }
+  // The id of `raw`'s name; `fresh` set when it is new to the table.
+  std::uint32_t intern(std::string_view raw, bool& fresh) {
+    fresh = false;
+    if (const auto it = by_spelling_.find(raw); it != by_spelling_.end()) return it->second;
+    std::string normalized = normalize_(raw);
+    const auto [at, added] =
+        by_normalized_.try_emplace(normalized, static_cast<std::uint32_t>(table_.size()));
+    if (added) {
+      table_.push_back(make_name(std::move(normalized)));
+      fresh = true;
+    }
+    by_spelling_.emplace(std::string(raw), at->second);
+    return at->second;
+  }
+
+ private:
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using map = std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>>;
+  std::vector<roster_index::name>& table_;
+  normalizer normalize_;
+  map by_spelling_, by_normalized_;
+};
+
+}  // namespace
+
 roster_index::roster_index(std::vector<member_record> members, const name_variants& variants)
     : members_(std::move(members)), variants_(&variants) {
   if (members_.size() >= 0xFFFFFFFFu) throw std::length_error("roster_index: too many members");
-  prepared_.reserve(members_.size());
-  postings_.reserve(members_.size() * 8);
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    const auto pos = static_cast<std::uint32_t>(i);
-    const member_record& r = members_[i];
-    prepared p = prepare(r.family, r.given, r.birth_date, r.sex, r.postal_code, r.phone);
 
-    if (std::string id = normalize_id(r.member_id); !id.empty())
-      postings_.push_back({member_id_key(id), pos});
-    for (const identifier& id : r.identifiers) {
-      const std::string system = normalize_system(id.system), value = normalize_id(id.value);
-      if (!system.empty() && !value.empty())
-        postings_.push_back({identifier_key(system, value), pos});
-    }
-    const std::vector<std::string> sounds = name_sounds(p.family);
+  // What the blocking keys need of each distinct name, for the build only.
+  std::vector<std::vector<std::string>> family_sounds(1);  // by family id
+  std::vector<std::string> given_formal(1);                // by given id
+  name_interner families(family_names_, normalize_family), givens(given_names_, normalize_name);
+  // Every member's keys, member after member, until they are placed.
+  std::vector<std::uint64_t> keys;
+  std::vector<std::uint32_t> keys_end;  // where each member's keys end
+  keys.reserve(members_.size() * 7);
+  keys_end.reserve(members_.size());
+  prepared_.reserve(members_.size());
+  for (const member_record& r : members_) {
+    prepared p;
+    bool fresh = false;
+    p.family = families.intern(r.family, fresh);
+    if (fresh) family_sounds.push_back(name_sounds(family_names_.back().normalized));
+    p.given = givens.intern(r.given, fresh);
+    if (fresh)
+      given_formal.emplace_back(variants_->canonical(first_token(given_names_.back().normalized)));
+    prepare_fields(p, r.birth_date, r.sex, r.postal_code, r.phone);
+    prepared_.push_back(p);
+
+    if (!empty_id(r.member_id)) keys.push_back(member_id_key(r.member_id));
+    for (const identifier& id : r.identifiers)
+      if (!trim(id.system).empty() && !empty_id(id.value))
+        keys.push_back(identifier_key(id.system, id.value));
+    const std::vector<std::string>& sounds = family_sounds[p.family];
     if (p.birth_date != 0) {
-      postings_.push_back({dob_key(p.birth_date), pos});
+      keys.push_back(dob_key(p.birth_date));
       for (const std::string& s : sounds)
-        for (std::uint64_t key : sound_date_keys(s, p.birth_date)) postings_.push_back({key, pos});
+        for (std::uint64_t key : sound_date_keys(s, p.birth_date)) keys.push_back(key);
     }
-    if (!p.given.empty()) {
-      const std::string_view formal = variants_->canonical(first_token(p.given));
-      for (const std::string& s : sounds) postings_.push_back({name_key(s, formal), pos});
-    }
-    prepared_.push_back(std::move(p));
+    if (p.given != 0)
+      for (const std::string& s : sounds) keys.push_back(name_key(s, given_formal[p.given]));
+    if (keys.size() >= 0xFFFFFFFFu) throw std::length_error("roster_index: too many postings");
+    keys_end.push_back(static_cast<std::uint32_t>(keys.size()));
   }
-  std::sort(postings_.begin(), postings_.end(), [](const posting& a, const posting& b) {
-    return a.key != b.key ? a.key < b.key : a.member < b.member;
-  });
-  postings_.shrink_to_fit();
+  for (name& n : given_names_) find_groups(n, *variants_);
+
+  // A counting sort by bucket (the key's top bits): count, then place. Placing the members last
+  // to first at each bucket's end keeps each bucket in member order, so a key's members come out
+  // ascending, as the matcher's candidate order expects.
+  const unsigned bucket_bits =
+      std::max(4u, static_cast<unsigned>(std::bit_width(members_.size() * 2)));
+  bucket_shift_ = 64 - bucket_bits;
+  const auto bucket = [&](std::uint64_t key) {
+    return static_cast<std::size_t>(key >> bucket_shift_);
+  };
+  bucket_start_.assign((std::size_t{1} << bucket_bits) + 1, 0);
+  for (std::uint64_t key : keys) ++bucket_start_[bucket(key)];
+  std::uint32_t end = 0;
+  for (std::uint32_t& b : bucket_start_) b = end += b;  // each bucket's end (the last: the total)
+  posting_keys_.resize(keys.size());
+  posting_members_.resize(keys.size());
+  for (auto pos = static_cast<std::uint32_t>(members_.size()); pos-- > 0;) {
+    for (std::uint32_t i = pos == 0 ? 0 : keys_end[pos - 1]; i < keys_end[pos]; ++i) {
+      const std::uint32_t at = --bucket_start_[bucket(keys[i])];
+      posting_keys_[at] = keys[i];
+      posting_members_[at] = pos;
+    }
+  }
 }
 
 void roster_index::collect(std::uint64_t key, std::vector<std::uint32_t>& out) const {
-  auto it = std::lower_bound(postings_.begin(), postings_.end(), key,
-                             [](const posting& p, std::uint64_t k) { return p.key < k; });
-  for (; it != postings_.end() && it->key == key; ++it) out.push_back(it->member);
+  for_each_posting(key, [&](std::uint32_t m) { out.push_back(m); });
 }
 
 candidate score_member(const roster_index& index, std::uint32_t position,
                        const patient_facts& patient, const match_options& options) {
-  const roster_index::prepared p = prepare(patient.family, patient.given, patient.birth_date,
-                                           patient.sex, patient.postal_code, patient.phone);
-  return to_candidate(index, score(index, position, p, options));
+  const query q = prepare_query(patient, index.variants());
+  name_comparisons names(index, q);
+  return to_candidate(index, score(index, position, names, options));
 }
 
 // --- Matching ------------------------------------------------------------------------------------
@@ -737,83 +1053,130 @@ struct id_hit {
 
 void find_identifier_hits(const roster_index& index, const patient_facts& patient,
                           std::vector<id_hit>& hits) {
-  std::vector<std::uint32_t> found;
-  for (const std::string& raw : patient.member_ids) {
-    const std::string id = normalize_id(raw);
-    if (id.empty()) continue;
-    found.clear();
-    index.collect(member_id_key(id), found);
-    for (std::uint32_t m : found)
-      if (normalize_id(index.member(m).member_id) == id) hits.push_back({match_rule::member_id, m});
+  for (const std::string& id : patient.member_ids) {
+    if (empty_id(id)) continue;
+    index.for_each_posting(member_id_key(id), [&](std::uint32_t m) {
+      if (same_id(index.member(m).member_id, id)) hits.push_back({match_rule::member_id, m});
+    });
   }
   for (const identifier& pid : patient.identifiers) {
-    const std::string system = normalize_system(pid.system), value = normalize_id(pid.value);
-    if (system.empty() || value.empty()) continue;  // an MRN without its authority links nothing
-    found.clear();
-    index.collect(identifier_key(system, value), found);
+    // An MRN without its authority links nothing.
+    if (trim(pid.system).empty() || empty_id(pid.value)) continue;
     const match_rule rule =
         is_payer_type(pid.type) ? match_rule::payer_id : match_rule::identifier_link;
-    for (std::uint32_t m : found) {
+    index.for_each_posting(identifier_key(pid.system, pid.value), [&](std::uint32_t m) {
       for (const identifier& mid : index.member(m).identifiers) {
-        if (normalize_system(mid.system) == system && normalize_id(mid.value) == value) {
+        if (same_system(mid.system, pid.system) && same_id(mid.value, pid.value)) {
           hits.push_back({rule, m});
           break;
         }
       }
-    }
+    });
   }
 }
 
-// Members that share a blocking key with the patient, scored, the best first (the first
-// max(max_reported, 2) in order). `truncated`: more than max_candidates were found.
-std::vector<scored> demographic_candidates(const roster_index& index,
-                                           const roster_index::prepared& p,
-                                           const match_options& options, bool& truncated) {
+// The demographic candidates of one match: the best few of the members that share a blocking key
+// with the patient.
+struct ranked {
+  std::vector<scored> best;    // the first max(max_reported, 2) in `better` order
+  std::size_t considered = 0;  // members scored
+  bool truncated = false;      // more than max_candidates were found
+};
+
+// Keeps `best` the k best seen so far (better() is a total order: the result does not depend on
+// the order candidates come in).
+void keep_best(std::vector<scored>& best, std::size_t k, std::uint32_t position, const outcomes& o,
+               const match_weights& w) {
+  if (best.size() == k && !ranks_before(o.total, position, best.back())) return;
+  if (best.size() == k) best.pop_back();
+  const scored s = evidence(position, o, w);
+  best.insert(std::upper_bound(best.begin(), best.end(), s, better), s);
+}
+
+// The members of the patient's blocks, each once. The lists are the thread's, reused from one
+// match to the next; `seen` has bits set for members in `members` only (even after a push_back
+// that threw), and is cleared once they are collected.
+struct candidate_lists {
   std::vector<std::uint32_t> members;
-  const std::vector<std::string> family_sounds = name_sounds(p.family);
-  const std::vector<std::string> given_sounds = name_sounds(p.given);  // swapped names
-  if (p.birth_date != 0) {
-    index.collect(dob_key(p.birth_date), members);
-    const std::uint32_t year = p.birth_date / 10000, month = p.birth_date / 100 % 100,
-                        day = p.birth_date % 100;
-    if (month != day && valid_month_day(day, month))
-      index.collect(dob_key(year * 10000 + day * 100 + month), members);
+  std::vector<std::uint64_t> seen;
+
+  void reset(std::size_t roster_size) {
+    for (std::uint32_t m : members) seen[m / 64] = 0;
+    members.clear();
+    if (seen.size() < (roster_size + 63) / 64) seen.resize((roster_size + 63) / 64);
+  }
+  void add(std::uint32_t m) {
+    std::uint64_t& word = seen[m / 64];
+    const std::uint64_t bit = std::uint64_t{1} << (m % 64);
+    if (word & bit) return;
+    members.push_back(m);
+    word |= bit;
+  }
+};
+
+ranked demographic_candidates(const roster_index& index, name_comparisons& names,
+                              const match_options& options) {
+  const query& p = names.patient();
+  thread_local candidate_lists lists;
+  lists.reset(index.size());
+  const auto add = [&](std::uint64_t key) {
+    index.for_each_posting(key, [&](std::uint32_t m) { lists.add(m); });
+  };
+
+  const std::vector<std::string> family_sounds = name_sounds(p.family.normalized);
+  const std::vector<std::string> given_sounds = name_sounds(p.given.normalized);  // swapped names
+  const std::uint32_t dob = p.fields.birth_date;
+  if (dob != 0) {
+    add(dob_key(dob));
+    const std::uint32_t year = dob / 10000, month = dob / 100 % 100, day = dob % 100;
+    if (month != day && valid_month_day(day, month)) add(dob_key(year * 10000 + day * 100 + month));
     for (const auto* sounds : {&family_sounds, &given_sounds})
       for (const std::string& s : *sounds)
-        for (std::uint64_t key : sound_date_keys(s, p.birth_date)) index.collect(key, members);
+        for (std::uint64_t key : sound_date_keys(s, dob)) add(key);
   } else {
     // Without a birth date nothing can auto-link; the name block finds candidates for review.
-    if (!p.given.empty())
+    if (!p.given.normalized.empty())
       for (const std::string& s : family_sounds)
-        index.collect(name_key(s, index.variants().canonical(first_token(p.given))), members);
-    if (!p.family.empty())
+        add(name_key(s, index.variants().canonical(first_token(p.given.normalized))));
+    if (!p.family.normalized.empty())
       for (const std::string& s : given_sounds)
-        index.collect(name_key(s, index.variants().canonical(first_token(p.family))), members);
+        add(name_key(s, index.variants().canonical(first_token(p.family.normalized))));
   }
-  std::sort(members.begin(), members.end());
-  members.erase(std::unique(members.begin(), members.end()), members.end());
-  truncated = members.size() > options.max_candidates;
-  if (truncated) members.resize(options.max_candidates);
+  std::vector<std::uint32_t>& members = lists.members;
+  for (std::uint32_t m : members) lists.seen[m / 64] = 0;
 
-  std::vector<scored> all;
-  all.reserve(members.size());
-  for (std::uint32_t m : members) all.push_back(score(index, m, p, options));
-  const std::size_t keep = std::min(all.size(), std::max<std::size_t>(options.max_reported, 2));
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
-                    better);
-  return all;
+  ranked out;
+  out.truncated = members.size() > options.max_candidates;
+  if (out.truncated) {
+    // The first max_candidates by position, as a sorted list would keep.
+    std::nth_element(members.begin(),
+                     members.begin() + static_cast<std::ptrdiff_t>(options.max_candidates),
+                     members.end());
+    members.resize(options.max_candidates);
+  }
+  out.considered = members.size();
+  const std::size_t k = std::max<std::size_t>(options.max_reported, 2);
+  out.best.reserve(k + 1);
+  // The members' prepared fields are scattered over the roster: ask for them ahead.
+  constexpr std::size_t ahead = 8;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i + ahead < members.size()) __builtin_prefetch(&index.prepared_at(members[i + ahead]));
+    keep_best(out.best, k, members[i], compare(index, members[i], names, options.weights),
+              options.weights);
+  }
+  return out;
 }
 
 // Whether the best demographic candidate is another member, scoring at least the review
 // threshold and more than the identifier's member (all[0]); if so it is appended to `all`.
-bool fits_another(const roster_index& index, const roster_index::prepared& p,
-                  const match_options& options, std::vector<scored>& all) {
-  bool truncated = false;
-  const std::vector<scored> demo = demographic_candidates(index, p, options, truncated);
-  if (demo.empty() || demo.front().position == all.front().position) return false;
-  if (demo.front().total < options.review_threshold || demo.front().total <= all.front().total)
+bool fits_another(const roster_index& index, name_comparisons& names, const match_options& options,
+                  std::vector<scored>& all) {
+  const ranked demo = demographic_candidates(index, names, options);
+  if (demo.best.empty() || demo.best.front().position == all.front().position) return false;
+  if (demo.best.front().total < options.review_threshold ||
+      demo.best.front().total <= all.front().total)
     return false;
-  all.push_back(demo.front());
+  all.push_back(demo.best.front());
   return true;
 }
 
@@ -838,8 +1201,8 @@ std::string_view rule_reason(match_rule r) noexcept {
 match_result match(const roster_index& index, const patient_facts& patient,
                    const match_options& options) {
   match_result out;
-  const roster_index::prepared p = prepare(patient.family, patient.given, patient.birth_date,
-                                           patient.sex, patient.postal_code, patient.phone);
+  const query p = prepare_query(patient, index.variants());
+  name_comparisons names(index, p);
 
   // 1–3: identifiers.
   std::vector<id_hit> hits;
@@ -854,7 +1217,7 @@ match_result match(const roster_index& index, const patient_facts& patient,
     std::sort(members.begin(), members.end());
     members.erase(std::unique(members.begin(), members.end()), members.end());
     std::vector<scored> all;
-    for (std::uint32_t m : members) all.push_back(score(index, m, p, options));
+    for (std::uint32_t m : members) all.push_back(score(index, m, names, options));
     std::sort(all.begin(), all.end(), better);
     out.rule = rule;
     out.candidates_considered = all.size();
@@ -867,7 +1230,7 @@ match_result match(const roster_index& index, const patient_facts& patient,
     } else if (contradicts(all.front())) {
       out.decision = match_decision::review;
       out.reasons.emplace_back("demographics_conflict");
-    } else if (disagrees(all.front()) && fits_another(index, p, options, all)) {
+    } else if (disagrees(all.front()) && fits_another(index, names, options, all)) {
       // One field disagrees and the demographics fit another member better: a twin or another
       // dependent registered under this member's id.
       out.decision = match_decision::review;
@@ -883,15 +1246,15 @@ match_result match(const roster_index& index, const patient_facts& patient,
 
   // 4: demographics.
   out.rule = match_rule::demographics;
-  bool truncated = false;
-  std::vector<scored> all = demographic_candidates(index, p, options, truncated);
+  const ranked demo = demographic_candidates(index, names, options);
+  const std::vector<scored>& all = demo.best;
   if (all.empty()) {
     out.decision = match_decision::no_match;
     out.reasons.emplace_back("no_candidates");
     return out;
   }
-  const std::size_t keep = std::min(all.size(), std::max<std::size_t>(options.max_reported, 2));
-  out.candidates_considered = all.size();
+  const std::size_t keep = all.size();
+  out.candidates_considered = demo.considered;
   const scored& best = all.front();
   const scored* second = all.size() > 1 ? &all[1] : nullptr;
 
@@ -913,7 +1276,7 @@ match_result match(const roster_index& index, const patient_facts& patient,
     const auto& a = index.prepared_at(best.position);
     const auto& b = index.prepared_at(second->position);
     const bool twins = a.birth_date != 0 && a.birth_date == b.birth_date && a.family == b.family &&
-                       joined(a.given) != joined(b.given);
+                       index.given_name(a.given).joined != index.given_name(b.given).joined;
     why_not.emplace_back(twins ? "twin_conflict" : "close_candidates");
   }
   if (best.total < options.auto_link_threshold) why_not.emplace_back("below_auto_threshold");
@@ -921,7 +1284,7 @@ match_result match(const roster_index& index, const patient_facts& patient,
     why_not.emplace_back("name_not_confirmed");
   if (!dob_agrees(best.of(field::birth_date))) why_not.emplace_back("dob_not_confirmed");
   if (best.of(field::sex) == comparison::disagree) why_not.emplace_back("sex_conflict");
-  if (truncated) why_not.emplace_back("candidates_truncated");
+  if (demo.truncated) why_not.emplace_back("candidates_truncated");
 
   out.decision = why_not.empty() ? match_decision::auto_link : match_decision::review;
   for (std::string& w : why_not) out.reasons.push_back(std::move(w));

@@ -24,11 +24,14 @@
 // nor against, and never counted as agreement.
 //
 // Lifecycle and threads: a roster_index is built once from the roster (a new roster, a new index)
-// and is immutable; match() may be called from any number of threads at once. The index owns its
-// member records. It keeps hash postings (member id, linked identifiers) and blocking keys (birth
-// date; Soundex of a family-name part with two of year, month, day of birth; Soundex of the family
-// name + the given name's formal form, used when the patient has no birth date), so a match
-// touches the few members that share a key, never the whole roster.
+// and is immutable; match() may be called from any number of threads at once (each thread keeps
+// scratch buffers, reused from one match to the next: a bit per member and a slot per distinct
+// name of the largest roster it matched against). The index owns its member records. It keeps
+// hash postings (member id, linked identifiers) and blocking keys (birth date; Soundex of a
+// family-name part with two of year, month, day of birth; Soundex of the family name + the given
+// name's formal form, used when the patient has no birth date), so a match touches the few
+// members that share a key, never the whole roster; and each distinct name once, normalised, so
+// a match compares the patient's names with each distinct name of its candidates once.
 #pragma once
 
 #include "gateway/members/name_variants.hpp"
@@ -36,6 +39,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -186,31 +190,54 @@ class roster_index {
   const member_record& member(std::uint32_t position) const { return members_.at(position); }
   const name_variants& variants() const noexcept { return *variants_; }
   /// Postings held (ids, identifiers, blocking keys): for the benchmark's memory figures.
-  std::size_t posting_count() const noexcept { return postings_.size(); }
+  std::size_t posting_count() const noexcept { return posting_keys_.size(); }
 
+  /// A distinct name of the roster as comparisons see it. A roster repeats a few thousand names,
+  /// so members refer to theirs by id and a match compares each distinct name once.
+  struct name {
+    std::string normalized;  // normalize_name() (family: generational suffixes dropped)
+    std::string joined;      // the same without spaces
+    // Given names: the variant groups (name_variants::groups) of the first token and of joined.
+    std::span<const std::uint32_t> first_groups, joined_groups;
+  };
   /// What matching compares, normalised once per member.
   struct prepared {
-    std::string family;  // normalize_name()
-    std::string given;
+    std::uint32_t family = 0;       // id in family_name(); 0 is the empty name
+    std::uint32_t given = 0;        // id in given_name(); 0 is the empty name
     std::uint32_t birth_date = 0;   // YYYYMMDD, 0 when missing or malformed
-    std::uint8_t sex = 0;           // 0 missing, 1 male, 2 female, 3 other
     std::uint32_t postal = 0;       // 5 digits + 1 (0 when missing)
     std::uint64_t phone = 0;        // up to the last 10 digits
     std::uint8_t phone_digits = 0;  // how many of them (0, or 7–10)
+    std::uint8_t sex = 0;           // 0 missing, 1 male, 2 female, 3 other
   };
   const prepared& prepared_at(std::uint32_t position) const { return prepared_.at(position); }
+  const name& family_name(std::uint32_t id) const { return family_names_.at(id); }
+  const name& given_name(std::uint32_t id) const { return given_names_.at(id); }
+  std::size_t family_name_count() const noexcept { return family_names_.size(); }
+  std::size_t given_name_count() const noexcept { return given_names_.size(); }
 
-  /// Members whose postings carry `key` (see member_matcher.cpp for how keys are made).
+  /// Calls f(position) for each member whose postings carry `key`, in ascending position (see
+  /// member_matcher.cpp for how keys are made).
+  template <class F>
+  void for_each_posting(std::uint64_t key, F&& f) const {
+    if (bucket_start_.empty()) return;  // moved from
+    const std::size_t b = static_cast<std::size_t>(key >> bucket_shift_);
+    for (std::uint32_t i = bucket_start_[b], end = bucket_start_[b + 1]; i < end; ++i)
+      if (posting_keys_[i] == key) f(posting_members_[i]);
+  }
+  /// Members whose postings carry `key`, appended to `out`.
   void collect(std::uint64_t key, std::vector<std::uint32_t>& out) const;
 
  private:
-  struct posting {
-    std::uint64_t key;
-    std::uint32_t member;
-  };
   std::vector<member_record> members_;
   std::vector<prepared> prepared_;
-  std::vector<posting> postings_;  // sorted by key
+  std::vector<name> family_names_, given_names_;
+  // The postings, ordered by bucket (the key's top bits), each bucket in member order: a lookup
+  // reads one bucket of a few postings, no search.
+  std::vector<std::uint64_t> posting_keys_;
+  std::vector<std::uint32_t> posting_members_;
+  std::vector<std::uint32_t> bucket_start_;  // bucket b is [bucket_start_[b], bucket_start_[b + 1])
+  unsigned bucket_shift_ = 63;
   const name_variants* variants_;
 };
 

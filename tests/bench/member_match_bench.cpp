@@ -14,6 +14,7 @@
 #include "tests/unit/member_roster_generator.hpp"
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -31,6 +32,17 @@ namespace {
 std::unique_ptr<gm::roster_index> g_index;
 std::vector<gm::patient_facts> g_demographic;
 std::vector<gm::patient_facts> g_with_id;
+
+// CPU seconds of the process so far (user + system): steadier than wall-clock time on a busy
+// machine.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  const auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
 
 std::string peak_rss() {
   std::ifstream in("/proc/self/status");
@@ -93,10 +105,15 @@ int main(int argc, char** argv) {
     g_with_id.push_back(std::move(p));
   }
   t0 = clock::now();
+  const double cpu0 = cpu_seconds();
   g_index = std::make_unique<gm::roster_index>(std::move(roster));
+  const double cpu1 = cpu_seconds();
   t1 = clock::now();
-  std::printf("built the roster_index (%zu postings) in %.2f s; peak RSS%s\n",
-              g_index->posting_count(), seconds(t1 - t0), peak_rss().c_str());
+  std::printf(
+      "built the roster_index (%zu postings, %zu family and %zu given names) in %.2f s (%.2f s "
+      "CPU); peak RSS%s\n",
+      g_index->posting_count(), g_index->family_name_count(), g_index->given_name_count(),
+      seconds(t1 - t0), cpu1 - cpu0, peak_rss().c_str());
   std::fflush(stdout);
 
   benchmark::Initialize(&argc, argv);
