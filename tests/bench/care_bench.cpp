@@ -15,6 +15,7 @@
 // default 1000000 members). Script: tests/bench/care_bench.sh.
 #include "gateway/care/care_db.hpp"
 #include "gateway/care/care_engine.hpp"
+#include "tests/bench/bench_util.hpp"
 #include "tests/unit/member_roster_generator.hpp"
 
 #include <benchmark/benchmark.h>
@@ -33,18 +34,12 @@ namespace gm = carebridge::gateway::members;
 namespace gc = carebridge::gateway::care;
 namespace ev = carebridge::mappings::event;
 namespace gen = carebridge::test::members;
+namespace bench = carebridge::test::bench;
 
 namespace {
 
 std::unique_ptr<gc::care_engine> g_engine;
 std::vector<ev::clinical_event> g_by_id, g_by_link, g_by_demographics, g_mix;
-
-std::string peak_rss() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return line.substr(6);
-  return " ?";
-}
 
 std::string date_of(int day_offset) {
   // Days after 2026-01-01 (within 2026 for offsets 0..364).
@@ -148,12 +143,7 @@ BENCHMARK(BM_DischargeWithDb);
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t members = 1000000;
-  if (argc > 1 && argv[1][0] != '-') {
-    members = static_cast<std::size_t>(std::strtoull(argv[1], nullptr, 10));
-    --argc;
-    ++argv;
-  }
+  const std::size_t members = bench::members_argument(argc, argv, 1000000);
   using clock = std::chrono::steady_clock;
   const auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
 
@@ -194,7 +184,7 @@ int main(int argc, char** argv) {
   snapshot->index = std::make_unique<gm::roster_index>(std::move(roster));
   auto t1 = clock::now();
   std::printf("roster snapshot: %zu members, 50 groups, built in %.2f s; peak RSS%s\n",
-              snapshot->index->size(), seconds(t1 - t0), peak_rss().c_str());
+              snapshot->index->size(), seconds(t1 - t0), bench::peak_rss().c_str());
 
   g_engine = std::make_unique<gc::care_engine>();
   g_engine->set_roster(snapshot);
@@ -227,7 +217,7 @@ int main(int argc, char** argv) {
   t1 = clock::now();
   std::printf("history: %zu visits of %zu members, %zu learned links, loaded in %.2f s; peak RSS%s\n",
               g_engine->history().size(), g_engine->history().members(), linked.size(),
-              seconds(t1 - t0), peak_rss().c_str());
+              seconds(t1 - t0), bench::peak_rss().c_str());
   for (std::size_t i = 0; i < g_by_id.size(); ++i) {
     const std::size_t k = i % 20;
     g_mix.push_back(k < 12 ? g_by_id[i] : k < 17 ? g_by_link[i] : g_by_demographics[i]);

@@ -11,6 +11,7 @@
 // Run: build/<dir>/tests/bench/carebridge_member_match_bench [members] (Release for figures worth
 // quoting; default 1000000 members).
 #include "gateway/members/member_matcher.hpp"
+#include "tests/bench/bench_util.hpp"
 #include "tests/unit/member_roster_generator.hpp"
 
 #include <benchmark/benchmark.h>
@@ -26,30 +27,13 @@
 
 namespace gm = carebridge::gateway::members;
 namespace gen = carebridge::test::members;
+namespace bench = carebridge::test::bench;
 
 namespace {
 
 std::unique_ptr<gm::roster_index> g_index;
 std::vector<gm::patient_facts> g_demographic;
 std::vector<gm::patient_facts> g_with_id;
-
-// CPU seconds of the process so far (user + system): steadier than wall-clock time on a busy
-// machine.
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  const auto s = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
-  };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
-
-std::string peak_rss() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return line.substr(6);
-  return " ?";
-}
 
 void BM_MatchDemographics(benchmark::State& state) {
   std::size_t i = 0, candidates = 0, links = 0;
@@ -80,12 +64,7 @@ BENCHMARK(BM_MatchMemberId);
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t members = 1000000;
-  if (argc > 1 && argv[1][0] != '-') {
-    members = static_cast<std::size_t>(std::strtoull(argv[1], nullptr, 10));
-    --argc;
-    ++argv;
-  }
+  const std::size_t members = bench::members_argument(argc, argv, 1000000);
   using clock = std::chrono::steady_clock;
   const auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
 
@@ -95,7 +74,7 @@ int main(int argc, char** argv) {
   std::vector<gm::member_record> roster = g.roster(members, given_of);
   auto t1 = clock::now();
   std::printf("generated %zu members in %.2f s; peak RSS%s\n", roster.size(), seconds(t1 - t0),
-              peak_rss().c_str());
+              bench::peak_rss().c_str());
   // Patients drawn before the roster moves into the index.
   for (int i = 0; i < 20000; ++i) {
     const std::size_t pos = g.uniform(roster.size());
@@ -105,15 +84,15 @@ int main(int argc, char** argv) {
     g_with_id.push_back(std::move(p));
   }
   t0 = clock::now();
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = bench::cpu_seconds();
   g_index = std::make_unique<gm::roster_index>(std::move(roster));
-  const double cpu1 = cpu_seconds();
+  const double cpu1 = bench::cpu_seconds();
   t1 = clock::now();
   std::printf(
       "built the roster_index (%zu postings, %zu family and %zu given names) in %.2f s (%.2f s "
       "CPU); peak RSS%s\n",
       g_index->posting_count(), g_index->family_name_count(), g_index->given_name_count(),
-      seconds(t1 - t0), cpu1 - cpu0, peak_rss().c_str());
+      seconds(t1 - t0), cpu1 - cpu0, bench::peak_rss().c_str());
   std::fflush(stdout);
 
   benchmark::Initialize(&argc, argv);
