@@ -255,28 +255,124 @@ boost::system::result<code_tables, table_error> code_tables::from_csv(std::strin
   return out;
 }
 
+namespace {
+// Loads of 8, 4 or 1 bytes (memcpy of a constant size is a plain load).
+inline std::uint64_t load8(const char* p) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+inline std::uint64_t load4(const char* p) noexcept {
+  std::uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+// A multiply-xorshift step per word: the keys are short, and spreading them over the slots is all
+// that is asked of the hash.
+inline std::uint64_t mix(std::uint64_t h, std::uint64_t w) noexcept {
+  h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+  return h ^ (h >> 29);
+}
+// Eight bytes at a time; the last (or only) piece is read as overlapping loads, never byte by byte
+// and never past the end.
+inline std::uint64_t hash_text(std::uint64_t h, std::string_view s) noexcept {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  if (n >= 8) {
+    std::size_t i = 0;
+    for (; i + 8 < n; i += 8) h = mix(h, load8(p + i));
+    h = mix(h, load8(p + n - 8));
+  } else if (n >= 4) {
+    h = mix(h, load4(p) << 32 | load4(p + n - 4));
+  } else if (n > 0) {
+    const auto b = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
+    h = mix(h, b(0) << 16 | b(n / 2) << 8 | b(n - 1));
+  }
+  return mix(h, n);
+}
+}  // namespace
+
+std::uint64_t code_tables::exact_hash(std::string_view table, std::string_view code) noexcept {
+  const std::uint64_t h = hash_text(hash_text(0x243F6A8885A308D3ull, table), code);
+  return h == 0 ? 1 : h;  // 0 marks a free slot
+}
+
+namespace {
+// a == b for n bytes, in words as hash_text reads them (names and codes are too short for a call
+// to memcmp to pay).
+bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 < n; i += 8)
+      if (load8(a + i) != load8(b + i)) return false;
+    return load8(a + n - 8) == load8(b + n - 8);
+  }
+  if (n >= 4) return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+bool same_key(std::string_view key, std::uint32_t table_size, std::string_view table,
+              std::string_view code) noexcept {
+  return table_size == table.size() && key.size() == table.size() + code.size() &&
+         same_bytes(key.data(), table.data(), table.size()) &&
+         same_bytes(key.data() + table.size(), code.data(), code.size());
+}
+}  // namespace
+
+const coding* code_tables::find_exact(std::string_view table,
+                                      std::string_view code) const noexcept {
+  if (exact_hashes_.empty()) return nullptr;
+  const std::uint64_t h = exact_hash(table, code);
+  const std::size_t mask = exact_hashes_.size() - 1;
+  for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+    const std::uint64_t slot = exact_hashes_[i];
+    if (slot == 0) return nullptr;
+    if (slot == h) {
+      const exact_row& r = exact_rows_[i];
+      if (same_key(r.key, r.table_size, table, code)) return &r.value;
+    }
+  }
+}
+
 void code_tables::index(std::string_view table, std::string_view code, const coding& target) {
-  std::string key;
-  key.reserve(table.size() + 1 + code.size());
-  key.append(table).push_back('\0');
-  key.append(code);
-  exact_.insert_or_assign(std::move(key), target);
+  if (2 * (exact_count_ + 1) > exact_hashes_.size()) {
+    std::vector<std::uint64_t> old_hashes = std::move(exact_hashes_);
+    std::vector<exact_row> old_rows = std::move(exact_rows_);
+    const std::size_t size = old_hashes.empty() ? 256 : 2 * old_hashes.size();
+    exact_hashes_.assign(size, 0);
+    exact_rows_.assign(size, exact_row{});
+    for (std::size_t j = 0; j < old_hashes.size(); ++j) {
+      if (old_hashes[j] == 0) continue;
+      std::size_t i = static_cast<std::size_t>(old_hashes[j]) & (size - 1);
+      while (exact_hashes_[i] != 0) i = (i + 1) & (size - 1);
+      exact_hashes_[i] = old_hashes[j];
+      exact_rows_[i] = std::move(old_rows[j]);
+    }
+  }
+  const std::uint64_t h = exact_hash(table, code);
+  const std::size_t mask = exact_hashes_.size() - 1;
+  std::size_t i = static_cast<std::size_t>(h) & mask;
+  for (; exact_hashes_[i] != 0; i = (i + 1) & mask) {
+    exact_row& r = exact_rows_[i];
+    if (exact_hashes_[i] == h && same_key(r.key, r.table_size, table, code)) {
+      r.value = target;  // a row replaced (a sender's override of a built-in one)
+      return;
+    }
+  }
+  exact_row& r = exact_rows_[i];
+  exact_hashes_[i] = h;
+  r.table_size = static_cast<std::uint32_t>(table.size());
+  r.key.reserve(table.size() + code.size());
+  r.key.append(table).append(code);
+  r.value = target;
+  ++exact_count_;
 }
 
 const coding* code_tables::find(std::string_view table, std::string_view code) const {
-  char buf[128];
-  if (table.size() + 1 + code.size() <= sizeof buf) {
-    // (memcpy from an empty view's null pointer is undefined, even for no bytes)
-    if (!table.empty()) std::memcpy(buf, table.data(), table.size());
-    buf[table.size()] = '\0';
-    if (!code.empty()) std::memcpy(buf + table.size() + 1, code.data(), code.size());
-    if (auto hit = exact_.find(std::string_view(buf, table.size() + 1 + code.size()));
-        hit != exact_.end())
-      return &hit->second;
-  }
+  if (const coding* hit = find_exact(table, code)) return hit;
   if (auto t = tables_.find(table); t != tables_.end()) {
+    // (An exact match would have been found above: the hash table holds every row.)
     const table_rows& rows = t->second;
-    if (auto exact = rows.find(code); exact != rows.end()) return &exact->second;
     if (auto near = rows.lower_bound(ci_less::folded{code});
         near != rows.end() && ci_less::compare_folded(near->first, code) == 0) {
       return &near->second;

@@ -22,7 +22,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace carebridge::mappings::fhir {
@@ -127,19 +126,22 @@ class code_tables {
   using table_rows = std::map<std::string, coding, ci_less>;
   std::map<std::string, table_rows, std::less<>> tables_;
 
-  // The exact matches again, keyed "table\0code" in a hash table: nearly every lookup is one (a
-  // code as the table has it), and the mapper makes dozens per message. Holds copies, so a copied
-  // code_tables is consistent without rebuilding anything.
-  struct key_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const noexcept {
-      // FNV-1a: keys are a table name and a short code, and this runs dozens of times a message.
-      std::uint64_t h = 14695981039346656037ull;
-      for (char c : k) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-      return static_cast<std::size_t>(h);
-    }
+  // The exact matches again, in an open-addressing hash table keyed on (table, code): nearly every
+  // lookup is one (a code as the table has it), and the mapper makes dozens per message. The hash
+  // reads eight bytes at a time and the key is never assembled for a lookup. The hashes sit in an
+  // array of their own (a probe reads a few of them, in one cache line) and a row's text is
+  // compared only when its hash is equal. Holds copies, so a copied code_tables is consistent
+  // without rebuilding anything.
+  struct exact_row {
+    std::uint32_t table_size = 0;  // key = table + code, one string
+    std::string key;
+    coding value;
   };
-  std::unordered_map<std::string, coding, key_hash, std::equal_to<>> exact_;
+  std::vector<std::uint64_t> exact_hashes_;  // power-of-two size, at most half full; 0: free slot
+  std::vector<exact_row> exact_rows_;        // the row of each slot
+  std::size_t exact_count_ = 0;
+  static std::uint64_t exact_hash(std::string_view table, std::string_view code) noexcept;
+  const coding* find_exact(std::string_view table, std::string_view code) const noexcept;
   void index(std::string_view table, std::string_view code, const coding& target);
 };
 

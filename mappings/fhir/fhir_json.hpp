@@ -21,6 +21,10 @@
 #include <string>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 
 namespace carebridge::mappings::fhir {
 
@@ -242,55 +246,104 @@ class json_out {
     done(p, true);
   }
 
-  // True when one of the 8 bytes of x needs an escape: a control character (< 0x20), '"' or '\'.
-  static bool special8(std::uint64_t x) {
-    constexpr std::uint64_t ones = 0x0101010101010101ull;
-    constexpr std::uint64_t highs = 0x8080808080808080ull;
-    auto zero_byte = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
-    const std::uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+  // True when one of the bytes of x needs an escape: a control character (< 0x20), '"' or '\'.
+  // (The usual "has a zero byte" test on x, x ^ '"' and x ^ '\', and on x - 0x20 for "below".)
+  template <class U>
+  static bool special_word(U x) {
+    constexpr U ones = static_cast<U>(0x0101010101010101ull);
+    constexpr U highs = static_cast<U>(0x8080808080808080ull);
+    auto zero_byte = [](U v) { return static_cast<U>((v - ones) & ~v & highs); };
+    const U below_space = static_cast<U>((x - ones * 0x20) & ~x & highs);
     return (below_space | zero_byte(x ^ (ones * '"')) | zero_byte(x ^ (ones * '\\'))) != 0;
   }
+#if defined(__SSE2__)
+  static bool special16(__m128i v) {
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);  // v <= 0x1F
+    const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    return _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))) != 0;
+  }
+#endif
 
   // Writes `s` escaped at out (which has room for 6 bytes per input byte) and returns the end.
-  // Eight bytes at a time are checked and copied (text that needs no escape is nearly all of it,
-  // and most values are too short for a call to memcpy to pay); the byte that stops a block is
-  // written on its own, escaped when it must be.
+  // Text that needs no escape is nearly all of it, and most values are short (codes, dates, ids):
+  // the value is checked and copied in whole words — 16, 8 or 4 bytes, the last one overlapping the
+  // one before instead of a loop over the remaining bytes — and only a value that holds a byte to
+  // escape is written again, byte by byte.
   static char* escaped(char* out, std::string_view s) {
-    const char* p = s.data();
-    const char* const end = p + s.size();
-    for (;;) {
-      while (end - p >= 8) {
+    const char* const p = s.data();
+    const std::size_t n = s.size();
+    if (n >= 8) {
+      std::size_t i = 0;
+#if defined(__SSE2__)
+      if (n >= 16) {
+        for (; i + 16 < n; i += 16) {
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+          if (special16(v)) return escaped_slowly(out, s);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);
+        }
+        const __m128i last = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16));
+        if (special16(last)) return escaped_slowly(out, s);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n - 16), last);
+        return out + n;
+      }
+#endif
+      for (; i + 8 < n; i += 8) {
         std::uint64_t x;
-        std::memcpy(&x, p, 8);
-        if (special8(x)) break;
-        std::memcpy(out, &x, 8);
-        out += 8;
-        p += 8;
+        std::memcpy(&x, p + i, 8);
+        if (special_word(x)) return escaped_slowly(out, s);
+        std::memcpy(out + i, &x, 8);
       }
-      // Fewer than 8 bytes left, or a block with a byte to escape: one byte at a time up to the
-      // end of that block.
-      const char* const stop = end - p >= 8 ? p + 8 : end;
-      for (; p != stop; ++p) {
-        const char e = json_detail::escapes.e[static_cast<unsigned char>(*p)];
-        if (e == 0) {
-          *out++ = *p;
-          continue;
-        }
-        *out++ = '\\';
-        if (e == 'u') {
-          static constexpr char hex[] = "0123456789ABCDEF";
-          const auto c = static_cast<unsigned char>(*p);
-          *out++ = 'u';
-          *out++ = '0';
-          *out++ = '0';
-          *out++ = hex[c >> 4];
-          *out++ = hex[c & 0xF];
-        } else {
-          *out++ = e;
-        }
-      }
-      if (p == end) return out;
+      std::uint64_t x;
+      std::memcpy(&x, p + n - 8, 8);
+      if (special_word(x)) return escaped_slowly(out, s);
+      std::memcpy(out + n - 8, &x, 8);
+      return out + n;
     }
+    if (n >= 4) {
+      std::uint32_t a, b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + n - 4, 4);
+      if (special_word(a) || special_word(b)) return escaped_slowly(out, s);
+      std::memcpy(out, &a, 4);
+      std::memcpy(out + n - 4, &b, 4);
+      return out + n;
+    }
+    if (n > 0) {  // 1 to 3 bytes: the first, the middle and the last one (some the same)
+      const char a = p[0], b = p[n / 2], c = p[n - 1];
+      const auto& e = json_detail::escapes.e;
+      if ((e[static_cast<unsigned char>(a)] | e[static_cast<unsigned char>(b)] |
+           e[static_cast<unsigned char>(c)]) != 0)
+        return escaped_slowly(out, s);
+      out[0] = a;
+      out[n / 2] = b;
+      out[n - 1] = c;
+    }
+    return out + n;
+  }
+
+  // One byte at a time, escaping where RapidJSON does.
+  static char* escaped_slowly(char* out, std::string_view s) {
+    for (const char c : s) {
+      const char e = json_detail::escapes.e[static_cast<unsigned char>(c)];
+      if (e == 0) {
+        *out++ = c;
+        continue;
+      }
+      *out++ = '\\';
+      if (e == 'u') {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        const auto u = static_cast<unsigned char>(c);
+        *out++ = 'u';
+        *out++ = '0';
+        *out++ = '0';
+        *out++ = hex[u >> 4];
+        *out++ = hex[u & 0xF];
+      } else {
+        *out++ = e;
+      }
+    }
+    return out;
   }
 
   std::string out_;

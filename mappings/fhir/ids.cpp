@@ -1,6 +1,10 @@
 #include "mappings/fhir/ids.hpp"
 
-#include <openssl/evp.h>
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but EVP's provider dispatch
+// (init, final, cleanse) costs more than hashing one of our keys, and a Bundle needs a score of
+// them: the direct functions are used, the same SHA-256 of the same bytes.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include <array>
 #include <cstring>
@@ -12,18 +16,11 @@ namespace carebridge::mappings::fhir {
 uuid_text derived_uuid(std::string_view resource_type,
                        std::initializer_list<std::string_view> key) {
   // The hashed text: each part with a 4-byte big-endian length before it, so ("ab","c") and
-  // ("a","bc") differ. It is built in one buffer and hashed in one update; the digest is fetched
-  // once and the context reused per thread (a Bundle needs a score of ids: the per-call set-up
-  // would cost more than the hashing).
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  struct ctx_holder {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~ctx_holder() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local ctx_holder holder;
+  // ("a","bc") differ. It is built in one buffer (on the stack for the usual key) and hashed in one
+  // update.
   std::size_t total = 4 + resource_type.size();
   for (std::string_view part : key) total += 4 + part.size();
-  std::array<unsigned char, 512> small{};
+  std::array<unsigned char, 512> small;  // not cleared: only the bytes written are read
   std::vector<unsigned char> large;
   unsigned char* buf = small.data();
   if (total > small.size()) {
@@ -42,12 +39,9 @@ uuid_text derived_uuid(std::string_view resource_type,
   };
   feed(resource_type);
   for (std::string_view part : key) feed(part);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  if (sha256 == nullptr || holder.ctx == nullptr ||
-      EVP_DigestInit_ex2(holder.ctx, sha256, nullptr) != 1 ||
-      EVP_DigestUpdate(holder.ctx, buf, total) != 1 ||
-      EVP_DigestFinal_ex(holder.ctx, md, &md_len) != 1)
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256_CTX ctx;
+  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, buf, total) != 1 || SHA256_Final(md, &ctx) != 1)
     throw std::runtime_error("SHA-256 unavailable");
   md[6] = static_cast<unsigned char>((md[6] & 0x0F) | 0x80);  // version 8
   md[8] = static_cast<unsigned char>((md[8] & 0x3F) | 0x80);  // variant 10

@@ -145,35 +145,37 @@ class arena {
     return {p, n};
   }
   std::string& scratch() { return scratch_; }
+  /// For containers that live as long as the conversion (std::pmr::vector): no heap allocation.
+  std::pmr::memory_resource* memory() { return &pool_; }
 
-  /// Component c of e. The mapper reads several components of one element in a row (CX.1, CX.4,
-  /// CX.5; XCN.1 to XCN.13), so the last two elements asked about are kept split into their
-  /// components: one pass over each instead of a scan from its start per component.
-  element component(const element& e, std::uint32_t c) {
-    if (e.empty() || c == 0) return {};
-    for (split& s : splits_) {
+  /// An element split into its components. The mapper reads several components of one element in
+  /// a row (CX.1, CX.4, CX.5; XCN.1 to XCN.13), so the last two elements asked about are kept
+  /// split: one pass over each instead of a scan from its start per component. The same pass looks
+  /// for the escape character and the sub-component separator, so that the components of an
+  /// element without them (nearly all) are used as they are, with no scan of their own.
+  struct split {
+    std::string_view raw;
+    element::level depth = element::level::field;
+    element::split_info info;
+    std::uint32_t count = 0;
+    std::array<element, 24> parts;
+  };
+  /// e split into its components: the split kept from an earlier call, else a new one in place of
+  /// the older of the two kept.
+  const split& split_of(const element& e) {
+    for (const split& s : splits_) {
       if (s.raw.data() == e.raw().data() && s.raw.size() == e.raw().size() && s.depth == e.depth())
-        return s.at(e, c);
+        return s;
     }
     split& s = splits_[next_];
     next_ ^= 1u;
     s.raw = e.raw();
     s.depth = e.depth();
-    s.count = e.components(s.parts.data(), static_cast<std::uint32_t>(s.parts.size()));
-    return s.at(e, c);
+    s.count = e.components(s.parts.data(), static_cast<std::uint32_t>(s.parts.size()), &s.info);
+    return s;
   }
 
  private:
-  struct split {
-    std::string_view raw;
-    element::level depth = element::level::field;
-    std::uint32_t count = 0;
-    std::array<element, 24> parts;
-    element at(const element& e, std::uint32_t c) const {
-      if (c > count) return {};
-      return c <= parts.size() ? parts[c - 1] : e.component(c);
-    }
-  };
   alignas(std::max_align_t) char initial_[8192];
   std::pmr::monotonic_buffer_resource pool_;
   std::string scratch_;
@@ -197,6 +199,11 @@ std::string_view keep(std::string_view s) { return current_arena->keep(s); }
 std::string_view concat(std::initializer_list<std::string_view> parts) {
   return current_arena->concat(parts);
 }
+/// An empty vector in the arena.
+template <class T>
+std::pmr::vector<T> arena_vector() {
+  return std::pmr::vector<T>(current_arena->memory());
+}
 
 std::string_view text(const element& e) {
   if (e.empty() || e.is_null()) return {};
@@ -204,11 +211,28 @@ std::string_view text(const element& e) {
   const std::string_view v = e.decoded(scratch);
   return v.data() == scratch.data() ? keep(v) : v;
 }
-std::string_view comp(const element& e, std::uint32_t c) {
-  return text(current_arena->component(e, c));
+/// text() of a part of a split element: its raw text when the element holds no escape character.
+std::string_view text(const element& e, bool escapes) {
+  if (escapes) return text(e);
+  const std::string_view raw = e.raw();
+  return raw == "\"\"" ? std::string_view() : raw;  // the HL7 null
 }
-std::string_view sub(const element& e, std::uint32_t c, std::uint32_t s) {
-  return text(current_arena->component(e, c).subcomponent(s));
+/// The text of component c of e (comp), of its sub-component s (sub).
+std::string_view comp(const element& e, std::uint32_t c) {
+  if (e.empty() || c == 0) return {};
+  const arena::split& s = current_arena->split_of(e);
+  if (c > s.count) return {};
+  if (c > s.parts.size()) return text(e.component(c), s.info.escapes);
+  return text(s.parts[c - 1], s.info.escapes);
+}
+std::string_view sub(const element& e, std::uint32_t c, std::uint32_t sc) {
+  if (e.empty() || c == 0) return {};
+  const arena::split& s = current_arena->split_of(e);
+  if (c > s.count) return {};
+  const element part = c <= s.parts.size() ? s.parts[c - 1] : e.component(c);
+  if (!s.info.subcomponents)  // the component is its only sub-component
+    return sc == 1 ? text(part, s.info.escapes) : std::string_view();
+  return text(part.subcomponent(sc), s.info.escapes);
 }
 std::string_view trim(std::string_view s) {
   auto blank = [](char c) { return c == ' ' || c == '\t'; };
@@ -221,35 +245,59 @@ std::string_view trim(std::string_view s) {
 /// a range-for; nothing is allocated.
 class repetitions {
  public:
-  explicit repetitions(const element& field) : field_(field), count_(field.repetition_count()) {}
+  explicit repetitions(const element& field) : field_(field) {}
+  /// Walks the field once, piece by piece (not repetition(r) for r = 1, 2…, each a scan from the
+  /// field's start).
   class iterator {
    public:
-    iterator(const repetitions* owner, std::uint32_t r) : owner_(owner), r_(r) { settle(); }
-    element operator*() const { return owner_->field_.repetition(r_); }
+    iterator(const element& field, bool at_end) : msg_(field.owner()) {
+      if (at_end || field.empty() || msg_ == nullptr) return;
+      rest_ = field.raw();
+      if (field.depth() == element::level::field) {
+        sep_ = msg_->delims().repetition;
+      } else {  // not a field: one repetition, the element itself
+        whole_ = true;
+        level_ = field.depth();
+      }
+      more_ = true;
+      done_ = false;
+      next();
+    }
+    element operator*() const { return {current_, msg_, level_}; }
     iterator& operator++() {
-      ++r_;
-      settle();
+      next();
       return *this;
     }
-    bool operator!=(const iterator& o) const { return r_ != o.r_; }
+    bool operator!=(const iterator& o) const { return done_ != o.done_; }
 
    private:
-    void settle() {
-      while (r_ <= owner_->count_) {
-        const element rep = owner_->field_.repetition(r_);
-        if (!rep.empty() && !rep.is_null()) return;
-        ++r_;
+    // The next repetition that holds something (empty ones and the HL7 null are skipped); past the
+    // last one, done_.
+    void next() {
+      while (more_) {
+        current_ = whole_ ? rest_ : hl7::nth_piece(rest_, sep_, 1);
+        if (current_.size() < rest_.size()) {
+          rest_.remove_prefix(current_.size() + 1);
+        } else {
+          more_ = false;
+        }
+        if (!current_.empty() && current_ != "\"\"") return;
       }
+      done_ = true;
     }
-    const repetitions* owner_;
-    std::uint32_t r_;
+    const hl7::message* msg_;
+    std::string_view rest_, current_;
+    char sep_ = '\0';
+    bool whole_ = false;
+    element::level level_ = element::level::repetition;
+    bool more_ = false;  // pieces left after current_
+    bool done_ = true;   // past the last repetition (the end iterator's state)
   };
-  iterator begin() const { return {this, 1}; }
-  iterator end() const { return {this, count_ + 1}; }
+  iterator begin() const { return {field_, false}; }
+  iterator end() const { return {field_, true}; }
 
  private:
   element field_;
-  std::uint32_t count_;
 };
 
 std::optional<double> number(std::string_view s) {
@@ -285,7 +333,7 @@ struct context {
   std::vector<unmapped_code> unmapped;
   std::vector<std::string> notes;
   std::vector<resource_json> resources;
-  std::vector<struct identifier_value> pid3;  // PID-3, read once (pid3_ids())
+  std::pmr::vector<struct identifier_value> pid3;  // PID-3, read once (pid3_ids()), in the arena
   bool pid3_read = false;
 
   // A message misses a handful of codes at most, and makes a score of resources: linear scans.
@@ -311,27 +359,69 @@ struct context {
   }
   /// A writer for one resource, on the buffer the last one gave back.
   json_out writer() { return json_out::reusing(std::move(json_buffer)); }
-  std::string json_buffer = std::string(4096, '\0');
+  std::string json_buffer = spare_json_buffer();
   /// True when a resource of this type and id is written already (the same practitioner is often
   /// the attending and the admitting doctor; the caller can skip writing it again).
   bool has(std::string_view type, std::string_view id) const {
     for (const resource_json& r : resources)
-      if (r.id == id && r.type == type)
-        return true;
+      if (same_id(r.id, id) && r.type == type) return true;
     return false;
+  }
+  // Ids are UUIDs: their first eight bytes nearly always tell two apart, without a call to memcmp.
+  static bool same_id(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    if (a.size() >= 8) {
+      std::uint64_t x, y;
+      std::memcpy(&x, a.data(), 8);
+      std::memcpy(&y, b.data(), 8);
+      if (x != y) return false;
+    }
+    return a == b;
+  }
+
+  // The resource writers' buffer is kept per thread from one convert() to the next (a few
+  // kilobytes, allocated and cleared once instead of once per message); an unusually large one
+  // is let go.
+  static std::string& kept_json_buffer() {
+    thread_local std::string kept;
+    return kept;
+  }
+  static std::string spare_json_buffer() {
+    std::string b = std::move(kept_json_buffer());
+    if (b.size() < 4096) b.assign(4096, '\0');
+    return b;
+  }
+  ~context() {
+    if (json_buffer.size() <= (64u << 10)) kept_json_buffer() = std::move(json_buffer);
   }
 
   /// A v2 date/time as FHIR dateTime in the sender's zone. `where` names the field for the note.
   std::string_view datetime(std::string_view dtm, std::string_view where) {
     if (dtm.empty()) return {};
-    bool degraded = false;
-    bool invalid = false;
-    const auto dt = fhir_datetime_of(dtm, tz, &degraded, &invalid);
-    if (degraded)
+    // A message repeats its times (the admission time in PV1-44, PV2-8 and every DG1-5): the last
+    // one converted is kept, and the same text is not parsed and zoned again.
+    if (dtm != last_dtm.text) {
+      bool degraded = false;
+      bool invalid = false;
+      const auto dt = fhir_datetime_of(dtm, tz, &degraded, &invalid);
+      last_dtm = {dtm, dt ? written(*dt) : std::string_view(), degraded, invalid};
+    }
+    if (last_dtm.degraded)
       note(std::string(where) + " has no UTC offset and the facility has no time zone: date only");
-    if (invalid) note(std::string(where) + " is not a valid date/time: left out");
-    return dt ? written(*dt) : std::string_view();
+    if (last_dtm.invalid) note(std::string(where) + " is not a valid date/time: left out");
+    return last_dtm.fhir;
   }
+  struct converted_dtm {
+    std::string_view text, fhir;  // the v2 text (a view of the message) and its FHIR dateTime
+    bool degraded = false, invalid = false;
+  };
+  converted_dtm last_dtm = {};
+  struct named_practitioner {
+    std::string_view raw;  // the XCN as sent
+    element::level depth = element::level::field;
+    std::string_view id;  // what practitioner() gave for it
+  };
+  named_practitioner last_xcn = {};
   std::string_view date(std::string_view dtm, std::string_view where) {
     if (dtm.empty()) return {};
     bool invalid = false;
@@ -771,8 +861,20 @@ std::string_view organization_for_facility(context& cx) {
   return id;
 }
 
+std::string_view write_practitioner(context& cx, const element& e);
+
 /// XCN → Practitioner resource; returns its id (empty when there is nothing to identify it).
 std::string_view practitioner(context& cx, const element& e) {
+  // One doctor is often named twice in a row (the attending and the admitting one, PV1-7 and
+  // PV1-17): the same XCN text gives the same id, and the resource is written already.
+  if (cx.last_xcn.depth == e.depth() && !e.empty() && e.raw() == cx.last_xcn.raw)
+    return cx.last_xcn.id;
+  const std::string_view id = write_practitioner(cx, e);
+  cx.last_xcn = {e.raw(), e.depth(), id};
+  return id;
+}
+
+std::string_view write_practitioner(context& cx, const element& e) {
   const std::string_view value = trim(comp(e, 1));
   const std::string_view family = comp(e, 2).empty() ? std::string_view() : sub(e, 2, 1);
   const std::string_view given = comp(e, 3);
@@ -807,7 +909,7 @@ std::string_view practitioner(context& cx, const element& e) {
 
 /// PID-3's repetitions as identifiers, read once per message (the key, the event and the Patient
 /// all want them).
-const std::vector<identifier_value>& pid3_ids(context& cx, const indexed_segment& pid) {
+const std::pmr::vector<identifier_value>& pid3_ids(context& cx, const indexed_segment& pid) {
   if (!cx.pid3_read) {
     for (const element& rep : repetitions(pid.field(3))) cx.pid3.push_back(read_cx(cx, rep));
     cx.pid3_read = true;
@@ -831,6 +933,7 @@ std::string_view patient_id_for(const context& cx, const identifier_value& key) 
 }
 
 void fill_event_patient(context& cx, const indexed_segment& pid, event::clinical_event& ev) {
+  ev.patient_ids.reserve(pid3_ids(cx, pid).size());
   for (const identifier_value& id : pid3_ids(cx, pid)) {
     if (id.value.empty()) continue;
     ev.patient_ids.push_back(event_id(id));
@@ -888,7 +991,7 @@ std::string_view write_patient(context& cx, const indexed_segment& pid,
 
   write_names(j, cx, pid.field(5));
 
-  std::vector<telecom_value> telecoms;
+  auto telecoms = arena_vector<telecom_value>();
   for (const element& rep : repetitions(pid.field(13)))
     telecoms.push_back(read_xtn(cx, rep, "home"));
   for (const element& rep : repetitions(pid.field(14)))
@@ -976,8 +1079,8 @@ identifier_value visit_of(context& cx, const indexed_segment& pv1) {
 
 struct diagnosis_entry {
   std::string_view condition_id;
-  std::string use;  // diagnosis-role code
-  std::string use_system;
+  std::string_view use;  // diagnosis-role code
+  std::string_view use_system;
   std::optional<int> rank;
 };
 
@@ -1093,7 +1196,7 @@ std::string_view write_encounter(context& cx, const encounter_inputs& in) {
     const char* type;
     const char* display;
   };
-  std::vector<participant> participants;
+  auto participants = arena_vector<participant>();
   const std::pair<std::uint32_t, std::pair<const char*, const char*>> roles[] = {
       {7, {"ATND", "attender"}},
       {8, {"REF", "referrer"}},
@@ -1110,7 +1213,9 @@ std::string_view write_encounter(context& cx, const encounter_inputs& in) {
   const std::string_view prior_location_id = location(cx, pv1->field(6), in.org_id);
 
   // Diagnoses.
-  std::vector<diagnosis_entry> diagnoses;
+  auto diagnoses = arena_vector<diagnosis_entry>();
+  ev.diagnoses.reserve(cx.m.count("DG1"));
+  ev.procedures.reserve(cx.m.count("PR1"));
   for (const indexed_segment& dg1_segment : segments_named(cx.m, "DG1")) {
     const indexed_segment* const dg1 = &dg1_segment;
     const cwe_value code = read_cwe(cx, dg1->field(3));
@@ -1459,7 +1564,7 @@ void write_related_people(context& cx, std::string_view patient_id) {
       write_concept_list(j, "relationship", cx.table_coding(table::relationship, "0063", relation));
     }
     write_names(j, cx, nk1->field(2));
-    std::vector<telecom_value> telecoms;
+    auto telecoms = arena_vector<telecom_value>();
     for (const element& rep : repetitions(nk1->field(5)))
       telecoms.push_back(read_xtn(cx, rep, "home"));
     for (const element& rep : repetitions(nk1->field(6)))
@@ -1644,7 +1749,7 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
              {},
              {},
              {},
-             {},
+             arena_vector<identifier_value>(),
              false};
   cx.resources.reserve(32);
 
@@ -1727,8 +1832,8 @@ boost::system::result<conversion> convert(const hl7v2::message& msg,
   b.field("resourceType", "Bundle");
   if (!msg.control_id().empty()) {
     b.begin_object("identifier");
-    b.field("system", std::string(local_prefix) + urn_part(cx.facility) + ":message");
-    b.field("value", std::string(msg.control_id()));
+    b.field("system", concat({local_prefix, urn_part(cx.facility), ":message"}));
+    b.field("value", msg.control_id());
     b.end_object();
   }
   b.field("type", "transaction");

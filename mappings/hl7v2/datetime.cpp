@@ -33,7 +33,10 @@ boost::system::result<hl7_datetime> parse_datetime(std::string_view text) {
 
   // Split off the offset: the last '+' or '-' (a date never contains one).
   std::string_view body = text;
-  const std::size_t sign = text.find_first_of("+-");
+  // (A loop: find_first_of would call memchr on "+-" once per character of the text.)
+  std::size_t sign = 0;
+  while (sign < text.size() && text[sign] != '+' && text[sign] != '-') ++sign;
+  if (sign == text.size()) sign = std::string_view::npos;
   if (sign != std::string_view::npos) {
     body = text.substr(0, sign);
     const std::string_view off = text.substr(sign + 1);

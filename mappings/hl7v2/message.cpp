@@ -223,23 +223,76 @@ element element::component(std::uint32_t c) const {
   return {};
 }
 
-std::uint32_t element::components(element* out, std::uint32_t n) const {
+std::uint32_t element::components(element* out, std::uint32_t n, split_info* info) const {
+  if (info != nullptr) *info = {};
   if (msg_ == nullptr) return 0;
+  const delimiters& d = msg_->delims();
   switch (level_) {
-    case level::field: return repetition(1).components(out, n);
+    case level::field:
     case level::repetition: {
-      if (raw_.empty()) return 0;
-      const char cs = msg_->delims().component;
+      // One pass: the component separators, the escape character, the sub-component separator
+      // and, in a field, the end of its first repetition (what repetition(1) would look for).
+      const bool field = level_ == level::field;
+      const char* const begin = raw_.data();
+      std::size_t size = raw_.size();
       std::uint32_t count = 0;
-      const char* p = raw_.data();
-      const char* const end = p + raw_.size();
-      const char* start = p;
-      for (;; ++p) {
-        if (p != end && *p != cs) continue;
-        if (count < n) out[count] = {{start, static_cast<std::size_t>(p - start)}, msg_, level::component};
+      std::size_t start = 0;  // of the component being read
+      auto piece_ends_at = [&](std::size_t at) {
+        if (count < n) out[count] = {{begin + start, at - start}, msg_, level::component};
         ++count;
-        if (p == end) break;
-        start = p + 1;
+        start = at + 1;
+      };
+      bool any_escape = false;
+      bool any_sub = false;
+      bool stopped = false;
+      std::size_t i = 0;
+#if defined(__SSE2__)
+      const __m128i sep = _mm_set1_epi8(d.component);
+      const __m128i esc = _mm_set1_epi8(d.escape);
+      const __m128i sub = _mm_set1_epi8(d.subcomponent);
+      const __m128i rep = _mm_set1_epi8(d.repetition);
+      for (; i + 16 <= size; i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(begin + i));
+        auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, sep)));
+        auto e = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, esc)));
+        auto s = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, sub)));
+        if (field) {
+          const auto r = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, rep)));
+          if (r != 0) {  // the first repetition ends in this block
+            const unsigned before = (r & -r) - 1;
+            m &= before;
+            e &= before;
+            s &= before;
+            size = i + static_cast<std::size_t>(__builtin_ctz(r));
+            stopped = true;
+          }
+        }
+        any_escape = any_escape || e != 0;
+        any_sub = any_sub || s != 0;
+        while (m != 0) {
+          piece_ends_at(i + static_cast<std::size_t>(__builtin_ctz(m)));
+          m &= m - 1;
+        }
+        if (stopped) break;
+      }
+#endif
+      if (!stopped) {
+        for (; i < size; ++i) {
+          const char c = begin[i];
+          if (field && c == d.repetition) {
+            size = i;
+            break;
+          }
+          any_escape = any_escape || c == d.escape;
+          any_sub = any_sub || c == d.subcomponent;
+          if (c == d.component) piece_ends_at(i);
+        }
+      }
+      if (size == 0) return 0;  // nothing sent (or an empty first repetition)
+      piece_ends_at(size);
+      if (info != nullptr) {
+        info->escapes = any_escape && d.escape != '\0';
+        info->subcomponents = any_sub;
       }
       return count;
     }
@@ -248,6 +301,13 @@ std::uint32_t element::components(element* out, std::uint32_t n) const {
     case level::subcomponent:
       if (raw_.empty()) return 0;
       if (n > 0) out[0] = *this;
+      if (info != nullptr) {
+        // (A literal is never decoded; what subcomponent() splits on depends on the level.)
+        info->escapes = level_ != level::literal && d.escape != '\0' &&
+                        raw_.find(d.escape) != std::string_view::npos;
+        info->subcomponents = level_ != level::literal &&
+                              raw_.find(d.subcomponent) != std::string_view::npos;
+      }
       return 1;
   }
   return 0;
@@ -327,8 +387,11 @@ std::string element::decoded() const {
 // ---- segment -----------------------------------------------------------------------------------
 
 std::string_view segment_view::id() const {
-  const std::size_t fs = raw_.find(msg_->delims().field);
-  return raw_.substr(0, fs);
+  // Ids are three characters: look there first (find() is a call to memchr).
+  const char fs = msg_->delims().field;
+  if (raw_.size() > 3 && raw_[3] == fs && raw_[0] != fs && raw_[1] != fs && raw_[2] != fs)
+    return raw_.substr(0, 3);
+  return raw_.substr(0, raw_.find(fs));
 }
 
 std::uint32_t segment_view::field_count() const {

@@ -79,6 +79,8 @@ class element {
   bool is_null() const { return raw_ == "\"\""; }
 
   level depth() const { return level_; }
+  /// The message this element is part of (nullptr for a default-constructed element).
+  const message* owner() const { return msg_; }
 
   /// The r-th repetition (1-based) of a field; an element that is not a field has one.
   element repetition(std::uint32_t r) const;
@@ -88,8 +90,13 @@ class element {
   std::uint32_t component_count() const;
   /// All components of a repetition (of the first repetition, for a field) in one pass, for readers
   /// that take several: out[i] is component(i + 1) for i < n. Returns component_count(); the ones
-  /// past n are counted, not stored.
-  std::uint32_t components(element* out, std::uint32_t n) const;
+  /// past n are counted, not stored. `info`, when given, says what else the same pass found.
+  struct split_info {
+    bool escapes = false;        // the escape character: without it, decoded() is raw()
+    bool subcomponents = false;  // the sub-component separator: without it, subcomponent(1) of a
+                                 // component is the component and the others are empty
+  };
+  std::uint32_t components(element* out, std::uint32_t n, split_info* info = nullptr) const;
   /// The s-th sub-component (1-based) of a component.
   element subcomponent(std::uint32_t s) const;
   std::uint32_t subcomponent_count() const;

@@ -494,6 +494,38 @@ TEST(CodeTablesOverride, OverrideInAnotherCaseSitsBesideTheBuiltIn) {
   EXPECT_EQ(sender.find(tbl::sex, "F")->code, "female");  // exact
 }
 
+TEST(CodeTablesLookup, ManyRowsAndKeysThatShareBytes) {
+  // Enough rows to grow the exact-match index several times; table and code split differently
+  // across the same bytes ("ab" + "c" and "a" + "bc"), codes of every length around the word sizes
+  // the hash reads, and a replaced row after the growth.
+  f::code_tables t;
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string table = i % 3 == 0 ? "ab" : i % 3 == 1 ? "a" : "table-with-a-long-name";
+    std::string code = (i % 3 == 1 ? "b" : "") + std::to_string(i);
+    code.append(static_cast<std::size_t>(i % 19), 'x');
+    t.set(table, code, {"urn:s", std::to_string(i), ""});
+    keys.emplace_back(table, code);
+  }
+  t.set("ab", "0", {"urn:s", "replaced", ""});
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const f::coding* c = t.find(keys[i].first, keys[i].second);
+    ASSERT_NE(c, nullptr) << keys[i].first << " " << keys[i].second;
+    EXPECT_EQ(c->code, i == 0 ? "replaced" : std::to_string(i));
+  }
+  EXPECT_EQ(t.size("ab") + t.size("a") + t.size("table-with-a-long-name"), keys.size());
+  // "a" + "b1x" is a row (i = 1); the same bytes split as "ab" + "1x" are not, nor a prefix.
+  EXPECT_NE(t.find("a", "b1x"), nullptr);
+  EXPECT_EQ(t.find("ab", "1x"), nullptr);
+  EXPECT_EQ(t.find("a", "b1"), nullptr);
+  EXPECT_EQ(t.find("", ""), nullptr);
+  // A copy finds the same rows; changing it leaves the original as it was.
+  f::code_tables copy = t;
+  copy.set("a", "b1x", {"urn:s", "changed", ""});
+  EXPECT_EQ(copy.find("a", "b1x")->code, "changed");
+  EXPECT_EQ(t.find("a", "b1x")->code, "1");
+}
+
 TEST(CodeTablesOverride, TablesAreListedSorted) {
   f::code_tables t;
   EXPECT_TRUE(t.tables().empty());

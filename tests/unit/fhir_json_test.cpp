@@ -74,6 +74,22 @@ TEST(FhirJson, EveryByteIsEscapedLikeRapidJson) {
   }
 }
 
+TEST(FhirJson, EverySpecialByteAtEveryPlaceOfEveryShortLength) {
+  // The writer checks a value in words of 16, 8 or 4 bytes (the last one overlapping the one
+  // before) or, below 4 bytes, the first, middle and last byte: a byte to escape anywhere in any of
+  // those shapes must be found.
+  for (const char special : {'"', '\\', '\n', '\x01', '\x1f', '\0'}) {
+    for (std::size_t length = 1; length <= 40; ++length) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string s(length, 'q');
+        s[at] = special;
+        ASSERT_EQ(ours_string(s), rapidjson_string(s))
+            << "byte " << int(special) << " at " << at << " of " << length;
+      }
+    }
+  }
+}
+
 TEST(FhirJson, RandomTextOfEveryLengthMatchesRapidJson) {
   std::mt19937 rng(20261201);
   // Mostly plain text with a few of each kind that needs an escape, and UTF-8 sequences.

@@ -134,6 +134,57 @@ TEST(Hl7v2Message, ComponentsSplitsOnceAndCountsThemAll) {
   EXPECT_EQ(h::element().components(c, 3), 0u);
 }
 
+TEST(Hl7v2Message, ComponentsSaysWhatElseItFound) {
+  // The same pass over the first repetition finds the escape character and the sub-component
+  // separator; what later repetitions hold is not the first one's. The long values cross the
+  // 16-byte blocks the scan reads, and one first repetition ends inside a block.
+  const std::string text =
+      "MSH|^~\\&|A|B|C|D|20260101||ADT^A01|1|P|2.5\r"
+      "ZZZ|plain text that is long^and more^x|a\\T\\b^c&d~e\\T\\f&g"
+      "|0123456789ABCDEF^0123456789ABCDEF~x&y\\E\\|~second"
+      "|0123456789^ABCDEFGHI~x&y\\E\\0123456789abcdef\r";
+  const auto m = must_parse(text);
+  const h::indexed_segment z(*m.find("ZZZ"));
+  h::element c[4];
+  h::element::split_info info;
+
+  EXPECT_EQ(z.field(1).components(c, 4, &info), 3u);
+  EXPECT_EQ(c[1].raw(), "and more");
+  EXPECT_FALSE(info.escapes);
+  EXPECT_FALSE(info.subcomponents);
+
+  EXPECT_EQ(z.field(2).components(c, 4, &info), 2u);
+  EXPECT_EQ(c[0].raw(), "a\\T\\b");
+  EXPECT_EQ(c[1].raw(), "c&d");
+  EXPECT_TRUE(info.escapes);
+  EXPECT_TRUE(info.subcomponents);
+
+  EXPECT_EQ(z.field(3).components(c, 4, &info), 2u);
+  EXPECT_EQ(c[1].raw(), "0123456789ABCDEF");
+  EXPECT_FALSE(info.escapes);
+  EXPECT_FALSE(info.subcomponents);
+  EXPECT_EQ(z.field(3).repetition(2).components(c, 4, &info), 1u);
+  EXPECT_TRUE(info.escapes);
+  EXPECT_TRUE(info.subcomponents);
+
+  // An empty first repetition has no components, whatever follows.
+  EXPECT_EQ(z.field(4).components(c, 4, &info), 0u);
+  EXPECT_FALSE(info.escapes);
+
+  EXPECT_EQ(z.field(5).components(c, 4, &info), 2u);
+  EXPECT_EQ(c[1].raw(), "ABCDEFGHI");
+  EXPECT_FALSE(info.escapes);
+  EXPECT_FALSE(info.subcomponents);
+
+  // A component is its own only component; its sub-components are what it holds.
+  EXPECT_EQ(z.field(2).component(2).components(c, 4, &info), 1u);
+  EXPECT_FALSE(info.escapes);
+  EXPECT_TRUE(info.subcomponents);
+  // MSH-2 is a literal: never decoded.
+  EXPECT_EQ(m.segment(0).field(2).components(c, 4, &info), 1u);
+  EXPECT_FALSE(info.escapes);
+}
+
 TEST(Hl7v2Message, IndexedSegmentOfManyFields) {
   // 200 fields: more than indexed_segment keeps inline.
   std::string text = std::string(kAdt) + "ZXX";

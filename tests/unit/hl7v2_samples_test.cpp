@@ -106,8 +106,19 @@ TEST_P(Hl7v2AdtSamples, ParseDecodeRoundTripAndAck) {
       // components() splits like component(c), one by one.
       const h::element f = seg.field(n);
       h::element parts[8];
-      const std::uint32_t count = f.components(parts, 8);
+      h::element::split_info info;
+      const std::uint32_t count = f.components(parts, 8, &info);
       EXPECT_EQ(count, f.component_count()) << c.file << " " << seg.id() << "-" << n;
+      // What else the pass reports is what the first repetition holds.
+      const std::string_view first = f.depth() == h::element::level::literal
+                                         ? std::string_view()
+                                         : f.repetition(1).raw();
+      EXPECT_EQ(info.escapes, msg.delims().escape != '\0' &&
+                                  first.find(msg.delims().escape) != std::string_view::npos)
+          << c.file << " " << seg.id() << "-" << n;
+      EXPECT_EQ(info.subcomponents, f.depth() != h::element::level::literal &&
+                                        first.find(msg.delims().subcomponent) != std::string_view::npos)
+          << c.file << " " << seg.id() << "-" << n;
       for (std::uint32_t k = 0; k < count && k < 8; ++k) {
         EXPECT_EQ(parts[k].raw(), f.component(k + 1).raw()) << seg.id() << "-" << n << "." << k + 1;
         EXPECT_EQ(parts[k].depth(), f.component(k + 1).depth());
