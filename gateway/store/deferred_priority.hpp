@@ -72,6 +72,18 @@ inline void enroll(int nice) {
   if (s.idle_class) detail::apply(tid, true);
 }
 
+/// From a thread that runs connections and submits to the store (once per thread): SCHED_BATCH.
+/// Its wakeups (an ACK posted back, a packet) then do not preempt the store's log thread while it
+/// runs a batch's completions: one switch per batch rather than one per message on a shared core.
+/// It still preempts deferred work at once, and the log thread still preempts it.
+inline void connection_thread() {
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  const sched_param none{};
+  if (sched_getscheduler(0) == SCHED_OTHER) sched_setscheduler(0, SCHED_BATCH, &none);
+}
+
 /// From a deferred thread, before it ends.
 inline void leave() {
   const pid_t tid = gettid();

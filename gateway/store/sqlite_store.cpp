@@ -554,6 +554,7 @@ void sqlite_store::checkpoint_loop() {
 }
 
 void sqlite_store::submit(inbound_record record, commit_handler done) {
+  deferred_priority::connection_thread();
   {
     std::unique_lock lock(mu_);
     if (!closing_) {
