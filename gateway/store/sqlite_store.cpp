@@ -461,6 +461,14 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::filesystem::path& da
     p->index_loop();
     deferred_priority::leave();
   });
+  if (opts.spin_during_sync && opts.fsync) {
+    s->spinner_ = std::thread([p = s.get()] {
+      pthread_setname_np(pthread_self(), "cb-store-spin");
+      const sched_param none{};
+      // Only ever SCHED_IDLE: it must never take the CPU from anything.
+      if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0) p->spin_loop();
+    });
+  }
   s->checkpointer_ = std::thread([p = s.get()] {
     pthread_setname_np(pthread_self(), "cb-checkpoint");
     // Its writes (checkpoints, zeros ahead of the log) must not make the log's fdatasync wait in
@@ -525,6 +533,33 @@ int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int pages) {
     s->ckpt_cv_.notify_one();
   }
   return SQLITE_OK;
+}
+
+void sqlite_store::spin_loop() {
+  const auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  constexpr std::int64_t linger_ns = 2'000'000;
+  while (true) {
+    {
+      std::unique_lock lock(spin_mu_);
+      spinning_.store(false, std::memory_order_relaxed);
+      spin_cv_.wait(lock, [&] {
+        return spin_stop_ || now_ns() - last_sync_ns_.load(std::memory_order_relaxed) < linger_ns;
+      });
+      if (spin_stop_) return;
+      spinning_.store(true, std::memory_order_relaxed);
+    }
+    while (now_ns() - last_sync_ns_.load(std::memory_order_relaxed) < linger_ns) {
+      for (int i = 0; i < 64; ++i) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
+  }
 }
 
 void sqlite_store::checkpoint_loop() {
@@ -845,6 +880,16 @@ void sqlite_store::log_batch(std::vector<insert_op>& batch) {
     }
     // The durable point: the batch's records in the log (one write, one fdatasync).
     if (!logged.empty()) {
+      if (spinner_.joinable()) {
+        last_sync_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count(),
+                            std::memory_order_relaxed);
+        if (!spinning_.load(std::memory_order_relaxed)) {
+          { std::lock_guard spin_lock(spin_mu_); }
+          spin_cv_.notify_one();
+        }
+      }
       std::error_code ec;
       if (!log_->flush(opts_.fsync, ec))
         throw std::runtime_error("cannot write the message log: " + ec.message());
@@ -1407,6 +1452,12 @@ void sqlite_store::close() {
   // The log thread writes what is queued, then the indexer indexes and settles all of it.
   if (logger_.joinable()) logger_.join();
   if (indexer_.joinable()) indexer_.join();
+  {
+    std::lock_guard lock(spin_mu_);
+    spin_stop_ = true;
+  }
+  spin_cv_.notify_all();
+  if (spinner_.joinable()) spinner_.join();
   if (indexing_) {
     std::lock_guard lock(mu_);
     if (!closed_logged_ && syncs_ != 0) {  // (a serve that never started says nothing more)

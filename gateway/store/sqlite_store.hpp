@@ -61,6 +61,12 @@ class sqlite_store final : public message_store {
     /// Accepted messages logged and not yet committed in SQLite, at the most (the in-memory key
     /// index): past it, new messages wait for the indexer.
     std::size_t max_unindexed = 1u << 19;
+    /// While the log's fsyncs come one after another, keep the CPU from going idle with a
+    /// SCHED_IDLE thread that spins (and yields at once to any other thread): on a virtual
+    /// machine an idle vCPU halts, and waking it for the I/O completion can cost milliseconds on
+    /// a busy host (measured here: fdatasync p50 4.0 ms with the core idle, 0.1 ms with it busy).
+    /// It spins only from an fsync until 2 ms after the last one.
+    bool spin_during_sync = true;
   };
 
   /// Opens (creating if needed) DIR/carebridge.db and DIR/message-log/, migrating an older
@@ -142,6 +148,7 @@ class sqlite_store final : public message_store {
   void wait_for_index();  // until SQLite holds what the log held at the call (5 s at most)
   void want_preallocation();
   void checkpoint_loop();
+  void spin_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
   std::unique_ptr<message_log> log_;
@@ -221,6 +228,14 @@ class sqlite_store final : public message_store {
   std::uint64_t syncs_ = 0;
   std::uint64_t checkpoint_failures_ = 0;
   bool closed_logged_ = false;
+
+  // The spinner (options::spin_during_sync).
+  std::atomic<std::int64_t> last_sync_ns_{0};  // steady clock: when the last fsync began
+  std::atomic<bool> spinning_{false};
+  std::mutex spin_mu_;
+  std::condition_variable spin_cv_;
+  bool spin_stop_ = false;
+  std::thread spinner_;
 
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
