@@ -96,7 +96,11 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   std::unique_ptr<gateway::store::sqlite_store> store;
   try {
-    store = gateway::store::sqlite_store::open(c.data_dir, {c.store.max_batch, c.store.fsync});
+    gateway::store::sqlite_store::options so;
+    so.max_batch = c.store.max_batch;
+    so.fsync = c.store.fsync;
+    so.spin_during_sync = c.store.spin_during_sync;
+    store = gateway::store::sqlite_store::open(c.data_dir, so);
   } catch (const std::exception& e) {
     err << "carebridge serve: store: " << e.what() << '\n';
     return exit_input;

@@ -257,6 +257,7 @@ config load_text(const std::string& json, const std::string& name) {
     object_reader s = top.child("store", *v);
     s.positive("max_batch", c.store.max_batch, 100'000);
     s.boolean("fsync", c.store.fsync);
+    s.boolean("spin_during_sync", c.store.spin_during_sync);
     s.done();
   }
   if (const value* v = top.get("care")) {

@@ -61,6 +61,7 @@ struct http_config {
 struct store_config {
   std::size_t max_batch = 1024;
   bool fsync = true;
+  bool spin_during_sync = false;  // see store::sqlite_store::options
 };
 
 // --- FHIR REST API (adapters/fhir_rest/fhir_api.hpp), config key "fhir" ---------------------------

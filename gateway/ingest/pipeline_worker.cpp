@@ -1,6 +1,7 @@
 #include "gateway/ingest/pipeline_worker.hpp"
 
 #include "gateway/obs/log.hpp"
+#include "gateway/store/deferred_priority.hpp"
 #include "mappings/hl7v2/message.hpp"
 
 #include <pthread.h>
@@ -56,6 +57,12 @@ pipeline_worker::~pipeline_worker() { stop(); }
 void pipeline_worker::start() {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "cb-pipeline");
+    if (opts_.idle_class) {
+      store::deferred_priority::enroll(opts_.nice);
+      loop();
+      store::deferred_priority::leave();
+      return;
+    }
     if (opts_.nice != 0) {
       // Linux applies nice per thread; errors (a limit) leave the priority as it was.
       errno = 0;

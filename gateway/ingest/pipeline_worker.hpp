@@ -14,8 +14,9 @@
 // pending, and it is processed again after a restart; stages are idempotent); at most
 // options::max_unsettled are outstanding, so a slow store slows processing rather than memory.
 //
-// Processing is deferred work: the thread runs at a lower CPU priority (options::nice) so that,
-// on a busy CPU, acknowledging goes first and the backlog (/metrics) absorbs the peak.
+// Processing is deferred work: the thread runs at a lower CPU priority (options::nice, and
+// SCHED_IDLE: options::idle_class) so that, on a busy CPU, acknowledging goes first and the
+// backlog (/metrics) absorbs the peak.
 //
 // Stages are given by the `processor` (the default parses and checks the header); each returns
 // continue / stop / error. Lifecycle: construct, start(), stop() (or destroy) before the store.
@@ -59,6 +60,10 @@ class pipeline_worker {
     /// on a busy CPU the threads that acknowledge messages go first and the backlog (visible in
     /// /metrics) absorbs the peak. 0 keeps the process's priority.
     int nice = 10;
+    /// Also run the thread under SCHED_IDLE while the ACK path is busy
+    /// (store/deferred_priority.hpp): a waking ACK-path thread then takes the CPU from it at once,
+    /// rather than after the rest of a time slice.
+    bool idle_class = true;
   };
 
   pipeline_worker(store::message_store& store, obs::registry& metrics,

@@ -135,6 +135,34 @@ struct header {
   std::uint32_t magic = 0, length = 0, crc = 0;
 };
 
+// decode() without copies: views into `payload`.
+bool decode_view(std::string_view payload, record_view& out) {
+  auto i64 = [&](std::int64_t& v) {
+    if (payload.size() < 8) return false;
+    std::memcpy(&v, payload.data(), 8);
+    payload.remove_prefix(8);
+    return true;
+  };
+  auto str = [&](std::string_view& v) {
+    std::uint32_t n = 0;
+    if (payload.size() < 4) return false;
+    std::memcpy(&n, payload.data(), 4);
+    payload.remove_prefix(4);
+    if (payload.size() < n) return false;
+    v = payload.substr(0, n);
+    payload.remove_prefix(n);
+    return true;
+  };
+  if (!i64(out.id) || !i64(out.received_at_us) || payload.empty()) return false;
+  const auto state = static_cast<std::uint8_t>(payload[0]);
+  payload.remove_prefix(1);
+  if (state > 3) return false;
+  out.state = static_cast<message_state>(state);
+  return str(out.sending_application) && str(out.sending_facility) && str(out.control_id) &&
+         str(out.message_type) && str(out.sender) && str(out.peer) && str(out.reason) &&
+         str(out.ack_code) && str(out.ack) && str(out.raw) && payload.empty();
+}
+
 header parse_header(const char* p) {
   header h;
   std::memcpy(&h.magic, p, 4);
@@ -457,6 +485,70 @@ std::optional<logged_record> message_log::read(std::int64_t pos, std::string* er
   auto r = decode(payload);
   if (!r) return fail("log record malformed");
   return r;
+}
+
+std::int64_t message_log::read_range(
+    std::int64_t from, std::int64_t to,
+    const std::function<bool(std::int64_t, const record_view&)>& f, std::string& buf) const {
+  static constexpr std::size_t chunk = std::size_t{1} << 20;
+  std::uint32_t seg = segment_of(from);
+  std::uint64_t off = offset_of(from);
+  const std::uint32_t last = segment_of(to);
+  while (seg < last || (seg == last && off < offset_of(to))) {
+    const int fd = read_fd(seg);
+    if (fd < 0) throw std::runtime_error("the message log lost segment " + std::to_string(seg));
+    std::uint64_t limit = offset_of(to);
+    if (seg < last) {
+      // A finished segment: cut back to its records when the next one began.
+      struct stat st {};
+      if (::fstat(fd, &st) != 0) throw sys_error("cannot stat a log segment");
+      limit = static_cast<std::uint64_t>(st.st_size);
+    }
+    if (off >= limit) {
+      ++seg;
+      off = 0;
+      continue;
+    }
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(limit - off, chunk));
+    if (buf.size() < want) buf.resize(want);
+    if (!pread_all(fd, buf.data(), want, off))
+      throw std::runtime_error("cannot read the message log at " + std::to_string(off));
+    std::size_t at = 0;
+    while (at + header_bytes <= want) {
+      const header h = parse_header(buf.data() + at);
+      if (h.magic != record_magic || h.length > max_payload)
+        throw std::runtime_error("the message log is damaged in " + segment_path(seg).string() +
+                                 " at byte " + std::to_string(off + at));
+      if (at + header_bytes + h.length > want) {
+        if (at == 0) {
+          // One record larger than the buffer: read it whole.
+          want = header_bytes + h.length;
+          if (off + want > limit)
+            throw std::runtime_error("the message log is damaged in " +
+                                     segment_path(seg).string() + " at byte " +
+                                     std::to_string(off));
+          if (buf.size() < want) buf.resize(want);
+          if (!pread_all(fd, buf.data(), want, off))
+            throw std::runtime_error("cannot read the message log at " + std::to_string(off));
+          continue;
+        }
+        break;
+      }
+      const std::string_view payload(buf.data() + at + header_bytes, h.length);
+      record_view v;
+      if (crc32c(0, payload.data(), payload.size()) != h.crc || !decode_view(payload, v))
+        throw std::runtime_error("the message log is damaged in " + segment_path(seg).string() +
+                                 " at byte " + std::to_string(off + at));
+      if (!f(make_position(seg, off + at), v))
+        return make_position(seg, off + at + header_bytes + h.length);
+      at += header_bytes + h.length;
+    }
+    if (at == 0)  // a piece of a record at the end of what there is
+      throw std::runtime_error("the message log is damaged in " + segment_path(seg).string() +
+                               " at byte " + std::to_string(off));
+    off += at;
+  }
+  return make_position(seg, off);
 }
 
 void message_log::scan(std::int64_t pos,

@@ -41,6 +41,16 @@ struct logged_record {
   inbound_record record;
 };
 
+/// One record as read in place (read_range()): views into the reader's buffer, valid during the
+/// callback only.
+struct record_view {
+  std::int64_t id = 0;
+  std::int64_t received_at_us = 0;
+  message_state state = message_state::pending;
+  std::string_view sending_application, sending_facility, control_id, message_type, sender, peer,
+      reason, ack_code, ack, raw;
+};
+
 class message_log {
  public:
   /// Segments grow to about this size (by default) before the next one starts.
@@ -82,6 +92,14 @@ class message_log {
   /// The record at `pos`, or nullopt (with `error` set) when it is not there or does not check
   /// out. Any thread.
   std::optional<logged_record> read(std::int64_t pos, std::string* error = nullptr) const;
+  /// Calls `f(position, record)` for the records from `from` (a record's start) up to `to` (a
+  /// position next_position() returned after a flush: every record before it is complete), in
+  /// order and across segments, until `f` returns false. Returns the position after the last
+  /// record passed to `f`. `buf` is the caller's reusable read buffer. Throws on damage. Any
+  /// thread (the store's indexer).
+  std::int64_t read_range(std::int64_t from, std::int64_t to,
+                          const std::function<bool(std::int64_t, const record_view&)>& f,
+                          std::string& buf) const;
   /// Calls `f(position, record)` for every record from `pos` (a record's start, or 0 for the very
   /// beginning) to the end of the log, in order. Open time only (no writer running).
   void scan(std::int64_t pos, const std::function<void(std::int64_t, logged_record&&)>& f) const;

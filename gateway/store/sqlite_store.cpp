@@ -1,9 +1,11 @@
 #include "gateway/store/sqlite_store.hpp"
 
 #include "gateway/obs/log.hpp"
+#include "gateway/store/deferred_priority.hpp"
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 #include <variant>
 
 namespace carebridge::gateway::store {
@@ -178,7 +181,14 @@ constexpr std::size_t updates_alone = 32;
 // WAL size from which the checkpointer copies it back into the database.
 constexpr std::int64_t checkpoint_bytes = 16 << 20;
 
-thread_local bool on_writer_thread = false;  // the store writer's own thread
+thread_local bool on_indexer_thread = false;  // the store indexer's own thread
+// How long the log thread waits for more of a burst at a time (log_loop()).
+constexpr auto gather_slice = std::chrono::microseconds(30);
+// After this long without new messages, the ACK path counts as idle (deferred_priority.hpp).
+constexpr auto ack_path_idle = std::chrono::milliseconds(20);
+// The indexer's nice value, relative to the process (like the pipeline's): deferred work; also
+// SCHED_IDLE while the ACK path is busy (deferred_priority.hpp).
+constexpr int indexer_nice = 10;
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -225,6 +235,10 @@ class stmt {
   void blob(int i, std::string_view v) {
     sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
+  // Bound without a copy: `v` must outlive the next step().
+  void text_view(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
   void int64(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
   int step() { return sqlite3_step(s_); }
   void reset() {
@@ -256,21 +270,134 @@ sqlite3* open_db(const std::filesystem::path& file, int flags) {
 }
 
 }  // namespace
-
-struct sqlite_store::op {
-  struct insert {
-    inbound_record record;
-    commit_handler done;
-  };
-  struct update {
-    std::int64_t id;
-    message_state state;
-    std::string reason;
-    std::function<void(bool)> done;
-    std::optional<processing_result> result;  // settle_processed()
-  };
-  std::variant<insert, update> what;
+struct sqlite_store::statements {
+  explicit statements(sqlite3* db)
+      : ins(db,
+            "INSERT INTO messages(id, received_at_us, sending_application, sending_facility, "
+            "control_id, message_type, sender, peer, state, reason, ack_code, holds_key, body_pos) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+        bump(db, "UPDATE messages SET duplicates = duplicates + 1 WHERE id=?"),
+        get(db,
+            "SELECT state, sending_facility, settled_at_us IS NOT NULL FROM messages WHERE id=?"),
+        // Two forms, so that settling as processed does not name holds_key: SQLite then leaves
+        // the key index alone.
+        upd_keep(db, "UPDATE messages SET state=?, reason=?, settled_at_us=? WHERE id=?"),
+        upd_release(db,
+                    "UPDATE messages SET state=?, reason=?, settled_at_us=?, holds_key=0 "
+                    "WHERE id=?"),
+        count(db,
+              "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
+              "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n"),
+        resource(db,
+                 "INSERT INTO resources(type, id, version, last_updated_us, message_id, json) "
+                 "VALUES(?,?,1,?,?,?) ON CONFLICT(type, id) DO UPDATE SET "
+                 "version = version + 1, last_updated_us = excluded.last_updated_us, "
+                 "message_id = excluded.message_id, json = excluded.json "
+                 "WHERE json <> excluded.json"),
+        drop_events(db, "DELETE FROM events WHERE message_id=?"),
+        event(db,
+              "INSERT INTO events(message_id, seq, kind, patient_id, encounter_id, json) "
+              "VALUES(?,?,?,?,?,?)"),
+        begin(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT") {}
+  stmt ins, bump, get, upd_keep, upd_release, count, resource, drop_events, event, begin,
+      commit;
+  std::vector<stmt*> all() {
+    return {&ins,      &bump,  &get,   &upd_keep, &upd_release, &count,
+            &resource, &drop_events, &event, &begin, &commit};
+  }
 };
+
+// Changes to message_counts made by one batch, applied once at its end.
+class sqlite_store::count_deltas {
+ public:
+  void add(std::string_view state, std::string_view facility, std::int64_t n) {
+    for (auto& d : deltas_)
+      if (d.state == state && d.facility == facility) {
+        d.n += n;
+        return;
+      }
+    deltas_.push_back({std::string(state), std::string(facility), n});
+  }
+  void apply(sqlite3* db, stmt& count) const {
+    for (const auto& d : deltas_) {
+      if (d.n == 0) continue;
+      count.text(1, d.state);
+      count.text(2, d.facility);
+      count.int64(3, d.n);
+      check(db, count.step(), "count");
+      count.reset();
+    }
+  }
+
+  void clear() { deltas_.clear(); }
+
+ private:
+  struct delta {
+    std::string state, facility;
+    std::int64_t n;
+  };
+  std::vector<delta> deltas_;
+};
+
+namespace {
+
+// Whether a message in this state still holds its duplicate key (if it had one).
+bool keeps_key(message_state s) {
+  return s == message_state::pending || s == message_state::processed;
+}
+
+bool holds_key(const inbound_record& r) {
+  return r.state == message_state::pending && !r.control_id.empty();
+}
+
+void bind_row(stmt& q, const inbound_record& r, std::int64_t body_pos, int first) {
+  q.int64(first, r.received_at_us);
+  q.text(first + 1, r.sending_application);
+  q.text(first + 2, r.sending_facility);
+  q.text(first + 3, r.control_id);
+  q.text(first + 4, r.message_type);
+  q.text(first + 5, r.sender);
+  q.text(first + 6, r.peer);
+  q.text(first + 7, to_string(r.state));
+  q.text(first + 8, r.reason);
+  q.text(first + 9, r.ack_code);
+  q.int64(first + 10, holds_key(r) ? 1 : 0);
+  q.int64(first + 11, body_pos);
+}
+
+}  // namespace
+
+namespace {
+std::int64_t max_logged_id(sqlite3* db) {
+  stmt q(db, "SELECT coalesce(max(id), 0) FROM messages WHERE body_pos IS NOT NULL");
+  return q.step() == SQLITE_ROW ? q.column_int(0) : 0;
+}
+}  // namespace
+
+namespace {
+
+// Hash of a duplicate key (MSH-3, MSH-4, MSH-10) for the log thread's index (FNV-1a, 64 bits).
+std::uint64_t key_hash(std::string_view app, std::string_view facility, std::string_view control) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const std::string_view part : {app, facility, control}) {
+    for (const char c : part) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+    h ^= 0x1f;  // a separator, so that ("AB", "C") and ("A", "BC") differ
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+bool same_key(const inbound_record& r, std::string_view app, std::string_view facility,
+              std::string_view control) {
+  return r.sending_application == app && r.sending_facility == facility &&
+         r.control_id == control;
+}
+
+}  // namespace
 
 std::unique_ptr<sqlite_store> sqlite_store::open(const std::filesystem::path& data_dir,
                                                  options opts) {
@@ -303,29 +430,55 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::filesystem::path& da
   {
     stmt q(s->wdb_, "SELECT coalesce(max(id), 0) FROM messages");
     if (q.step() == SQLITE_ROW) s->durable_id_ = q.column_int(0);
+    s->next_id_ = s->durable_id_ + 1;
     stmt ps(s->wdb_, "PRAGMA page_size");
     const std::int64_t page = ps.step() == SQLITE_ROW ? ps.column_int(0) : 4096;
     s->checkpoint_pages_ = static_cast<int>(checkpoint_bytes / std::max<std::int64_t>(page, 512));
   }
-  // Checkpoints run on their own thread and connection (PASSIVE: they never block the writer), so
+  // SQLite now holds every record of the log: the indexer follows it from its end.
+  s->index_pos_ = s->committed_pos_ = s->log_->next_position();
+  s->log_end_ = s->index_pos_;
+  s->committed_pos_shared_ = s->index_pos_;
+  // Checkpoints run on their own thread and connection (PASSIVE: they never block the indexer), so
   // copying the WAL back into the database is not on the path of any ACK.
   exec(s->wdb_, "PRAGMA wal_autocheckpoint=0");
   sqlite3_wal_hook(s->wdb_, &sqlite_store::on_wal_commit, s.get());
   s->cdb_ = open_db(file, SQLITE_OPEN_READWRITE);
   exec(s->cdb_, "PRAGMA synchronous=NORMAL");  // a checkpoint syncs the WAL, then the database
   s->rdb_ = open_db(file, SQLITE_OPEN_READONLY);
-  s->writer_ = std::thread([p = s.get()] {
-    pthread_setname_np(pthread_self(), "cb-store-writer");
-    on_writer_thread = true;
-    p->writer_loop();
+  s->ldb_ = open_db(file, SQLITE_OPEN_READONLY);
+  s->st_ = std::make_unique<statements>(s->wdb_);
+  s->lst_ = std::make_unique<lookup_statements>(s->ldb_);
+  s->indexing_ = true;
+  s->logger_ = std::thread([p = s.get()] {
+    pthread_setname_np(pthread_self(), "cb-store-log");
+    p->log_loop();
   });
+  s->indexer_ = std::thread([p = s.get()] {
+    pthread_setname_np(pthread_self(), "cb-store-index");
+    on_indexer_thread = true;
+    deferred_priority::enroll(indexer_nice);
+    p->index_loop();
+    deferred_priority::leave();
+  });
+  if (opts.spin_during_sync && opts.fsync) {
+    s->spinner_ = std::thread([p = s.get()] {
+      pthread_setname_np(pthread_self(), "cb-store-spin");
+      const sched_param none{};
+      // Only ever SCHED_IDLE: it must never take the CPU from anything.
+      if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0) p->spin_loop();
+    });
+  }
   s->checkpointer_ = std::thread([p = s.get()] {
     pthread_setname_np(pthread_self(), "cb-checkpoint");
     // Its writes (checkpoints, zeros ahead of the log) must not make the log's fdatasync wait in
     // the disk queue: idle I/O class (the block layer still serves it within seconds).
     constexpr int ioprio_class_idle = 3, ioprio_class_shift = 13, ioprio_who_process = 1;
     syscall(SYS_ioprio_set, ioprio_who_process, 0, ioprio_class_idle << ioprio_class_shift);
+    // Nor take the CPU from the ACK path (its zero-filling runs in the log's fsync waits).
+    deferred_priority::enroll(0);
     p->checkpoint_loop();
+    deferred_priority::leave();
   });
   if (s->log_->wants_preallocation()) s->want_preallocation();
   return s;
@@ -358,17 +511,19 @@ void sqlite_store::want_preallocation() {
 
 sqlite_store::~sqlite_store() {
   close();
-  st_.reset();  // finalized first: sqlite3_close() leaves a connection with live statements open
+  // Finalized first: sqlite3_close() leaves a connection with live statements open.
+  st_.reset();
+  lst_.reset();
   sqlite3_close(rdb_);
+  sqlite3_close(ldb_);
   sqlite3_close(cdb_);
   sqlite3_close(wdb_);
 }
 
 int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int pages) {
   auto* s = static_cast<sqlite_store*>(self);
-  s->wal_pages_ = pages;
-  // Once a pass has copied the WAL back, another one before the writer restarts the WAL would
-  // only copy the last few frames again (and sync twice): the writer finishes instead.
+  // Once a pass has copied the WAL back, another one before the indexer restarts the WAL would
+  // only copy the last few frames again (and sync twice): the indexer finishes instead.
   if (pages >= s->checkpoint_pages_ && !s->ckpt_caught_up_.load(std::memory_order_acquire)) {
     {
       std::lock_guard lock(s->ckpt_mu_);
@@ -378,6 +533,33 @@ int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int pages) {
     s->ckpt_cv_.notify_one();
   }
   return SQLITE_OK;
+}
+
+void sqlite_store::spin_loop() {
+  const auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  constexpr std::int64_t linger_ns = 2'000'000;
+  while (true) {
+    {
+      std::unique_lock lock(spin_mu_);
+      spinning_.store(false, std::memory_order_relaxed);
+      spin_cv_.wait(lock, [&] {
+        return spin_stop_ || now_ns() - last_sync_ns_.load(std::memory_order_relaxed) < linger_ns;
+      });
+      if (spin_stop_) return;
+      spinning_.store(true, std::memory_order_relaxed);
+    }
+    while (now_ns() - last_sync_ns_.load(std::memory_order_relaxed) < linger_ns) {
+      for (int i = 0; i < 64; ++i) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
+  }
 }
 
 void sqlite_store::checkpoint_loop() {
@@ -407,11 +589,15 @@ void sqlite_store::checkpoint_loop() {
 }
 
 void sqlite_store::submit(inbound_record record, commit_handler done) {
+  deferred_priority::connection_thread();
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (!closing_) {
-      queue_.push_back(op{op::insert{std::move(record), std::move(done)}});
-      cv_.notify_one();
+      // The log thread only waits when it has nothing queued: wake it only then.
+      const bool wake = queue_.empty();
+      queue_.push_back(insert_op{std::move(record), std::move(done)});
+      lock.unlock();
+      if (wake) log_cv_.notify_one();
       return;
     }
   }
@@ -427,9 +613,8 @@ void sqlite_store::settle(std::int64_t id, message_state state, std::string reas
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      updates_.push_back(
-          op{op::update{id, state, std::move(reason), std::move(done), std::nullopt}});
-      cv_.notify_one();
+      updates_.push_back(update_op{id, state, std::move(reason), std::move(done), std::nullopt});
+      index_cv_.notify_one();
       return;
     }
   }
@@ -441,9 +626,9 @@ void sqlite_store::settle_processed(std::int64_t id, processing_result result,
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      updates_.push_back(op{op::update{id, message_state::processed, {}, std::move(done),
-                                     std::move(result)}});
-      cv_.notify_one();
+      updates_.push_back(
+          update_op{id, message_state::processed, {}, std::move(done), std::move(result)});
+      index_cv_.notify_one();
       return;
     }
   }
@@ -514,171 +699,508 @@ std::vector<stored_event> sqlite_store::events_after(std::int64_t after_message_
   return read_events(rdb_, q);
 }
 
-void sqlite_store::writer_loop() {
-  std::deque<op> batch;
-  while (true) {
-    bool commit_now = false;
-    {
-      std::unique_lock lock(mu_);
-      auto ready = [&] {
-        return closing_ || commit_wanted_ || !queue_.empty() || !updates_.empty();
-      };
-      if (txn_open_) {
-        // An open transaction is committed once the writer has nothing to do for a moment, when
-        // it is old enough (txn_max_age), or when a reader asks (wait_for_commit()).
-        const auto due = txn_started_ + txn_max_age;
-        if (!cv_.wait_until(lock, std::min(due, std::chrono::steady_clock::now() + txn_idle),
-                            ready))
-          commit_now = true;
-      } else {
-        cv_.wait(lock, ready);
-      }
-      if (commit_wanted_) {
-        commit_wanted_ = false;
-        if (txn_open_) commit_now = true;
-      }
-      if (!commit_now) {
-        if (queue_.empty() && updates_.empty() && closing_) {
-          lock.unlock();
-          commit_txn();
-          return;
-        }
-        // New messages first, all of them: their senders wait for the log's fdatasync.
-        // Settlements (which may upsert many resources each) ride along a few at a time, after
-        // the new messages are answered, so that they neither starve nor keep the next batch
-        // waiting long; alone, they go in batches of a bounded size.
-        const std::size_t n = std::min(queue_.size(), opts_.max_batch);
-        for (std::size_t i = 0; i < n; ++i) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        const std::size_t u =
-            std::min(updates_.size(), n > 0 ? updates_with_inserts : updates_alone);
-        for (std::size_t i = 0; i < u; ++i) {
-          batch.push_back(std::move(updates_.front()));
-          updates_.pop_front();
-        }
-      }
-    }
-    if (commit_now) {
-      commit_txn();
-      continue;
-    }
-    write_batch(batch);
-    batch.clear();
-    if (txn_open_ && (txn_ops_ >= txn_max_ops ||
-                      std::chrono::steady_clock::now() - txn_started_ >= txn_max_age))
-      commit_txn();
-  }
-}
 
-struct sqlite_store::statements {
-  explicit statements(sqlite3* db)
-      : ins(db,
-            "INSERT INTO messages(received_at_us, sending_application, sending_facility, "
-            "control_id, message_type, sender, peer, state, reason, ack_code, holds_key, body_pos) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
-        dup(db,
+// --- the log thread: the ACK path ---------------------------------------------------------------
+
+struct sqlite_store::lookup_statements {
+  explicit lookup_statements(sqlite3* db)
+      : dup(db,
             "SELECT m.id, b.ack, m.ack_code, m.body_pos FROM messages m "
             "LEFT JOIN message_bodies b ON b.id = m.id "
             "WHERE m.sending_application=? AND m.sending_facility=? AND m.control_id=? AND "
             "m.holds_key = 1"),
-        bump(db, "UPDATE messages SET duplicates = duplicates + 1 WHERE id=?"),
-        get(db,
-            "SELECT state, sending_facility, settled_at_us IS NOT NULL FROM messages WHERE id=?"),
-        // Two forms, so that settling as processed does not name holds_key: SQLite then leaves
-        // the key index alone.
-        upd_keep(db, "UPDATE messages SET state=?, reason=?, settled_at_us=? WHERE id=?"),
-        upd_release(db,
-                    "UPDATE messages SET state=?, reason=?, settled_at_us=?, holds_key=0 "
-                    "WHERE id=?"),
-        count(db,
-              "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
-              "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n"),
-        resource(db,
-                 "INSERT INTO resources(type, id, version, last_updated_us, message_id, json) "
-                 "VALUES(?,?,1,?,?,?) ON CONFLICT(type, id) DO UPDATE SET "
-                 "version = version + 1, last_updated_us = excluded.last_updated_us, "
-                 "message_id = excluded.message_id, json = excluded.json "
-                 "WHERE json <> excluded.json"),
-        drop_events(db, "DELETE FROM events WHERE message_id=?"),
-        event(db,
-              "INSERT INTO events(message_id, seq, kind, patient_id, encounter_id, json) "
-              "VALUES(?,?,?,?,?,?)"),
-        begin(db, "BEGIN IMMEDIATE"),
+        begin(db, "BEGIN"),
         commit(db, "COMMIT") {}
-  stmt ins, dup, bump, get, upd_keep, upd_release, count, resource, drop_events, event, begin,
-      commit;
-  std::vector<stmt*> all() {
-    return {&ins,      &dup,         &bump,  &get,   &upd_keep, &upd_release, &count,
-            &resource, &drop_events, &event, &begin, &commit};
-  }
+  stmt dup, begin, commit;
 };
 
-// Changes to message_counts made by one batch, applied once at its end.
-class sqlite_store::count_deltas {
- public:
-  void add(std::string_view state, std::string_view facility, std::int64_t n) {
-    for (auto& d : deltas_)
-      if (d.state == state && d.facility == facility) {
-        d.n += n;
+void sqlite_store::log_loop() {
+  // Timed waits below are tens of microseconds: the default slack (50 us) would double them.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  std::vector<insert_op> batch;
+  std::size_t last_batch = 0;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (queue_.empty() && !closing_) {
+        // Deferred work runs under SCHED_IDLE while this path is busy; after a moment without
+        // anything to do, it gets its normal priority back (deferred_priority.hpp).
+        if (!log_cv_.wait_for(lock, ack_path_idle, [&] { return closing_ || !queue_.empty(); })) {
+          deferred_priority::ack_path(false);
+          log_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        }
+      }
+      deferred_priority::ack_path(true);
+      // The first message of a burst wakes this thread, which (on the same core) takes the CPU
+      // from the connections still reading the rest: the burst would go out in two fsyncs, each
+      // half full. While the queue is smaller than the last batch and still growing, give them
+      // a moment (gather_slice at a time): one fsync for the burst.
+      while (queue_.size() < last_batch && !closing_) {
+        const std::size_t before = queue_.size();
+        log_cv_.wait_for(lock, gather_slice,
+                         [&] { return closing_ || queue_.size() >= last_batch; });
+        if (queue_.size() == before) break;  // nothing more came
+      }
+      if (queue_.empty()) {  // closing, and everything queued is written
+        log_done_ = true;
+        lock.unlock();
+        deferred_priority::ack_path(false);  // the indexer finishes what is left
+        index_cv_.notify_one();
         return;
       }
-    deltas_.push_back({std::string(state), std::string(facility), n});
+      if (queue_.size() <= opts_.max_batch) {
+        batch.swap(queue_);  // the queue takes the batch's (empty) storage: no reallocation
+      } else {
+        const auto n = static_cast<std::ptrdiff_t>(opts_.max_batch);
+        std::move(queue_.begin(), queue_.begin() + n, std::back_inserter(batch));
+        queue_.erase(queue_.begin(), queue_.begin() + n);
+      }
+    }
+    last_batch = batch.size();
+    log_batch(batch);
+    batch.clear();
   }
-  void apply(sqlite3* db, stmt& count) const {
-    for (const auto& d : deltas_) {
-      if (d.n == 0) continue;
-      count.text(1, d.state);
-      count.text(2, d.facility);
-      count.int64(3, d.n);
-      check(db, count.step(), "count");
-      count.reset();
+}
+
+// The original of a resend, when there is one: in the keys logged but not yet in SQLite (this
+// batch included), then in SQLite.
+std::optional<commit_result> sqlite_store::find_duplicate(
+    const inbound_record& r, std::uint64_t hash, const std::vector<insert_op>& batch,
+    const std::vector<std::pair<std::int64_t, std::size_t>>& logged, bool& read_open) {
+  commit_result out;
+  out.what = commit_result::outcome::duplicate;
+  if (const auto it = recent_.find(hash); it != recent_.end()) {
+    const recent_key k = it->second;
+    if (k.pos >= log_end_.load(std::memory_order_relaxed)) {
+      // In this very batch, not yet in the log.
+      for (const auto& [pos, i] : logged) {
+        if (pos != k.pos) continue;
+        const inbound_record& o = batch[i].record;
+        if (same_key(o, r.sending_application, r.sending_facility, r.control_id)) {
+          out.id = k.id;
+          out.ack = o.ack;
+          out.ack_code = o.ack_code;
+          return out;
+        }
+        break;
+      }
+    } else {
+      std::string why;
+      auto o = log_->read(k.pos, &why);
+      if (!o) throw std::runtime_error("cannot read the stored ACK: " + why);
+      if (same_key(o->record, r.sending_application, r.sending_facility, r.control_id)) {
+        out.id = k.id;
+        out.ack = std::move(o->record.ack);
+        out.ack_code = std::move(o->record.ack_code);
+        return out;
+      }
+    }
+    // Another key with the same hash: SQLite decides.
+  }
+  if (!read_open) {
+    check(ldb_, lst_->begin.step(), "begin read");
+    lst_->begin.reset();
+    read_open = true;
+  }
+  stmt& dup = lst_->dup;
+  dup.text_view(1, r.sending_application);
+  dup.text_view(2, r.sending_facility);
+  dup.text_view(3, r.control_id);
+  const int rc = dup.step();
+  if (rc != SQLITE_ROW) {
+    dup.reset();
+    check(ldb_, rc, "look up a duplicate key");
+    return std::nullopt;
+  }
+  out.id = dup.column_int(0);
+  out.ack_code = dup.column_text(2);
+  const bool in_log = !dup.column_null(3);
+  const std::int64_t at = dup.column_int(3);
+  if (!in_log) out.ack = dup.column_text(1);  // stored before schema 4
+  dup.reset();
+  if (in_log) {
+    std::string why;
+    auto original = log_->read(at, &why);
+    if (!original) throw std::runtime_error("cannot read the stored ACK: " + why);
+    out.ack = std::move(original->record.ack);
+  }
+  return out;
+}
+
+void sqlite_store::log_batch(std::vector<insert_op>& batch) {
+  // The keys SQLite has committed leave the in-memory index (a read below sees them there). When
+  // the index is full, wait for the indexer.
+  auto prune = [this] {
+    const std::int64_t durable = durable_id_.load(std::memory_order_acquire);
+    while (!recent_order_.empty() && recent_order_.front().first <= durable) {
+      const auto it = recent_.find(recent_order_.front().second);
+      if (it != recent_.end() && it->second.id == recent_order_.front().first) recent_.erase(it);
+      recent_order_.pop_front();
+    }
+    return durable;
+  };
+  std::int64_t durable = prune();
+  while (recent_order_.size() >= opts_.max_unindexed) {
+    {
+      std::unique_lock lock(mu_);
+      if (closing_) break;  // what is queued still goes to the log; the next open indexes it
+      deferred_priority::ack_path(false);  // the indexer must catch up: give it the CPU
+      log_waits_for_index_ = true;
+      index_cv_.notify_one();
+      log_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        return closing_ || durable_id_.load(std::memory_order_acquire) != durable;
+      });
+    }
+    durable = prune();
+  }
+
+  std::vector<commit_result> results(batch.size());
+  std::vector<std::pair<std::int64_t, std::size_t>> logged;  // (position, index in batch)
+  logged.reserve(batch.size());
+  std::vector<duplicate_op> dups;
+  const std::int64_t first_id = next_id_;
+  const std::size_t recent_before = recent_order_.size();
+  std::uint64_t accepted = 0;
+  std::int64_t newest_us = 0;
+  bool read_open = false;
+  bool ok = true;
+  bool synced = false;
+  std::string failure;
+  try {
+    log_->rotate_if_full();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const inbound_record& r = batch[i].record;
+      commit_result& out = results[i];
+      std::uint64_t hash = 0;
+      if (holds_key(r)) {
+        hash = key_hash(r.sending_application, r.sending_facility, r.control_id);
+        if (auto d = find_duplicate(r, hash, batch, logged, read_open)) {
+          out = std::move(*d);
+          dups.push_back({out.id, r.sending_facility});
+          continue;
+        }
+      }
+      out.what = commit_result::outcome::stored;
+      out.id = next_id_++;
+      const std::int64_t pos = log_->append(out.id, r);
+      logged.emplace_back(pos, i);
+      if (r.state == message_state::pending) {
+        ++accepted;
+        newest_us = r.received_at_us;
+      }
+      // A key already there with another one's hash keeps its place (SQLite decides for both
+      // once they are indexed; a 64-bit collision).
+      if (holds_key(r) && recent_.emplace(hash, recent_key{out.id, pos}).second)
+        recent_order_.emplace_back(out.id, hash);
+    }
+    if (read_open) {
+      read_open = false;
+      check(ldb_, lst_->commit.step(), "end read");
+      lst_->commit.reset();
+    }
+    // The durable point: the batch's records in the log (one write, one fdatasync).
+    if (!logged.empty()) {
+      if (spinner_.joinable()) {
+        last_sync_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count(),
+                            std::memory_order_relaxed);
+        if (!spinning_.load(std::memory_order_relaxed)) {
+          { std::lock_guard spin_lock(spin_mu_); }
+          spin_cv_.notify_one();
+        }
+      }
+      std::error_code ec;
+      if (!log_->flush(opts_.fsync, ec))
+        throw std::runtime_error("cannot write the message log: " + ec.message());
+      synced = opts_.fsync;
+      if (log_->wants_preallocation()) want_preallocation();
+    }
+  } catch (const std::exception& e) {
+    ok = false;
+    failure = e.what();
+    log_->discard();
+    if (read_open) {
+      lst_->dup.reset();
+      sqlite3_exec(ldb_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    // Nothing of this batch counts: its ids and keys go back.
+    while (recent_order_.size() > recent_before) {
+      const auto it = recent_.find(recent_order_.back().second);
+      if (it != recent_.end() && it->second.id == recent_order_.back().first) recent_.erase(it);
+      recent_order_.pop_back();
+    }
+    next_id_ = first_id;
+  }
+  if (ok) {
+    log_end_.store(log_->next_position(), std::memory_order_release);
+    logged_records_.fetch_add(logged.size(), std::memory_order_relaxed);
+    if (accepted != 0) {
+      newest_logged_us_.store(newest_us, std::memory_order_relaxed);
+      logged_accepted_.fetch_add(accepted, std::memory_order_release);
     }
   }
-
- private:
-  struct delta {
-    std::string state, facility;
-    std::int64_t n;
-  };
-  std::vector<delta> deltas_;
-};
-
-namespace {
-
-// Whether a message in this state still holds its duplicate key (if it had one).
-bool keeps_key(message_state s) {
-  return s == message_state::pending || s == message_state::processed;
+  {
+    std::lock_guard lock(mu_);
+    writable_ = ok;
+    if (synced) ++syncs_;
+    if (ok)
+      for (auto& d : dups) duplicates_.push_back(std::move(d));
+  }
+  if (ok && (!logged.empty() || !dups.empty())) index_cv_.notify_one();
+  // Durable in the log: answered now. (The indexer gives them their rows later.)
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    commit_result& out = results[i];
+    if (!ok) {
+      out = commit_result{};
+      out.what = commit_result::outcome::failed;
+      out.error = failure;
+    }
+    out.record = std::move(batch[i].record);
+    batch[i].done(std::move(out));
+  }
 }
 
-bool holds_key(const inbound_record& r) {
-  return r.state == message_state::pending && !r.control_id.empty();
+
+// --- the indexer thread: SQLite, off the ACK path ------------------------------------------------
+
+void sqlite_store::begin_txn() {
+  if (txn_open_) return;
+  if (ckpt_caught_up_.load(std::memory_order_acquire)) {
+    // The checkpointer has copied the WAL back, but the WAL only starts over (rather than grow)
+    // when a transaction begins with nothing left to copy, and this thread keeps adding frames.
+    // Copy the few frames added since, here: the next BEGIN then restarts the WAL.
+    sqlite3_wal_checkpoint_v2(wdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    ckpt_caught_up_.store(false, std::memory_order_release);
+  }
+  check(wdb_, st_->begin.step(), "begin");
+  st_->begin.reset();
+  txn_open_ = true;
+  txn_started_ = std::chrono::steady_clock::now();
+  txn_ops_ = 0;
+  std::lock_guard lock(mu_);
+  txn_open_shared_ = true;
 }
 
-void bind_row(stmt& q, const inbound_record& r, std::int64_t body_pos, int first) {
-  q.int64(first, r.received_at_us);
-  q.text(first + 1, r.sending_application);
-  q.text(first + 2, r.sending_facility);
-  q.text(first + 3, r.control_id);
-  q.text(first + 4, r.message_type);
-  q.text(first + 5, r.sender);
-  q.text(first + 6, r.peer);
-  q.text(first + 7, to_string(r.state));
-  q.text(first + 8, r.reason);
-  q.text(first + 9, r.ack_code);
-  q.int64(first + 10, holds_key(r) ? 1 : 0);
-  q.int64(first + 11, body_pos);
+// Rows for the log's records from index_pos_ up to `to`, until the transaction is full.
+void sqlite_store::index_records(std::int64_t to, count_deltas& counts) {
+  stmt& ins = st_->ins;
+  index_pos_ = log_->read_range(
+      index_pos_, to,
+      [&](std::int64_t pos, const record_view& v) {
+        const bool key = v.state == message_state::pending && !v.control_id.empty();
+        auto bind = [&](bool holds) {
+          ins.int64(1, v.id);
+          ins.int64(2, v.received_at_us);
+          ins.text_view(3, v.sending_application);
+          ins.text_view(4, v.sending_facility);
+          ins.text_view(5, v.control_id);
+          ins.text_view(6, v.message_type);
+          ins.text_view(7, v.sender);
+          ins.text_view(8, v.peer);
+          ins.text_view(9, to_string(v.state));
+          ins.text_view(10, v.reason);
+          ins.text_view(11, v.ack_code);
+          ins.int64(12, holds ? 1 : 0);
+          ins.int64(13, pos);
+        };
+        bind(key);
+        int rc = ins.step();
+        ins.reset();
+        if (rc == SQLITE_CONSTRAINT && key) {
+          // Another row holds the key (the log thread saw it released, by an errored settlement
+          // this transaction has not committed…): keep the row, without the key.
+          obs::warn("store.key_held", {{"id", v.id}});
+          bind(false);
+          rc = ins.step();
+          ins.reset();
+        }
+        check(wdb_, rc, "index a message");
+        counts.add(to_string(v.state), v.sending_facility, 1);
+        txn_max_id_ = v.id;
+        if (v.state == message_state::pending) {
+          ++txn_accepted_;
+          txn_newest_us_ = v.received_at_us;
+        }
+        ++txn_records_;
+        return ++txn_ops_ < txn_max_ops;
+      },
+      read_buf_);
 }
 
-}  // namespace
-
-namespace {
-std::int64_t max_logged_id(sqlite3* db) {
-  stmt q(db, "SELECT coalesce(max(id), 0) FROM messages WHERE body_pos IS NOT NULL");
-  return q.step() == SQLITE_ROW ? q.column_int(0) : 0;
+void sqlite_store::index_loop() {
+  std::deque<update_op> updates;
+  std::vector<duplicate_op> dups;
+  count_deltas counts;
+  while (true) {
+    bool commit_now = false;
+    bool finish = false;
+    std::int64_t target = 0;
+    {
+      std::unique_lock lock(mu_);
+      auto ready = [&] {
+        return log_done_ || want_commit_ || !updates_.empty() || !duplicates_.empty() ||
+               log_end_.load(std::memory_order_acquire) != index_pos_;
+      };
+      if (txn_open_) {
+        // An open transaction commits once there is nothing to do for a moment, when it is old
+        // enough (txn_max_age), or when a reader asks (wait_for_index()).
+        const auto due = std::min(txn_started_ + txn_max_age,
+                                  std::chrono::steady_clock::now() + txn_idle);
+        if (!index_cv_.wait_until(lock, due, ready)) commit_now = true;
+      } else {
+        index_cv_.wait(lock, ready);
+      }
+      updates.swap(updates_);
+      dups.swap(duplicates_);
+      target = log_end_.load(std::memory_order_acquire);
+      finish = log_done_ && updates.empty() && dups.empty() && target == index_pos_;
+      if (want_commit_ && !txn_open_ && target == index_pos_ && updates.empty() && dups.empty()) {
+        // Nothing to commit: what the reader waits for is committed already.
+        want_commit_ = false;
+        ++committed_txns_;
+        readers_cv_.notify_all();
+      }
+    }
+    if (finish) {
+      commit_txn();
+      return;
+    }
+    try {
+      while (index_pos_ != target) {
+        begin_txn();
+        index_records(target, counts);
+        if (txn_ops_ >= txn_max_ops) {
+          counts.apply(wdb_, st_->count);
+          counts.clear();
+          commit_txn();
+          if (index_pos_ != committed_pos_) break;  // the commit failed
+        }
+      }
+      // Settlements only once their messages have rows (else they fail: the pipeline scans).
+      if (index_pos_ == target && (!dups.empty() || !updates.empty())) {
+        begin_txn();
+        for (const auto& d : dups) {
+          stmt& bump = st_->bump;
+          bump.int64(1, d.id);
+          check(wdb_, bump.step(), "count duplicate");
+          bump.reset();
+          counts.add("duplicate", d.sending_facility, 1);
+        }
+        // Their callbacks run once SQLite has committed them (a scan must not find them pending),
+        // or with false should the transaction fail.
+        for (auto& u : updates)
+          if (u.done) txn_settled_.push_back(std::exchange(u.done, nullptr));
+        for (const auto& u : updates)
+          settle_message(u.id, u.state, u.reason, u.result ? &*u.result : nullptr, counts);
+        txn_ops_ += dups.size() + updates.size();
+      }
+      counts.apply(wdb_, st_->count);
+    } catch (const std::exception& e) {
+      abort_txn(e.what());
+    }
+    counts.clear();
+    dups.clear();
+    for (auto& u : updates)
+      if (u.done) u.done(false);  // only those a failure left behind
+    updates.clear();
+    bool reader_waits = false;
+    {
+      std::lock_guard lock(mu_);
+      reader_waits = want_commit_ && index_pos_ >= index_wanted_;
+      if (reader_waits) want_commit_ = false;
+    }
+    if (txn_open_ && (commit_now || reader_waits || txn_ops_ >= txn_max_ops ||
+                      std::chrono::steady_clock::now() - txn_started_ >= txn_max_age))
+      commit_txn();
+    else if (reader_waits) {
+      std::lock_guard lock(mu_);
+      ++committed_txns_;
+      readers_cv_.notify_all();
+    }
+  }
 }
-}  // namespace
+
+void sqlite_store::commit_txn() {
+  if (!txn_open_) return;
+  try {
+    check(wdb_, st_->commit.step(), "commit");
+    st_->commit.reset();
+  } catch (const std::exception& e) {
+    abort_txn(e.what());
+    return;
+  }
+  txn_open_ = false;
+  committed_pos_ = index_pos_;
+  if (txn_max_id_ > durable_id_.load(std::memory_order_relaxed))
+    durable_id_.store(txn_max_id_, std::memory_order_release);
+  committed_pos_shared_.store(committed_pos_, std::memory_order_release);
+  if (txn_accepted_ != 0) {
+    committed_newest_us_.store(txn_newest_us_, std::memory_order_relaxed);
+    committed_accepted_.fetch_add(txn_accepted_, std::memory_order_release);
+  }
+  txn_accepted_ = 0;
+  std::vector<std::function<void(bool)>> settled;
+  settled.swap(txn_settled_);
+  bool log_waits = false;
+  {
+    std::lock_guard lock(mu_);
+    ++commits_;
+    written_ += txn_records_;
+    index_failing_ = false;
+    txn_open_shared_ = false;
+    ++committed_txns_;
+    log_waits = log_waits_for_index_;
+    log_waits_for_index_ = false;
+  }
+  txn_records_ = 0;
+  readers_cv_.notify_all();
+  if (log_waits) log_cv_.notify_one();
+  for (auto& done : settled) done(true);
+}
+
+void sqlite_store::abort_txn(const std::string& why) {
+  obs::error("store.index_failed", {{"error", why}});
+  for (stmt* q : st_->all()) q->reset();
+  sqlite3_exec(wdb_, "ROLLBACK", nullptr, nullptr, nullptr);
+  txn_open_ = false;
+  txn_ops_ = 0;
+  // The records of the transaction are read from the log again.
+  index_pos_ = committed_pos_;
+  txn_max_id_ = durable_id_.load(std::memory_order_relaxed);
+  txn_accepted_ = 0;
+  txn_records_ = 0;
+  std::vector<std::function<void(bool)>> lost;
+  lost.swap(txn_settled_);
+  {
+    std::lock_guard lock(mu_);
+    index_failing_ = true;
+    txn_open_shared_ = false;
+    ++committed_txns_;
+  }
+  readers_cv_.notify_all();
+  for (auto& done : lost) done(false);  // the pipeline runs those messages again
+  // A failure that persists (a full disk) must not spin.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+void sqlite_store::wait_for_index() {
+  if (on_indexer_thread || !indexing_) return;
+  std::unique_lock lock(mu_);
+  if (log_done_) return;
+  const std::int64_t target = log_end_.load(std::memory_order_acquire);
+  const bool more = txn_open_shared_ || !updates_.empty() || !duplicates_.empty();
+  if (!more && committed_pos_shared_.load(std::memory_order_acquire) >= target) return;
+  const std::uint64_t seen = committed_txns_;
+  want_commit_ = true;
+  index_wanted_ = std::max(index_wanted_, target);
+  index_cv_.notify_one();
+  readers_cv_.wait_for(lock, std::chrono::seconds(5), [&] {
+    return log_done_ ||
+           (committed_pos_shared_.load(std::memory_order_acquire) >= target &&
+            (!more || committed_txns_ != seen));
+  });
+}
 
 void sqlite_store::recover() {
   // SQLite commits without an fsync, after the log's: it may lack the last batches the log has
@@ -735,55 +1257,6 @@ void sqlite_store::recover() {
   }
 }
 
-// A new message: its row (the insert fails on the duplicate key), or the original's answer.
-commit_result sqlite_store::insert_message(
-    const inbound_record& r, const std::deque<op>& batch,
-    const std::vector<std::pair<std::int64_t, std::size_t>>& logged, count_deltas& counts) {
-  commit_result out;
-  stmt& ins = st_->ins;
-  bind_row(ins, r, log_->next_position(), 1);
-  check(wdb_, ins.step(), "insert");
-  ins.reset();
-  if (sqlite3_changes(wdb_) == 1) {
-    out.what = commit_result::outcome::stored;
-    out.id = sqlite3_last_insert_rowid(wdb_);
-    counts.add(to_string(r.state), r.sending_facility, 1);
-    return out;
-  }
-  stmt& dup = st_->dup;
-  dup.text(1, r.sending_application);
-  dup.text(2, r.sending_facility);
-  dup.text(3, r.control_id);
-  if (dup.step() != SQLITE_ROW) throw std::runtime_error("duplicate key without its row");
-  out.what = commit_result::outcome::duplicate;
-  out.id = dup.column_int(0);
-  out.ack_code = dup.column_text(2);
-  if (dup.column_null(3)) {
-    out.ack = dup.column_text(1);  // stored before schema 4
-  } else {
-    const std::int64_t at = dup.column_int(3);
-    // The original may be in this very batch, not yet in the log.
-    const auto it = std::find_if(logged.begin(), logged.end(),
-                                 [at](const auto& l) { return l.first == at; });
-    if (it != logged.end()) {
-      out.ack = std::get<op::insert>(batch[it->second].what).record.ack;
-    } else {
-      std::string why;
-      auto original = log_->read(at, &why);
-      if (!original) throw std::runtime_error("cannot read the stored ACK: " + why);
-      out.ack = std::move(original->record.ack);
-    }
-  }
-  dup.reset();
-  stmt& bump = st_->bump;
-  bump.int64(1, out.id);
-  check(wdb_, bump.step(), "count duplicate");
-  bump.reset();
-  counts.add("duplicate", r.sending_facility, 1);
-  return out;
-}
-
-// A settlement: the message's state, and what the pipeline made of it.
 void sqlite_store::settle_message(std::int64_t id, message_state state, const std::string& reason,
                                   const processing_result* result, count_deltas& counts) {
   stmt& get = st_->get;
@@ -843,189 +1316,8 @@ void sqlite_store::settle_message(std::int64_t id, message_state state, const st
   }
 }
 
-void sqlite_store::write_batch(std::deque<op>& batch) {
-  std::vector<commit_result> results(batch.size());
-  bool ok = true;
-  std::string failure;
-  if (!st_) st_ = std::make_unique<statements>(wdb_);
-  count_deltas counts;
-  std::int64_t max_id = 0;
-  // Records of this batch in the log batch (not yet written): (position, index in `batch`).
-  std::vector<std::pair<std::int64_t, std::size_t>> logged;
-  bool synced = false;
-  if (!txn_open_ && ckpt_caught_up_.load(std::memory_order_acquire)) {
-    // The checkpointer has copied the WAL back, but the WAL only starts over (rather than grow)
-    // when a transaction begins with nothing left to copy, and this writer keeps adding frames.
-    // Copy the few frames added since, here: the next BEGIN then restarts the WAL. (When a reader
-    // still holds an old snapshot it does not, and the WAL grows until the checkpointer's next
-    // pass.)
-    sqlite3_wal_checkpoint_v2(wdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    ckpt_caught_up_.store(false, std::memory_order_release);
-  }
-  try {
-    if (broken_) throw std::runtime_error(broken_reason_);
-    if (!txn_open_) {
-      log_->rotate_if_full();
-      check(wdb_, st_->begin.step(), "begin");
-      st_->begin.reset();
-      txn_open_ = true;
-      txn_started_ = std::chrono::steady_clock::now();
-      txn_ops_ = 0;
-      std::lock_guard lock(mu_);
-      txn_open_shared_ = true;
-    }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (auto* in = std::get_if<op::insert>(&batch[i].what)) {
-        results[i] = insert_message(in->record, batch, logged, counts);
-        if (results[i].what == commit_result::outcome::stored) {
-          max_id = std::max(max_id, results[i].id);
-          logged.emplace_back(log_->append(results[i].id, in->record), i);
-        }
-      }
-    }
-    // The durable point: the batch's records in the log (one write, one fdatasync). The SQLite
-    // transaction stays open across batches (commit_txn()): whatever SQLite holds, the log holds
-    // too. A batch that only settles messages writes nothing to the log: if it is lost in a
-    // crash the messages are still pending and the (idempotent) pipeline runs them again.
-    if (!logged.empty()) {
-      std::error_code ec;
-      if (!log_->flush(opts_.fsync, ec))
-        throw std::runtime_error("cannot write the message log: " + ec.message());
-      synced = opts_.fsync;
-      if (log_->wants_preallocation()) want_preallocation();
-    }
-  } catch (const std::exception& e) {
-    ok = false;
-    failure = e.what();
-    abort_txn();
-  }
-  if (ok) txn_max_id_ = std::max(txn_max_id_, max_id);
-  {
-    std::lock_guard lock(mu_);
-    writable_ = ok && !broken_;
-    if (synced) ++syncs_;
-  }
-  // New messages are answered first: durable in the log, they wait for nothing else — neither
-  // SQLite's commit nor the settlements below (which may upsert many resources each).
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    auto* in = std::get_if<op::insert>(&batch[i].what);
-    if (in == nullptr) continue;
-    if (!ok) {
-      results[i] = commit_result{};
-      results[i].what = commit_result::outcome::failed;
-      results[i].error = failure;
-    }
-    results[i].record = std::move(in->record);
-    in->done(std::move(results[i]));
-  }
-  // Then the settlements, in the same open transaction. Each counts once SQLite has committed it
-  // (a scan must not find it pending): its callback waits for commit_txn().
-  bool settled_ok = ok;
-  if (ok) {
-    try {
-      for (auto& o : batch)
-        if (const auto* u = std::get_if<op::update>(&o.what))
-          settle_message(u->id, u->state, u->reason, u->result ? &*u->result : nullptr, counts);
-    } catch (const std::exception& e) {
-      settled_ok = false;
-      obs::error("store.settle_failed", {{"error", e.what()}});
-      abort_txn();  // the messages of this transaction come back from the log
-    }
-    if (settled_ok) {
-      try {
-        counts.apply(wdb_, st_->count);
-      } catch (const std::exception& e) {
-        settled_ok = false;
-        obs::error("store.settle_failed", {{"error", e.what()}});
-        abort_txn();
-      }
-    }
-  }
-  if (settled_ok) txn_ops_ += batch.size();
-  {
-    std::lock_guard lock(mu_);
-    if (settled_ok) written_ += batch.size();
-  }
-  for (auto& o : batch) {
-    auto* u = std::get_if<op::update>(&o.what);
-    if (u == nullptr || !u->done) continue;
-    if (settled_ok) {
-      txn_settled_.push_back(std::move(u->done));
-    } else {
-      u->done(false);
-    }
-  }
-}
-
-void sqlite_store::commit_txn() {
-  if (!txn_open_) return;
-  bool ok = true;
-  try {
-    check(wdb_, st_->commit.step(), "commit");
-    st_->commit.reset();
-    txn_open_ = false;
-    if (txn_max_id_ > durable_id_.load(std::memory_order_relaxed))
-      durable_id_.store(txn_max_id_, std::memory_order_release);
-  } catch (const std::exception& e) {
-    ok = false;
-    obs::error("store.commit_failed", {{"error", e.what()}});
-    abort_txn();
-  }
-  std::vector<std::function<void(bool)>> settled;
-  settled.swap(txn_settled_);
-  {
-    std::lock_guard lock(mu_);
-    if (ok) ++commits_;
-    writable_ = ok && !broken_;
-    txn_open_shared_ = false;
-    ++committed_txns_;
-  }
-  readers_cv_.notify_all();
-  for (auto& done : settled) done(ok);
-}
-
-void sqlite_store::abort_txn() {
-  for (stmt* q : st_->all()) q->reset();
-  sqlite3_exec(wdb_, "ROLLBACK", nullptr, nullptr, nullptr);
-  log_->discard();
-  txn_open_ = false;
-  txn_ops_ = 0;
-  {
-    std::lock_guard lock(mu_);
-    txn_open_shared_ = false;
-    ++committed_txns_;
-  }
-  readers_cv_.notify_all();
-  std::vector<std::function<void(bool)>> lost;
-  lost.swap(txn_settled_);
-  for (auto& done : lost) done(false);  // the pipeline runs those messages again
-  // Messages of earlier batches of this transaction were acknowledged: they are in the log, and
-  // SQLite must have them again before anything else is written.
-  try {
-    recover();
-    stmt q(wdb_, "SELECT coalesce(max(id), 0) FROM messages");
-    if (q.step() == SQLITE_ROW && q.column_int(0) > durable_id_.load(std::memory_order_relaxed))
-      durable_id_.store(q.column_int(0), std::memory_order_release);
-  } catch (const std::exception& e) {
-    broken_ = true;
-    broken_reason_ = std::string("the database could not be brought back in line with the "
-                                 "message log (") + e.what() + "); restart to recover";
-    obs::error("store.broken", {{"error", broken_reason_}});
-  }
-}
-
-void sqlite_store::wait_for_commit() {
-  if (on_writer_thread) return;  // a callback: the writer cannot wait for itself
-  std::unique_lock lock(mu_);
-  if (!txn_open_shared_) return;
-  const std::uint64_t seen = committed_txns_;
-  commit_wanted_ = true;
-  cv_.notify_one();
-  readers_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return committed_txns_ != seen; });
-}
-
 std::vector<stored_message> sqlite_store::pending(std::int64_t after_id, std::size_t limit) {
-  wait_for_commit();
+  wait_for_index();
   std::lock_guard lock(read_mu_);
   stmt q(rdb_,
          "SELECT m.id, m.body_pos, b.raw, m.sending_facility, m.control_id, m.message_type, "
@@ -1061,9 +1353,15 @@ std::vector<stored_message> sqlite_store::pending(std::int64_t after_id, std::si
 }
 
 store_stats sqlite_store::stats() {
-  wait_for_commit();
+  wait_for_index();
   std::lock_guard lock(read_mu_);
   store_stats s;
+  // One snapshot for the counts and for where SQLite's rows end in the log.
+  exec(rdb_, "BEGIN");
+  struct end_read {
+    sqlite3* db;
+    ~end_read() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } ending{rdb_};
   // Schema 3 keeps the counts; an older store (read-only `store stats`) is counted row by row.
   stmt q(rdb_, counts_table_
                    ? "SELECT state, sending_facility, n FROM message_counts"
@@ -1091,14 +1389,51 @@ store_stats sqlite_store::stats() {
     }
   }
   check(rdb_, rc, "read stats");
-  s.accepted = s.pending + s.processed;
   stmt oldest(rdb_, "SELECT min(received_at_us) FROM messages WHERE state='pending'");
   if (oldest.step() == SQLITE_ROW && !oldest.column_null(0)) s.oldest_pending_us = oldest.column_int(0);
+  // The records of the log past SQLite's last row: not indexed yet (the indexer lags), or left
+  // behind by a kill (read-only stats of a store not opened since).
+  std::int64_t max_id = 0;
+  std::int64_t from = 0;
+  {
+    stmt last(rdb_, "SELECT coalesce(max(id), 0) FROM messages");
+    if (last.step() == SQLITE_ROW) max_id = last.column_int(0);
+    stmt at(rdb_,
+            "SELECT body_pos FROM messages WHERE body_pos IS NOT NULL ORDER BY id DESC LIMIT 1");
+    if (at.step() == SQLITE_ROW) from = at.column_int(0);
+  }
+  if (log_) {
+    try {
+      log_->scan(from, [&](std::int64_t, logged_record&& lr) {
+        if (lr.id <= max_id) return;
+        ++s.total;
+        auto& row = s.by_sender[lr.record.sending_facility];
+        switch (lr.record.state) {
+          case message_state::pending:
+            ++s.pending;
+            ++row.pending;
+            if (!s.oldest_pending_us || lr.record.received_at_us < *s.oldest_pending_us)
+              s.oldest_pending_us = lr.record.received_at_us;
+            break;
+          case message_state::processed: ++s.processed; ++row.processed; break;
+          case message_state::rejected: ++s.rejected; ++row.rejected; break;
+          case message_state::errored: ++s.errored; ++row.errored; break;
+        }
+      });
+    } catch (const std::exception&) {
+      // A write in progress at the end of the log (or a torn tail): counted up to there.
+    }
+  }
+  s.accepted = s.pending + s.processed;
   return s;
 }
 
 message_store::backlog_info sqlite_store::backlog() {
-  wait_for_commit();
+  // No wait for the indexer: SQLite's pending messages, plus the accepted ones logged and not yet
+  // committed there. (Read in this order, a message indexed meanwhile may count twice, never
+  // not at all: a backlog of 0 is true.)
+  const std::uint64_t logged = logged_accepted_.load(std::memory_order_acquire);
+  const std::uint64_t committed = committed_accepted_.load(std::memory_order_acquire);
   std::lock_guard lock(read_mu_);
   stmt q(rdb_, "SELECT count(*), min(received_at_us) FROM messages WHERE state='pending'");
   backlog_info b;
@@ -1106,12 +1441,20 @@ message_store::backlog_info sqlite_store::backlog() {
     b.pending = static_cast<std::uint64_t>(q.column_int(0));
     if (!q.column_null(1)) b.oldest_us = q.column_int(1);
   }
+  if (logged > committed) {
+    b.pending += logged - committed;
+    // The oldest of those is about as old as the last one indexed (an upper bound of its age).
+    if (!b.oldest_us) {
+      const std::int64_t at = committed_newest_us_.load(std::memory_order_relaxed);
+      b.oldest_us = at != 0 ? at : newest_logged_us_.load(std::memory_order_relaxed);
+    }
+  }
   return b;
 }
 
 bool sqlite_store::writable() const {
   std::lock_guard lock(mu_);
-  return writable_ && !closing_;
+  return writable_ && !index_failing_ && !closing_;
 }
 
 std::size_t sqlite_store::queued() const {
@@ -1124,8 +1467,26 @@ void sqlite_store::close() {
     std::lock_guard lock(mu_);
     closing_ = true;
   }
-  cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  log_cv_.notify_all();
+  index_cv_.notify_all();
+  // The log thread writes what is queued, then the indexer indexes and settles all of it.
+  if (logger_.joinable()) logger_.join();
+  if (indexer_.joinable()) indexer_.join();
+  {
+    std::lock_guard lock(spin_mu_);
+    spin_stop_ = true;
+  }
+  spin_cv_.notify_all();
+  if (spinner_.joinable()) spinner_.join();
+  if (indexing_) {
+    std::lock_guard lock(mu_);
+    if (!closed_logged_ && syncs_ != 0) {  // (a serve that never started says nothing more)
+      closed_logged_ = true;
+      obs::info("store.closed", {{"log_syncs", syncs_},
+                                 {"records_logged", logged_records_.load()},
+                                 {"sqlite_commits", commits_}});
+    }
+  }
   {
     std::lock_guard lock(ckpt_mu_);
     ckpt_stop_ = true;

@@ -2,33 +2,37 @@
 // (message-log/, where a message becomes durable) and SQLite in WAL mode (carebridge.db: the
 // messages' rows and state, the duplicate key, counts, resources and events).
 //
-// One writer thread owns the write connection and group-commits. It takes every new message
-// queued (up to options::max_batch) and, for each, checks the duplicate key and gives it its row
-// (without the body) in SQLite, adding its whole record to the log batch; it writes that batch to
-// the log with one write and one fdatasync — the durable point: one fsync covers the batch — and
-// runs the callbacks at once. The SQLite transaction stays open across batches and commits, without
-// an fsync, when the writer has been idle for 2 ms, after 20 ms or 2048 operations, or when a
-// reader asks: SQLite's commit costs are shared by many batches and never delay an ACK. At open,
-// records in the log past the last row SQLite kept (a kill, or a power cut that took SQLite's
-// unsynced commits) are inserted again, so SQLite always ends up holding everything the log holds;
-// should a SQLite statement or commit fail at run time, the transaction is rolled back and the
-// same recovery runs at once.
+// Two threads write. The **log thread** is the ACK path and does nothing else: it takes every new
+// message queued (up to options::max_batch), checks its duplicate key, gives it its id and appends
+// its whole record to the log batch, writes the batch with one write and one fdatasync — the
+// durable point: one fsync covers the batch — and runs the callbacks at once. The duplicate check
+// looks first in an in-memory index of the accepted keys SQLite has not committed yet (their log
+// positions), then in SQLite (a read connection of its own, one read transaction per batch).
 //
-// Settlements (what the pipeline made of a message) touch SQLite only, a few per batch after the
-// new messages are answered; their callbacks run once SQLite has committed them. A lost settlement
-// leaves the message pending: it is processed again.
+// The **indexer thread** (lower CPU priority, like the pipeline: on a busy CPU acknowledging goes
+// first) follows the log: it reads the records past the last one SQLite holds and gives each its
+// row (no body), then applies the settlements (what the pipeline made of a message) and the
+// duplicate counts, in a transaction that stays open across batches and commits, without an fsync,
+// after 2 ms without work, after 20 ms or 2048 operations, or when a reader asks. Settlement
+// callbacks run once SQLite has committed them (a lost settlement leaves the message pending: it
+// is processed again). It lags the log by what the CPU leaves it; the in-memory key index is
+// bounded (options::max_unindexed): past it, the log thread waits for the indexer. At open, and
+// after any failed SQLite statement, indexing starts again from the last record SQLite committed,
+// so nothing acknowledged is lost with a kill or a power cut.
 //
-// Reads (pending(), stats(), backlog()) first have the writer commit its open transaction, then
-// read through a second connection under a mutex; pending() never returns a message whose record
-// is not durable. read_resource() and events_for_patient() read what is committed (at most about
-// 20 ms behind; a settlement's callback means it is committed). A third connection, on its own
-// thread at idle I/O priority, checkpoints the WAL (PASSIVE) once it passes 16 MiB and zero-fills
-// the log ahead of the writer (message_log::preallocate()); after a checkpoint pass the writer
-// copies the few frames it added meanwhile, so that the WAL starts over instead of growing.
+// Reads: pending() and stats() first wait (up to 5 s) until the indexer has committed what the log
+// held when they were called, then read through a third connection under a mutex; pending() never
+// returns a message whose row is not committed. stats() also counts, by state and facility, the
+// records of the log past SQLite's last row (so `carebridge store stats` on a store a kill left
+// behind is right too). backlog() does not wait: SQLite's pending messages plus the accepted ones
+// logged and not yet indexed (the oldest age may lag by the indexer's lag). read_resource() and
+// events_for_patient() read what is committed. A fourth connection, on its own thread at idle I/O
+// priority, checkpoints the WAL (PASSIVE) once it passes 16 MiB and zero-fills the log ahead of the
+// log thread (message_log::preallocate()).
 //
 // Per accepted message: its log record, its row, one entry of the duplicate-key index and one of
 // the pending index; settling it rewrites its row and drops the pending entry. Counts by state and
-// facility (for stats) are kept in a small table, updated once per batch.
+// facility (for stats) are kept in a small table, updated once per indexer batch.
 #pragma once
 
 #include "gateway/store/message_log.hpp"
@@ -42,6 +46,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 struct sqlite3;
 
@@ -52,6 +58,17 @@ class sqlite_store final : public message_store {
   struct options {
     std::size_t max_batch = 1024;  // new messages per group commit at the most
     bool fsync = true;  // fdatasync the log per group commit (false: tests of other things)
+    /// Accepted messages logged and not yet committed in SQLite, at the most (the in-memory key
+    /// index): past it, new messages wait for the indexer.
+    std::size_t max_unindexed = 1u << 19;
+    /// While the log's fsyncs come one after another, keep the CPU from going idle with a
+    /// SCHED_IDLE thread that spins (and yields at once to any other thread): on a virtual
+    /// machine an idle vCPU halts, and waking it for the I/O completion can cost milliseconds on
+    /// a busy host (measured here: fdatasync p50 4.0 ms with the core idle, 0.1 ms with it busy).
+    /// It spins only from an fsync until 2 ms after the last one. Off by default (config
+    /// store.spin_during_sync): it burns an otherwise idle CPU and its end-to-end benefit was
+    /// within the noise of the benchmark here.
+    bool spin_during_sync = false;
   };
 
   /// Opens (creating if needed) DIR/carebridge.db and DIR/message-log/, migrating an older
@@ -82,7 +99,7 @@ class sqlite_store final : public message_store {
   std::size_t queued() const override;
   void close() override;
 
-  /// Commits done and records written since open (for metrics and tests).
+  /// SQLite commits done and records indexed since open (for metrics and tests).
   std::uint64_t commits() const;
   std::uint64_t records_written() const;
   /// fdatasyncs of the message log since open (one per batch that stores messages).
@@ -91,75 +108,143 @@ class sqlite_store final : public message_store {
   std::uint64_t recovered() const { return recovered_; }
 
  private:
-  struct op;
+  struct insert_op {
+    inbound_record record;
+    commit_handler done;
+  };
+  struct update_op {
+    std::int64_t id;
+    message_state state;
+    std::string reason;
+    std::function<void(bool)> done;
+    std::optional<processing_result> result;  // settle_processed()
+  };
+  struct duplicate_op {  // a resend answered with the stored ACK: counted
+    std::int64_t id;
+    std::string sending_facility;
+  };
+  // An accepted key logged and not yet committed in SQLite (log thread only).
+  struct recent_key {
+    std::int64_t id;
+    std::int64_t pos;
+  };
   struct statements;
+  struct lookup_statements;
   class count_deltas;
   sqlite_store();
-  void writer_loop();
-  void write_batch(std::deque<op>& batch);
-  commit_result insert_message(const inbound_record& r, const std::deque<op>& batch,
-                               const std::vector<std::pair<std::int64_t, std::size_t>>& logged,
-                               count_deltas& counts);
+  // Log thread.
+  void log_loop();
+  void log_batch(std::vector<insert_op>& batch);
+  std::optional<commit_result> find_duplicate(const inbound_record& r, std::uint64_t hash,
+                                              const std::vector<insert_op>& batch,
+                                              const std::vector<std::pair<std::int64_t, std::size_t>>& logged,
+                                              bool& read_open);
+  // Indexer thread.
+  void index_loop();
+  void index_records(std::int64_t to, count_deltas& counts);
   void settle_message(std::int64_t id, message_state state, const std::string& reason,
                       const processing_result* result, count_deltas& counts);
-  void recover();
+  void begin_txn();
   void commit_txn();
-  void abort_txn();
-  void wait_for_commit();
+  void abort_txn(const std::string& why);
+  void recover();
+  void wait_for_index();  // until SQLite holds what the log held at the call (5 s at most)
   void want_preallocation();
   void checkpoint_loop();
+  void spin_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
   std::unique_ptr<message_log> log_;
   std::atomic<std::uint64_t> recovered_{0};
-  bool broken_ = false;        // writer thread only: the log and SQLite disagree until a restart
-  std::string broken_reason_;
-  // The SQLite transaction the writer keeps open across group commits (writer thread only): it
-  // commits after txn_idle without work, after txn_max_age, or after txn_max_ops operations.
+  options opts_;
+
+  // --- log thread -------------------------------------------------------------------------------
+  sqlite3* ldb_ = nullptr;                     // read connection for duplicate keys
+  std::unique_ptr<lookup_statements> lst_;
+  std::int64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, recent_key> recent_;   // by hash of the key
+  std::deque<std::pair<std::int64_t, std::uint64_t>> recent_order_;  // (id, hash), by id
+  bool log_failed_ = false;
+  std::thread logger_;
+
+  // --- published by the log thread, read by the indexer and readers ----------------------------
+  std::atomic<std::int64_t> log_end_{0};            // position after the last durable record
+  std::atomic<std::uint64_t> logged_accepted_{0};   // accepted messages made durable since open
+  std::atomic<std::int64_t> newest_logged_us_{0};   // received_at of the last one
+  std::atomic<std::uint64_t> logged_records_{0};    // records made durable since open
+
+  // --- indexer thread ---------------------------------------------------------------------------
+  // The SQLite transaction the indexer keeps open across batches: it commits after txn_idle
+  // without work, after txn_max_age, or after txn_max_ops operations.
   static constexpr auto txn_idle = std::chrono::milliseconds(2);
   static constexpr auto txn_max_age = std::chrono::milliseconds(20);
   static constexpr std::size_t txn_max_ops = 2048;
+  sqlite3* wdb_ = nullptr;
+  std::unique_ptr<statements> st_;
   bool txn_open_ = false;
   std::chrono::steady_clock::time_point txn_started_;
   std::size_t txn_ops_ = 0;
-  std::int64_t txn_max_id_ = 0;
+  std::int64_t index_pos_ = 0;       // the next record to index
+  std::int64_t txn_max_id_ = 0;      // the highest id indexed in the open transaction
+  std::uint64_t txn_accepted_ = 0;   // accepted messages indexed in it
+  std::uint64_t txn_records_ = 0;
+  std::int64_t committed_pos_ = 0;   // index_pos_ at the last commit
+  std::int64_t txn_newest_us_ = 0;   // received_at of the last accepted message indexed
   std::vector<std::function<void(bool)>> txn_settled_;  // run once the transaction commits
-  sqlite3* wdb_ = nullptr;  // writer thread only
-  std::unique_ptr<statements> st_;  // writer thread only: prepared once
+  std::string read_buf_;
+  std::thread indexer_;
+
+  // --- published by the indexer -----------------------------------------------------------------
+  // The highest message id SQLite has committed: pending() returns nothing newer, and the log
+  // thread drops the keys up to it from its index.
+  std::atomic<std::int64_t> durable_id_{0};
+  std::atomic<std::int64_t> committed_pos_shared_{0};
+  std::atomic<std::uint64_t> committed_accepted_{0};  // of logged_accepted_
+  std::atomic<std::int64_t> committed_newest_us_{0};
+
   sqlite3* cdb_ = nullptr;  // checkpointer thread only
-  int checkpoint_pages_ = 0;  // WAL frames from which the checkpointer runs
-  int wal_pages_ = 0;         // writer thread only: frames in the WAL after the last commit
-  std::atomic<bool> ckpt_caught_up_{false};  // the checkpointer copied the whole WAL back
+  int checkpoint_pages_ = 0;
+  std::atomic<bool> ckpt_caught_up_{false};
   sqlite3* rdb_ = nullptr;  // under read_mu_
   std::mutex read_mu_;
   bool counts_table_ = true;  // schema 3 or later (a read-only store may be older)
-  options opts_;
-  // The highest message id SQLite has committed (its record is durable in the log before that):
-  // pending() returns nothing newer, so that a scan never passes over a message SQLite does not
-  // show yet (the pipeline skips queued messages a scan has passed).
-  std::atomic<std::int64_t> durable_id_{0};
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<op> queue_;    // new messages
-  std::deque<op> updates_;  // settlements
+  std::condition_variable log_cv_;    // the log thread: new messages, or the indexer moved on
+  std::condition_variable index_cv_;  // the indexer: log moved on, settlements, a reader
+  std::condition_variable readers_cv_;
+  std::vector<insert_op> queue_;      // new messages
+  std::deque<update_op> updates_;     // settlements
+  std::vector<duplicate_op> duplicates_;
+  bool log_waits_for_index_ = false;  // the key index is full
   bool closing_ = false;
+  bool log_done_ = false;             // the log thread has written everything and stopped
   bool writable_ = true;
+  bool index_failing_ = false;
+  std::int64_t index_wanted_ = 0;     // a reader waits until the indexer reaches it…
+  bool want_commit_ = false;          // …and commits
+  std::uint64_t committed_txns_ = 0;  // commits and rollbacks, for readers waiting for one
+  bool txn_open_shared_ = false;      // the indexer's transaction is open
+  bool indexing_ = false;             // set at open (not read-only): an indexer runs
   std::uint64_t commits_ = 0;
   std::uint64_t written_ = 0;
   std::uint64_t syncs_ = 0;
-  std::uint64_t committed_txns_ = 0;  // under mu_: for readers waiting for a commit
-  bool commit_wanted_ = false;        // under mu_: a reader wants the open transaction committed
-  bool txn_open_shared_ = false;      // under mu_: the writer's transaction is open
-  std::condition_variable readers_cv_;
-  std::thread writer_;
   std::uint64_t checkpoint_failures_ = 0;
+  bool closed_logged_ = false;
+
+  // The spinner (options::spin_during_sync).
+  std::atomic<std::int64_t> last_sync_ns_{0};  // steady clock: when the last fsync began
+  std::atomic<bool> spinning_{false};
+  std::mutex spin_mu_;
+  std::condition_variable spin_cv_;
+  bool spin_stop_ = false;
+  std::thread spinner_;
 
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false;
   bool ckpt_stop_ = false;
-  bool prealloc_wanted_ = false;  // the log wants zero-filled room (the same thread does it)
+  bool prealloc_wanted_ = false;
   std::thread checkpointer_;
 };
 

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <future>
+#include <map>
 #include <stdexcept>
 
 namespace {
@@ -501,6 +502,82 @@ TEST(SqliteStore, ATornLogTailIsCutOff) {
   const auto pending = again->pending(0, 10);
   ASSERT_EQ(pending.size(), 2u);
   EXPECT_EQ(pending[1].raw, record("MERCY", "T2").raw);
+}
+
+TEST(SqliteStore, ResendsAfterAReopenGetTheStoredAck) {
+  temp_dir dir;
+  std::int64_t id = 0;
+  {
+    auto s = sqlite_store::open(dir.path(), {});
+    id = submit_and_wait(*s, record("MERCY", "A1")).id;
+  }
+  auto s = sqlite_store::open(dir.path(), {});
+  auto again = record("MERCY", "A1");
+  again.ack = "a different ack that must not be used";
+  const auto dup = submit_and_wait(*s, std::move(again));
+  ASSERT_EQ(dup.what, commit_result::outcome::duplicate);
+  EXPECT_EQ(dup.id, id);
+  EXPECT_EQ(dup.ack, record("MERCY", "A1").ack);
+  EXPECT_EQ(s->stats().duplicates, 1u);
+}
+
+// The log thread answers before SQLite has the rows; with room for two keys not yet indexed it
+// waits for the indexer, and duplicates are found wherever their original is.
+TEST(SqliteStore, AnIndexerBehindTheLogLosesNothing) {
+  temp_dir dir;
+  sqlite_store::options o;
+  o.max_unindexed = 2;
+  auto s = sqlite_store::open(dir.path(), o);
+  constexpr int n = 60;
+  std::vector<std::promise<commit_result>> ps(n);
+  for (int i = 0; i < n; ++i)
+    s->submit(record("MERCY", "B" + std::to_string(i % 20)),
+              [&ps, i](commit_result c) { ps[static_cast<std::size_t>(i)].set_value(std::move(c)); });
+  std::map<std::string, std::int64_t> ids;
+  int dups = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto c = ps[static_cast<std::size_t>(i)].get_future().get();
+    const std::string key = "B" + std::to_string(i % 20);
+    if (i < 20) {
+      ASSERT_EQ(c.what, commit_result::outcome::stored) << i;
+      ids[key] = c.id;
+    } else {
+      ASSERT_EQ(c.what, commit_result::outcome::duplicate) << i;
+      EXPECT_EQ(c.id, ids[key]);
+      EXPECT_EQ(c.ack, record("MERCY", key).ack);
+      ++dups;
+    }
+  }
+  EXPECT_EQ(dups, 40);
+  const auto st = s->stats();
+  EXPECT_EQ(st.total, 20u);
+  EXPECT_EQ(st.pending, 20u);
+  EXPECT_EQ(st.duplicates, 40u);
+  EXPECT_EQ(s->pending(0, 100).size(), 20u);
+  EXPECT_EQ(s->backlog().pending, 20u);
+}
+
+// `carebridge store stats` on a store a kill left behind: the log's records past SQLite count.
+TEST(SqliteStore, ReadOnlyStatsCountTheLogPastTheDatabase) {
+  temp_dir dir;
+  std::int64_t first = 0;
+  {
+    auto s = sqlite_store::open(dir.path(), {});
+    first = submit_and_wait(*s, record("MERCY", "U1")).id;
+    submit_and_wait(*s, record("MERCY", "U2"));
+    submit_and_wait(*s, record("OTHER", "U3", message_state::rejected));
+  }
+  sql(dir / "carebridge.db",
+      "DELETE FROM messages WHERE id > " + std::to_string(first) +
+          "; UPDATE message_counts SET n = n - 1 WHERE state = 'pending'; "
+          "DELETE FROM message_counts WHERE state = 'rejected';");
+  auto ro = sqlite_store::open_read_only(dir.path());
+  const auto st = ro->stats();
+  EXPECT_EQ(st.total, 3u);
+  EXPECT_EQ(st.pending, 2u);
+  EXPECT_EQ(st.rejected, 1u);
+  EXPECT_EQ(st.by_sender.at("MERCY").pending, 2u);
+  EXPECT_EQ(st.by_sender.at("OTHER").rejected, 1u);
 }
 
 TEST(SqliteStore, ALogThatLostAcknowledgedMessagesIsRefused) {
