@@ -324,6 +324,11 @@ struct coding_view {
   explicit coding_view(const coding& c) : system(c.system), code(c.code), display(c.display) {}
 };
 
+struct identifier_value {
+  std::string_view system, value, type;
+  std::string_view assigner;  // HD namespace as sent
+};
+
 struct context {
   const hl7::message& m;
   const sender_profile* sender;
@@ -333,7 +338,7 @@ struct context {
   std::vector<unmapped_code> unmapped;
   std::vector<std::string> notes;
   std::vector<resource_json> resources;
-  std::pmr::vector<struct identifier_value> pid3;  // PID-3, read once (pid3_ids()), in the arena
+  std::pmr::vector<identifier_value> pid3;  // PID-3, read once (pid3_ids()), in the arena
   bool pid3_read = false;
 
   // A message misses a handful of codes at most, and makes a score of resources: linear scans.
@@ -616,11 +621,6 @@ event::coded to_event_code(const cwe_value& v, std::string_view prefer_system = 
   out.original_system = v.original_systems[pick];
   return out;
 }
-
-struct identifier_value {
-  std::string_view system, value, type;
-  std::string_view assigner;  // HD namespace as sent
-};
 
 event::coded event_code(const coding_view& c) {
   return {std::string(c.system), std::string(c.code), std::string(c.display), {}};
