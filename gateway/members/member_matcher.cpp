@@ -410,15 +410,7 @@ comparison compare_family(const roster_index::name& p, const roster_index::name&
 // in common (both lists sorted).
 bool are_variants(std::string_view a, std::span<const std::uint32_t> ga, std::string_view b,
                   std::span<const std::uint32_t> gb) noexcept {
-  if (a == b) return false;
-  for (std::size_t i = 0, j = 0; i < ga.size() && j < gb.size();) {
-    if (ga[i] == gb[j]) return true;
-    if (ga[i] < gb[j])
-      ++i;
-    else
-      ++j;
-  }
-  return false;
+  return a != b && name_variants::share_group(ga, gb);
 }
 
 comparison compare_given(const roster_index::name& p, const roster_index::name& m) {

@@ -303,18 +303,21 @@ std::span<const std::uint32_t> name_variants::groups(std::string_view name) cons
   return it->second;
 }
 
-bool name_variants::are_variants(std::string_view a, std::string_view b) const noexcept {
-  if (a == b) return false;
-  const auto ga = groups(a), gb = groups(b);
+bool name_variants::share_group(std::span<const std::uint32_t> a,
+                                std::span<const std::uint32_t> b) noexcept {
   // Both sorted: a merge finds a shared group.
-  for (std::size_t i = 0, j = 0; i < ga.size() && j < gb.size();) {
-    if (ga[i] == gb[j]) return true;
-    if (ga[i] < gb[j])
+  for (std::size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+    if (a[i] == b[j]) return true;
+    if (a[i] < b[j])
       ++i;
     else
       ++j;
   }
   return false;
+}
+
+bool name_variants::are_variants(std::string_view a, std::string_view b) const noexcept {
+  return a != b && share_group(groups(a), groups(b));
 }
 
 std::string_view name_variants::canonical(std::string_view name) const noexcept {

@@ -72,6 +72,9 @@ class name_variants {
   std::span<const std::uint32_t> groups(std::string_view name) const noexcept;
   /// True when the two normalized names differ and share a group.
   bool are_variants(std::string_view a, std::string_view b) const noexcept;
+  /// Whether two sorted group lists (groups()) share a group.
+  static bool share_group(std::span<const std::uint32_t> a,
+                          std::span<const std::uint32_t> b) noexcept;
   /// The formal name of a group (the `name` column), for blocking keys: the first group of `name`,
   /// or `name` itself when it is in none.
   std::string_view canonical(std::string_view name) const noexcept;
