@@ -614,6 +614,7 @@ void sqlite_store::settle(std::int64_t id, message_state state, std::string reas
     std::lock_guard lock(mu_);
     if (!closing_) {
       updates_.push_back(update_op{id, state, std::move(reason), std::move(done), std::nullopt});
+      ++ops_queued_;
       index_cv_.notify_one();
       return;
     }
@@ -628,6 +629,7 @@ void sqlite_store::settle_processed(std::int64_t id, processing_result result,
     if (!closing_) {
       updates_.push_back(
           update_op{id, message_state::processed, {}, std::move(done), std::move(result)});
+      ++ops_queued_;
       index_cv_.notify_one();
       return;
     }
@@ -946,6 +948,7 @@ void sqlite_store::log_batch(std::vector<insert_op>& batch) {
     if (synced) ++syncs_;
     if (ok)
       for (auto& d : dups) duplicates_.push_back(std::move(d));
+    if (ok) ops_queued_ += dups.size();
   }
   if (ok && (!logged.empty() || !dups.empty())) index_cv_.notify_one();
   // Durable in the log: answered now. (The indexer gives them their rows later.)
@@ -1032,6 +1035,7 @@ void sqlite_store::index_loop() {
   std::deque<update_op> updates;
   std::vector<duplicate_op> dups;
   count_deltas counts;
+  std::uint64_t ops_taken_now = 0;  // ops_taken_ as of this thread's last swap
   while (true) {
     bool commit_now = false;
     bool finish = false;
@@ -1053,6 +1057,8 @@ void sqlite_store::index_loop() {
       }
       updates.swap(updates_);
       dups.swap(duplicates_);
+      ops_taken_ += updates.size() + dups.size();
+      ops_taken_now = ops_taken_;
       target = log_end_.load(std::memory_order_acquire);
       finish = log_done_ && updates.empty() && dups.empty() && target == index_pos_;
       if (want_commit_ && !txn_open_ && target == index_pos_ && updates.empty() && dups.empty()) {
@@ -1094,12 +1100,18 @@ void sqlite_store::index_loop() {
         for (const auto& u : updates)
           settle_message(u.id, u.state, u.reason, u.result ? &*u.result : nullptr, counts);
         txn_ops_ += dups.size() + updates.size();
+        txn_ops_through_ = ops_taken_now;
       }
       counts.apply(wdb_, st_->count);
     } catch (const std::exception& e) {
       abort_txn(e.what());
     }
     counts.clear();
+    if (txn_ops_through_ != ops_taken_now && (!dups.empty() || !updates.empty())) {
+      // Not applied (a failure): lost, and not to be waited for.
+      std::lock_guard lock(mu_);
+      ops_committed_ = std::max(ops_committed_, ops_taken_now);
+    }
     dups.clear();
     for (auto& u : updates)
       if (u.done) u.done(false);  // only those a failure left behind
@@ -1150,6 +1162,7 @@ void sqlite_store::commit_txn() {
     index_failing_ = false;
     txn_open_shared_ = false;
     ++committed_txns_;
+    ops_committed_ = std::max(ops_committed_, txn_ops_through_);
     log_waits = log_waits_for_index_;
     log_waits_for_index_ = false;
   }
@@ -1177,6 +1190,7 @@ void sqlite_store::abort_txn(const std::string& why) {
     index_failing_ = true;
     txn_open_shared_ = false;
     ++committed_txns_;
+    ops_committed_ = std::max(ops_committed_, txn_ops_through_);  // lost: not to be waited for
   }
   readers_cv_.notify_all();
   for (auto& done : lost) done(false);  // the pipeline runs those messages again
@@ -1189,16 +1203,16 @@ void sqlite_store::wait_for_index() {
   std::unique_lock lock(mu_);
   if (log_done_) return;
   const std::int64_t target = log_end_.load(std::memory_order_acquire);
-  const bool more = txn_open_shared_ || !updates_.empty() || !duplicates_.empty();
-  if (!more && committed_pos_shared_.load(std::memory_order_acquire) >= target) return;
-  const std::uint64_t seen = committed_txns_;
+  // Settlements and duplicate counts queued before this call must be committed too.
+  const std::uint64_t ops = ops_queued_;
+  if (ops_committed_ >= ops && committed_pos_shared_.load(std::memory_order_acquire) >= target)
+    return;
   want_commit_ = true;
   index_wanted_ = std::max(index_wanted_, target);
   index_cv_.notify_one();
   readers_cv_.wait_for(lock, std::chrono::seconds(5), [&] {
     return log_done_ ||
-           (committed_pos_shared_.load(std::memory_order_acquire) >= target &&
-            (!more || committed_txns_ != seen));
+           (committed_pos_shared_.load(std::memory_order_acquire) >= target && ops_committed_ >= ops);
   });
 }
 

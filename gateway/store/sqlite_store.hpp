@@ -184,6 +184,7 @@ class sqlite_store final : public message_store {
   bool txn_open_ = false;
   std::chrono::steady_clock::time_point txn_started_;
   std::size_t txn_ops_ = 0;
+  std::uint64_t txn_ops_through_ = 0;  // ops_taken_ whose ops are in the open transaction
   std::int64_t index_pos_ = 0;       // the next record to index
   std::int64_t txn_max_id_ = 0;      // the highest id indexed in the open transaction
   std::uint64_t txn_accepted_ = 0;   // accepted messages indexed in it
@@ -225,6 +226,11 @@ class sqlite_store final : public message_store {
   bool want_commit_ = false;          // …and commits
   std::uint64_t committed_txns_ = 0;  // commits and rollbacks, for readers waiting for one
   bool txn_open_shared_ = false;      // the indexer's transaction is open
+  // Settlements and duplicate counts: queued (all time), taken by the indexer, and committed (or
+  // lost with a failed transaction) — a reader waits until what was queued before it is committed.
+  std::uint64_t ops_queued_ = 0;
+  std::uint64_t ops_taken_ = 0;
+  std::uint64_t ops_committed_ = 0;
   bool indexing_ = false;             // set at open (not read-only): an indexer runs
   std::uint64_t commits_ = 0;
   std::uint64_t written_ = 0;
