@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 
 namespace carebridge::gateway::care {
 
@@ -360,7 +359,6 @@ void care_engine::retract(const ev_ns::clinical_event& ev, std::int64_t message_
 }
 
 void care_engine::decide_alert(care_outcome& o) const {
-  using members::alert_event;
   std::uint8_t wanted_bit = 0;
   if (o.event_kind == "discharge") {
     o.alert_kind = "discharge";

@@ -33,7 +33,6 @@
 #include <span>
 #include <tuple>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace carebridge::gateway::care {

@@ -3,20 +3,11 @@
 #include "mappings/fhir/datetime_text.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace carebridge::gateway::care {
 
 namespace {
-
-// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil algorithm).
-std::int64_t days_from_civil(int y, int m, int d) noexcept {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int yoe = static_cast<int>(y - era * 400);
-  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 int two(std::string_view s, std::size_t at) noexcept { return (s[at] - '0') * 10 + (s[at + 1] - '0'); }
 
@@ -25,7 +16,10 @@ int two(std::string_view s, std::size_t at) noexcept { return (s[at] - '0') * 10
 std::optional<std::int64_t> instant_seconds(std::string_view s) noexcept {
   const auto parts = mappings::fhir::read_datetime_text(s);
   if (!parts || parts->day == 0) return std::nullopt;
-  std::int64_t t = days_from_civil(parts->year, parts->month, parts->day) * 86400;
+  using namespace std::chrono;
+  const sys_days day{year_month_day{year{parts->year}, month{static_cast<unsigned>(parts->month)},
+                                    std::chrono::day{static_cast<unsigned>(parts->day)}}};
+  std::int64_t t = static_cast<std::int64_t>(day.time_since_epoch().count()) * 86400;
   if (!parts->has_time) return t;
   // YYYY-MM-DDThh:mm[:ss[.f…]][zone]
   t += two(s, 11) * 3600 + two(s, 14) * 60;

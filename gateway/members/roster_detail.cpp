@@ -14,16 +14,6 @@ bool all_digits(std::string_view s) noexcept {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Howard Hinnant's days_from_civil (public domain algorithm), proleptic Gregorian.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 }  // namespace
 
 bool is_valid_date(std::string_view s) noexcept {
@@ -99,23 +89,18 @@ std::optional<std::int64_t> date_to_days(std::string_view s) noexcept {
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   const int last = month_days[m - 1] + (m == 2 && leap ? 1 : 0);
   if (d > last) return std::nullopt;
-  return days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+  using namespace std::chrono;
+  const sys_days day{year_month_day{year{y}, month{static_cast<unsigned>(m)},
+                                    std::chrono::day{static_cast<unsigned>(d)}}};
+  return day.time_since_epoch().count();
 }
 
 std::string days_to_date(std::int64_t z) {
-  // Hinnant's civil_from_days.
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
+  using namespace std::chrono;
+  const year_month_day ymd{sys_days{days{z}}};
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(y), m, d);
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return buf;
 }
 
