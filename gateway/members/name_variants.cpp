@@ -221,14 +221,6 @@ std::size_t damerau_levenshtein(std::string_view a, std::string_view b) noexcept
   return prev[b.size()];
 }
 
-std::string table_error::describe() const {
-  return where + ": " + what;
-}
-
-void throw_exception_from_error(const table_error& e, const boost::source_location& loc) {
-  boost::throw_exception(std::runtime_error(e.describe()), loc);
-}
-
 boost::system::result<name_variants, table_error> name_variants::from_csv(std::string_view csv,
                                                                           std::string_view origin) {
   const auto error_at = [&](std::size_t line, std::string what) {

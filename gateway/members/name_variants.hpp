@@ -7,6 +7,8 @@
 // changes; a name_variants is immutable once built and may be read from any number of threads.
 #pragma once
 
+#include "mappings/fhir/code_tables.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <cstddef>
@@ -39,17 +41,9 @@ double jaro_winkler(std::string_view a, std::string_view b) noexcept;
 /// than 64 characters are compared on their first 64.
 std::size_t damerau_levenshtein(std::string_view a, std::string_view b) noexcept;
 
-/// A table that cannot be read: `where` is "origin:line", `what` what is wrong.
-struct table_error {
-  std::string where;
-  std::string what;
-  /// "given-name-variants.csv:12: expected 2 columns": one line for the log.
-  std::string describe() const;
-};
-
-/// Lets boost::system::result<T, table_error>::value() throw (std::runtime_error).
-[[noreturn]] void throw_exception_from_error(const table_error& e,
-                                             const boost::source_location& loc);
+/// A table that cannot be read ("given-name-variants.csv:12: expected 2 columns"): the code
+/// tables' error type, which boost::system::result can throw.
+using table_error = mappings::fhir::table_error;
 
 /// Given-name variants: groups of names that may name the same person. Each row `name,variant`
 /// puts both in the group of `name`; two names are variants when they share a group (Bill and Will
