@@ -112,6 +112,10 @@ fi
 echo
 echo "== 9. every feed through the care stage: carebridge members stats"
 "$bin" members stats --data-dir "$work/data" | sed 's/^/   /'
+echo
+echo "== 10. the alert outbox, queued with each message's processing: carebridge store alerts"
+"$bin" store alerts --data-dir "$work/data" --limit 10 | sed 's/^/   /'
+echo "   (delivery to the groups' subscribed endpoints, FHIR Subscriptions rest-hook, comes next)"
 
 kill -TERM "$pid"
 wait "$pid" && echo && echo "== gateway stopped cleanly (SIGTERM). Its log: JSON lines, control ids, no PHI:" &&

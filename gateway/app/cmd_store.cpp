@@ -11,9 +11,104 @@
 
 namespace carebridge::app {
 
+namespace {
+
+// carebridge store alerts: the alert outbox, oldest first (ids and codes only, never PHI).
+int store_alerts(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string dir, group;
+  std::int64_t after = 0;
+  std::size_t limit = 100;
+  bool json = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    try {
+      if (a == "--json") {
+        json = true;
+      } else if (a == "--data-dir" && has_value) {
+        dir = args[++i];
+      } else if (a == "--group" && has_value) {
+        group = args[++i];
+      } else if (a == "--after" && has_value) {
+        after = std::stoll(args[++i]);
+      } else if (a == "--limit" && has_value) {
+        limit = static_cast<std::size_t>(std::stoull(args[++i]));
+      } else {
+        err << "carebridge store alerts: unexpected argument " << a << '\n';
+        return exit_input;
+      }
+    } catch (const std::exception&) {
+      err << "carebridge store alerts: " << a << " needs a number\n";
+      return exit_input;
+    }
+  }
+  if (dir.empty()) {
+    err << "carebridge store alerts: --data-dir DIR is needed\n";
+    return exit_input;
+  }
+  std::vector<gateway::store::stored_alert> alerts;
+  try {
+    alerts = gateway::store::sqlite_store::open_read_only(dir)->alerts_after(after, limit, group);
+  } catch (const std::exception& e) {
+    err << "carebridge store alerts: " << e.what() << '\n';
+    return exit_input;
+  }
+  if (json) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    w.StartArray();
+    for (const auto& s : alerts) {
+      const auto& a = s.alert;
+      w.StartObject();
+      w.Key("seq");
+      w.Int64(s.seq);
+      w.Key("message_id");
+      w.Int64(s.message_id);
+      w.Key("created_us");
+      w.Int64(s.created_us);
+      const std::pair<const char*, const std::string*> fields[] = {
+          {"kind", &a.kind},         {"event_kind", &a.event_kind},
+          {"group_id", &a.group_id}, {"patient_id", &a.patient_id},
+          {"encounter_id", &a.encounter_id}, {"risk_assessment_id", &a.risk_assessment_id},
+          {"task_id", &a.task_id},   {"risk_band", &a.risk_band},
+          {"occurred", &a.occurred}};
+      for (const auto& [k, v] : fields) {
+        w.Key(k);
+        w.String(v->c_str(), static_cast<rapidjson::SizeType>(v->size()));
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    out << buf.GetString() << '\n';
+    return exit_ok;
+  }
+  if (alerts.empty()) {
+    out << "no alerts" << (group.empty() ? "" : " for this group") << '\n';
+    return exit_ok;
+  }
+  out << "seq     kind        event      group            risk      encounter / task\n";
+  for (const auto& s : alerts) {
+    const auto& a = s.alert;
+    char line[160];
+    std::snprintf(line, sizeof line, "%-7lld %-11s %-10s %-16s %-9s ", static_cast<long long>(s.seq),
+                  a.kind.c_str(), a.event_kind.c_str(), a.group_id.c_str(),
+                  a.risk_band.empty() ? "-" : a.risk_band.c_str());
+    out << line << "Encounter/" << a.encounter_id;
+    if (!a.task_id.empty()) out << "  Task/" << a.task_id;
+    out << '\n';
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
 int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (!args.empty() && args[0] == "alerts") return store_alerts(args, out, err);
   if (args.empty() || args[0] != "stats") {
-    err << "carebridge store: usage: carebridge store stats --data-dir DIR [--json]\n";
+    err << "carebridge store: usage: carebridge store stats --data-dir DIR [--json]\n"
+           "                        carebridge store alerts --data-dir DIR [--group ID] "
+           "[--after SEQ] [--limit N] [--json]\n";
     return exit_input;
   }
   std::string dir;

@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS care_assessments(
   resource_id TEXT NOT NULL,
   status TEXT NOT NULL,
   band TEXT NOT NULL DEFAULT '',
-  message_id INTEGER NOT NULL
+  message_id INTEGER NOT NULL,
+  alert_group TEXT NOT NULL DEFAULT '',
+  task_id TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS care_outcomes(
   message_id INTEGER NOT NULL,
@@ -144,6 +146,10 @@ class sqlite_care_db final : public care_db {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
     exec(schema);
+    // Tables made before alerts (issue 6) lack the two columns of what was sent for a stay.
+    if (!has_column("care_assessments", "alert_group"))
+      exec("ALTER TABLE care_assessments ADD COLUMN alert_group TEXT NOT NULL DEFAULT '';"
+           "ALTER TABLE care_assessments ADD COLUMN task_id TEXT NOT NULL DEFAULT ''");
     prepare();
     last_link_rowid_ = max_link_rowid();
   }
@@ -192,9 +198,12 @@ class sqlite_care_db final : public care_db {
     }
     {
       stmt q(db_,
-             "SELECT encounter_id, resource_id, status, band, message_id FROM care_assessments");
+             "SELECT encounter_id, resource_id, status, band, message_id, alert_group, task_id "
+             "FROM care_assessments");
       while (q.row())
-        engine.load_assessment({q.column_string(0), q.column_string(1), q.column_string(2), q.column_string(3), q.column_int(4)});
+        engine.load_assessment({q.column_string(0), q.column_string(1), q.column_string(2),
+                                q.column_string(3), q.column_int(4), q.column_string(5),
+                                q.column_string(6)});
     }
     last_link_rowid_ = max_link_rowid();
   }
@@ -341,6 +350,11 @@ class sqlite_care_db final : public care_db {
 
  private:
   void exec(const char* sql) { members::sqlite::exec(db_, sql); }
+  bool has_column(const char* table, std::string_view column) {
+    stmt q(db_, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+    q.text(1, table).text(2, column);
+    return q.row();
+  }
 
   template <class Bind>
   std::vector<std::pair<std::int64_t, care_outcome>> select_outcomes(const std::string& where,
@@ -428,7 +442,7 @@ class sqlite_care_db final : public care_db {
         "WHERE patient_id=?1 AND status='open'");
     put_assessment_ = add(
         "INSERT OR REPLACE INTO care_assessments(encounter_id, resource_id, status, band, "
-        "message_id) VALUES(?1,?2,?3,?4,?5)");
+        "message_id, alert_group, task_id) VALUES(?1,?2,?3,?4,?5,?6,?7)");
     put_outcome_ = add(
         "INSERT OR REPLACE INTO care_outcomes(message_id, seq, at_us, event_kind, patient_id, "
         "encounter_id, event_date, member_id, match, rule, reasons, score, attribution, group_id, "
@@ -486,6 +500,8 @@ class sqlite_care_db final : public care_db {
           .text(3, ch.assessment->status)
           .text(4, ch.assessment->band)
           .int64(5, ch.assessment->message_id)
+          .text(6, ch.assessment->alert_group)
+          .text(7, ch.assessment->task_id)
           .run();
     const care_outcome& o = *w.outcome;
     put_outcome_->int64(1, message_id)

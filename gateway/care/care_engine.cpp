@@ -4,6 +4,9 @@
 #include "mappings/fhir/ids.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <type_traits>
 #include <cctype>
 
 namespace carebridge::gateway::care {
@@ -132,6 +135,7 @@ care_outcome care_engine::process(const ev_ns::clinical_event& ev, std::int64_t 
     default: break;
   }
   decide_alert(o);
+  queue_alert(ev, o, out, changes);
   return o;
 }
 
@@ -337,7 +341,7 @@ void care_engine::score_discharge(const ev_ns::clinical_event& ev, std::int64_t 
   o.risk_band = std::string(risk::risk_probability_code(band));
   o.risk_complete = a.lace.complete() && a.hospital.complete();
   o.readmission = counts.readmission;
-  assessment_record rec{stay->encounter_id, id, "final", o.risk_band, message_id};
+  assessment_record rec{stay->encounter_id, id, "final", o.risk_band, message_id, {}, {}};
   assessed_.insert_or_assign(rec.encounter_id, rec);
   ch.assessment = std::move(rec);
 }
@@ -404,6 +408,180 @@ void care_engine::decide_alert(care_outcome& o) const {
     }
   }
   o.alert_wanted = true;
+}
+
+// What goes to the outbox (in the message's settlement transaction): an alert with its Task when
+// the group's rules want the event; a notice for any other discharge of an attributed member (the
+// attributed-discharge topic sends those regardless of score); a retraction, with the Task
+// cancelled, when an A11/A13 withdraws a stay that had either.
+void care_engine::queue_alert(const ev_ns::clinical_event& ev, care_outcome& o,
+                              store::processing_result& out, care_changes& ch) {
+  auto it = o.encounter_id.empty() ? assessed_.end() : assessed_.find(o.encounter_id);
+  assessment_record* rec = it == assessed_.end() ? nullptr : &it->second;
+  const auto remember = [&](std::string group, std::string task) {
+    if (rec == nullptr) return;
+    rec->alert_group = std::move(group);
+    rec->task_id = std::move(task);
+    ch.assessment = *rec;
+  };
+  if (o.retracted) {
+    if (rec == nullptr || rec->alert_group.empty()) return;
+    store::alert_row a;
+    a.kind = "retraction";
+    a.event_kind = "discharge";
+    a.group_id = rec->alert_group;
+    a.patient_id = o.patient_id;
+    a.encounter_id = rec->encounter_id;
+    a.risk_assessment_id = rec->resource_id;
+    a.task_id = rec->task_id;
+    a.occurred = std::string(ev.recorded);
+    if (!rec->task_id.empty()) {
+      const std::string why = ev.kind == event_kind::cancel_admission
+                                  ? "admission cancelled by the hospital (A11)"
+                                  : "discharge cancelled by the hospital (A13)";
+      task_context t;
+      t.task_id = rec->task_id;
+      t.patient_id = o.patient_id;
+      t.encounter_id = rec->encounter_id;
+      t.risk_assessment_id = rec->resource_id;
+      t.group_id = rec->alert_group;
+      t.event_kind = "discharge";
+      t.authored = ev.recorded;
+      t.cancelled_because = why;
+      out.resources.push_back({"Task", rec->task_id, follow_up_task_json(t)});
+    }
+    o.queued = a.kind;
+    o.task_id = a.task_id;
+    out.alerts.push_back(std::move(a));
+    remember({}, {});
+    return;
+  }
+  const bool notice = !o.alert_wanted && o.event_kind == "discharge" && !o.group_id.empty() &&
+                      o.match != "review" && !o.member_id.empty();
+  if (!o.alert_wanted && !notice) return;
+  store::alert_row a;
+  a.kind = o.alert_wanted ? "alert" : "notice";
+  a.event_kind = o.alert_kind.empty() ? o.event_kind : o.alert_kind;
+  a.group_id = o.group_id;
+  a.patient_id = o.patient_id;
+  a.encounter_id = o.encounter_id;
+  a.risk_assessment_id = o.event_kind == "discharge" ? o.risk_assessment_id : std::string();
+  a.risk_band = o.risk_band;
+  a.occurred = std::string(ev.kind == event_kind::discharge ? ev.discharge_time : ev.admit_time);
+  if (a.occurred.empty()) a.occurred = std::string(ev.recorded);
+  if (o.alert_wanted) {
+    // One Task per stay, kind of event and group: a stay attributed to another group later (a
+    // new roster) gets that group its own Task, and never moves the first group's.
+    a.task_id = mappings::fhir::derived_id("Task", {o.encounter_id, a.event_kind, o.group_id});
+    std::string_view group_name;
+    if (roster_)
+      if (auto g = roster_->groups.find(o.group_id); g != roster_->groups.end())
+        group_name = g->second.name;
+    const std::string due = add_business_days(o.event_date, 2);
+    task_context t;
+    t.task_id = a.task_id;
+    t.patient_id = o.patient_id;
+    t.encounter_id = o.encounter_id;
+    t.risk_assessment_id = a.risk_assessment_id;
+    t.group_id = o.group_id;
+    t.group_name = group_name;
+    t.event_kind = a.event_kind;
+    t.risk_band = o.risk_band;
+    t.authored = a.occurred;
+    t.due = due;
+    out.resources.push_back({"Task", a.task_id, follow_up_task_json(t)});
+  }
+  o.queued = a.kind;
+  o.task_id = a.task_id;
+  if (a.event_kind == "discharge") remember(a.group_id, a.task_id);
+  out.alerts.push_back(std::move(a));
+}
+
+std::string add_business_days(std::string_view date, int business_days) {
+  using namespace std::chrono;
+  int y = 0;
+  unsigned m = 0, d = 0;
+  if (date.size() != 10 || date[4] != '-' || date[7] != '-') return {};
+  const auto num = [&](std::size_t at, std::size_t n, auto& v) {
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (date[i] < '0' || date[i] > '9') return false;
+      v = v * 10 + static_cast<std::remove_reference_t<decltype(v)>>(date[i] - '0');
+    }
+    return true;
+  };
+  if (!num(0, 4, y) || !num(5, 2, m) || !num(8, 2, d)) return {};
+  const year_month_day ymd{year{y}, month{m}, day{d}};
+  if (!ymd.ok()) return {};
+  sys_days day_of = ymd;
+  for (int left = business_days; left > 0;) {
+    day_of += days{1};
+    const weekday w{day_of};
+    if (w != Saturday && w != Sunday) --left;
+  }
+  const year_month_day out{day_of};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(out.year()),
+                static_cast<unsigned>(out.month()), static_cast<unsigned>(out.day()));
+  return buf;
+}
+
+std::string follow_up_task_json(const task_context& cx) {
+  json_out j(1024);
+  j.begin_object();
+  j.field("resourceType", "Task");
+  j.field("id", cx.task_id);
+  const bool cancelled = !cx.cancelled_because.empty();
+  j.field("status", cancelled ? "cancelled" : "requested");
+  if (cancelled) {
+    j.begin_object("statusReason");
+    j.field("text", cx.cancelled_because);
+    j.end_object();
+  }
+  j.field("intent", "order");
+  j.field("priority", cx.risk_band == "high" ? "urgent" : "routine");
+  j.begin_object("code");
+  j.begin_array("coding");
+  j.begin_object();
+  j.field("system", "https://carebridge.example/fhir/CodeSystem/care-task");
+  const bool ed = cx.event_kind == "ed_visit";
+  const bool admission = cx.event_kind == "admission";
+  j.field("code", ed ? "post-ed-contact" : admission ? "admission-coordination" : "post-discharge-contact");
+  j.field("display", ed ? "Contact the patient after an emergency department visit"
+                    : admission ? "Coordinate care during a hospital stay"
+                                : "Contact the patient after a hospital discharge");
+  j.end_object();
+  j.end_array();
+  j.end_object();
+  j.field("description",
+          ed ? "Contact the patient within 2 business days of the emergency department visit."
+          : admission ? "Coordinate with the hospital care team and plan the transition home."
+                      : "Contact the patient within 2 business days of discharge (transitional "
+                        "care: medication reconciliation, follow-up appointment).");
+  j.reference("focus", "Encounter", cx.encounter_id);
+  j.reference("for", "Patient", cx.patient_id);
+  if (!cx.authored.empty()) j.field("authoredOn", cx.authored);
+  j.begin_object("owner");
+  j.begin_object("identifier");
+  j.field("system", group_identifier_system);
+  j.field("value", cx.group_id);
+  j.end_object();
+  if (!cx.group_name.empty()) j.field("display", cx.group_name);
+  j.end_object();
+  if (!cx.risk_assessment_id.empty()) {
+    j.begin_object("reasonReference");
+    std::string ref = "RiskAssessment/" + std::string(cx.risk_assessment_id);
+    j.field("reference", ref);
+    j.end_object();
+  }
+  if (!cx.due.empty()) {
+    j.begin_object("restriction");
+    j.begin_object("period");
+    j.field("end", cx.due);
+    j.end_object();
+    j.end_object();
+  }
+  j.end_object();
+  return j.take();
 }
 
 // --- The RiskAssessment ------------------------------------------------------------------------

@@ -74,6 +74,8 @@ struct assessment_record {
   std::string status;  // "final", "entered-in-error"
   std::string band;    // overall: the higher of LACE's and HOSPITAL's
   std::int64_t message_id = 0;
+  std::string alert_group;  // the group an alert or notice of this stay went to (empty: none)
+  std::string task_id;      // the follow-up Task made for it (empty: none)
   bool operator==(const assessment_record&) const = default;
 };
 
@@ -102,6 +104,9 @@ struct care_outcome {
   bool alert_wanted = false;
   std::string alert_reason;  // why not: "no_member", "unattributed", "event_not_wanted",
                              // "below_threshold", "review"…
+  // The outbox entry made of it: "alert", "notice", "retraction" or empty; its Task.
+  std::string queued;
+  std::string task_id;
 };
 
 /// What one event changed, for care_db to write.
@@ -158,6 +163,8 @@ class care_engine {
                std::string_view why, care_outcome& o, store::processing_result& out,
                care_changes& ch);
   void decide_alert(care_outcome& o) const;
+  void queue_alert(const mappings::event::clinical_event& ev, care_outcome& o,
+                   store::processing_result& out, care_changes& ch);
   std::optional<lab_kind> lab_kind_of(std::string_view loinc) const;
 
   care_settings settings_;
@@ -178,6 +185,24 @@ std::string risk_assessment_json(const risk::risk_assessment& a, const risk_cont
 std::string retracted_risk_assessment_json(std::string_view resource_id,
                                            std::string_view patient_id,
                                            std::string_view encounter_id, std::string_view why);
+/// The follow-up Task of an alert: for the group's care coordinators, about the patient (`for`)
+/// and the stay (`focus`), due `due` (YYYY-MM-DD).
+struct task_context {
+  std::string_view task_id, patient_id, encounter_id, risk_assessment_id;
+  std::string_view group_id, group_name;
+  std::string_view event_kind;  // discharge, ed_visit, admission
+  std::string_view risk_band;   // high → priority urgent
+  std::string_view authored;    // FHIR dateTime of the event
+  std::string_view due;
+  std::string_view cancelled_because;  // non-empty: status cancelled, with this reason
+};
+std::string follow_up_task_json(const task_context& cx);
+/// The date `business_days` working days (Monday–Friday; holidays are not known) after `date`
+/// (YYYY-MM-DD), or empty when `date` is not a date.
+std::string add_business_days(std::string_view date, int business_days);
+/// The identifier system of physician groups in Task.owner (their roster group id).
+inline constexpr std::string_view group_identifier_system =
+    "https://carebridge.example/fhir/sid/physician-group";
 /// "low" < "moderate" < "high"; unknown text ranks as "moderate".
 int band_rank(std::string_view band) noexcept;
 

@@ -78,13 +78,40 @@ struct event_row {
   std::string encounter_resource_id;
 };
 
+/// One entry of the alert outbox: what a physician group is to be told about one event. The care
+/// stage decides it; it is written in the same transaction as the message's settlement, so an
+/// alert is never lost between "decided" and "queued". Subscriptions and their delivery read the
+/// outbox in order (stored_alert::seq).
+struct alert_row {
+  std::string kind;        // "alert" (the group's rules want it; a Task was made), "notice" (a
+                           // discharge of an attributed member, below the group's rules), or
+                           // "retraction" (a cancelled discharge or admission withdraws one)
+  std::string event_kind;  // discharge, admission, ed_visit
+  std::string group_id;    // roster_groups.id: the only group that may see it
+  std::string patient_id, encounter_id;  // resource ids
+  std::string risk_assessment_id, task_id;  // resource ids, or empty
+  std::string risk_band;   // low, moderate, high, or empty (not scored)
+  std::string occurred;    // FHIR dateTime of the event (discharge time…), or empty
+  bool operator==(const alert_row&) const = default;
+};
+
 /// What the pipeline made of a message, written in the same transaction as its settlement: the
-/// resources (upserted; a resource whose JSON is unchanged keeps its version) and the clinical
-/// events (usually one; a FHIR transaction may carry several). A message processed again replaces
-/// its events.
+/// resources (upserted; a resource whose JSON is unchanged keeps its version), the clinical
+/// events (usually one; a FHIR transaction may carry several) and the alerts. A message processed
+/// again replaces its events; its alerts are replaced in place (an unchanged alert keeps its
+/// place in the outbox, so it is not delivered twice).
 struct processing_result {
   std::vector<resource_row> resources;
   std::vector<event_row> events;
+  std::vector<alert_row> alerts;
+};
+
+/// An alert as read back from the outbox.
+struct stored_alert {
+  std::int64_t seq = 0;         // outbox order, from 1
+  std::int64_t message_id = 0;  // the message that made it
+  std::int64_t created_us = 0;  // when it was first queued
+  alert_row alert;
 };
 
 /// A stored resource as read back.
@@ -164,6 +191,15 @@ class message_store {
   virtual std::vector<stored_event> events_after(std::int64_t after_message_id, std::size_t limit) {
     (void)after_message_id;
     (void)limit;
+    return {};
+  }
+  /// Outbox entries after `after_seq`, in order, at most `limit`; only `group_id`'s when it is not
+  /// empty. (Committed ones; any thread.)
+  virtual std::vector<stored_alert> alerts_after(std::int64_t after_seq, std::size_t limit,
+                                                 std::string_view group_id = {}) {
+    (void)after_seq;
+    (void)limit;
+    (void)group_id;
     return {};
   }
   virtual store_stats stats() = 0;

@@ -207,7 +207,9 @@ int main(int argc, char** argv) {
   double rate = 0, cpu_per_msg_us = 0, wchar_per_msg = 0, wbytes_per_msg = 0, commits_per_s = 0;
   std::uint64_t measured = 0;
   {
-    auto store = store::sqlite_store::open(o.data, {1024, o.fsync});
+    store::sqlite_store::options so;
+    so.fsync = o.fsync;
+    auto store = store::sqlite_store::open(o.data, so);
     obs::registry metrics;
     ingest::sender_policy policy;
     config::config cfg;

@@ -159,6 +159,23 @@ TEST(CareServe, RosterMatchAttributionRiskAssessmentAndReload) {
   EXPECT_THAT(ra, HasSubstr("LACE"));
   EXPECT_THAT(ra, HasSubstr("HOSPITAL"));
 
+  // The alert outbox, filled with the settlements: the admission and the discharge for G-SB (the
+  // group asked for both), the discharge again for G-NEW after the new roster; each with its own
+  // follow-up Task.
+  auto alerts = run_process({bin, "store", "alerts", "--data-dir", data_dir.string(), "--json"});
+  ASSERT_EQ(alerts.exit_code, 0) << alerts.err;
+  EXPECT_EQ(std::count(alerts.out.begin(), alerts.out.end(), '{'), 3) << alerts.out;
+  EXPECT_THAT(alerts.out, HasSubstr("\"event_kind\": \"admission\""));
+  EXPECT_THAT(alerts.out, Not(HasSubstr("Doherty")));
+  auto for_new = run_process(
+      {bin, "store", "alerts", "--data-dir", data_dir.string(), "--group", "G-NEW"});
+  ASSERT_EQ(for_new.exit_code, 0) << for_new.err;
+  EXPECT_THAT(for_new.out, HasSubstr("alert       discharge  G-NEW"));
+  EXPECT_THAT(for_new.out, Not(HasSubstr("G-SB")));
+  EXPECT_THAT(for_new.out, HasSubstr("Task/"));
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM resources WHERE type='Task'"), "3");
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM alerts WHERE task_id <> ''"), "3");
+
   // The outcomes: the first discharge to G-SB, the one after the new roster to G-NEW.
   auto outcome = run_process({bin, "members", "outcome", "2", "--data-dir", data_dir.string()});
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;

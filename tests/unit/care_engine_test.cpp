@@ -381,6 +381,133 @@ TEST_F(engine_fixture, GroupSettingsDecideTheAlert) {
   EXPECT_EQ(o.alert_reason, "event_not_wanted");
 }
 
+// --- the outbox ----------------------------------------------------------------------------------
+
+TEST(CareTask, BusinessDaysSkipWeekends) {
+  EXPECT_EQ(add_business_days("2026-10-08", 2), "2026-10-12");  // Thursday → Monday
+  EXPECT_EQ(add_business_days("2026-10-09", 2), "2026-10-13");  // Friday → Tuesday
+  EXPECT_EQ(add_business_days("2026-10-10", 2), "2026-10-13");  // Saturday → Tuesday
+  EXPECT_EQ(add_business_days("2026-10-05", 2), "2026-10-07");  // Monday → Wednesday
+  EXPECT_EQ(add_business_days("2026-12-31", 2), "2027-01-04");  // across a year (a Thursday)
+  EXPECT_EQ(add_business_days("2026-02-30", 2), "");
+  EXPECT_EQ(add_business_days("2026-1-1", 2), "");
+}
+
+TEST_F(engine_fixture, AWantedDischargeQueuesAnAlertWithItsTask) {
+  auto e = okafor(event_kind::discharge, "V40", "2026-10-01T08:00:00-04:00",
+                  "2026-10-08T14:00:00-04:00");
+  e.member_id = "M100";
+  e.admission_type = "E";
+  e.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "I50.9", "", "I10"}, "DD", 1});
+  const auto o = run(e);
+  ASSERT_TRUE(o.alert_wanted);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  const store::alert_row& a = out.alerts[0];
+  EXPECT_EQ(a.kind, "alert");
+  EXPECT_EQ(a.event_kind, "discharge");
+  EXPECT_EQ(a.group_id, "G1");
+  EXPECT_EQ(a.patient_id, "pat-MRN1");
+  EXPECT_EQ(a.encounter_id, "enc-V40");
+  EXPECT_EQ(a.risk_assessment_id, o.risk_assessment_id);
+  EXPECT_EQ(a.risk_band, o.risk_band);
+  EXPECT_EQ(a.occurred, "2026-10-08T14:00:00-04:00");
+  EXPECT_EQ(o.queued, "alert");
+  EXPECT_EQ(o.task_id, a.task_id);
+  const store::resource_row* task = nullptr;
+  for (const auto& r : out.resources)
+    if (r.type == "Task") task = &r;
+  ASSERT_NE(task, nullptr);
+  EXPECT_EQ(task->id, a.task_id);
+  rapidjson::Document d;
+  d.Parse(task->json.c_str());
+  ASSERT_FALSE(d.HasParseError());
+  EXPECT_STREQ(d["resourceType"].GetString(), "Task");
+  EXPECT_STREQ(d["status"].GetString(), "requested");
+  EXPECT_STREQ(d["intent"].GetString(), "order");
+  EXPECT_STREQ(d["priority"].GetString(), o.risk_band == "high" ? "urgent" : "routine");
+  EXPECT_STREQ(d["for"]["reference"].GetString(), "Patient/pat-MRN1");
+  EXPECT_STREQ(d["focus"]["reference"].GetString(), "Encounter/enc-V40");
+  EXPECT_STREQ(d["owner"]["identifier"]["value"].GetString(), "G1");
+  EXPECT_STREQ(d["owner"]["display"].GetString(), "Riverside Primary Care");
+  EXPECT_EQ(std::string(d["reasonReference"]["reference"].GetString()),
+            "RiskAssessment/" + o.risk_assessment_id);
+  EXPECT_STREQ(d["restriction"]["period"]["end"].GetString(), "2026-10-12");  // Thu + 2
+  EXPECT_STREQ(d["authoredOn"].GetString(), "2026-10-08T14:00:00-04:00");
+  // The stay remembers where it went (for a retraction after a restart).
+  ASSERT_TRUE(changes.assessment);
+  EXPECT_EQ(changes.assessment->alert_group, "G1");
+  EXPECT_EQ(changes.assessment->task_id, a.task_id);
+}
+
+TEST_F(engine_fixture, ADischargeBelowTheThresholdIsANoticeWithoutTask) {
+  auto e = stay_event(event_kind::discharge, "MRN2", "V41", "2026-03-01T08:00:00Z",
+                      "2026-03-02T08:00:00Z");
+  e.member_id = "M200";
+  e.admission_type = "C";
+  e.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "J06.9", "", "I10"}, "DD", 1});
+  const auto o = run(e);
+  ASSERT_EQ(o.alert_reason, "below_threshold");
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].kind, "notice");
+  EXPECT_EQ(out.alerts[0].group_id, "G2");
+  EXPECT_TRUE(out.alerts[0].task_id.empty());
+  for (const auto& r : out.resources) EXPECT_NE(r.type, "Task");
+}
+
+TEST_F(engine_fixture, NoAlertWithoutAttributionOrForAReview) {
+  // M400 has no attribution.
+  auto e = stay_event(event_kind::discharge, "MRN4", "V42", "2026-03-01T08:00:00Z",
+                      "2026-03-04T08:00:00Z");
+  e.member_id = "M400";
+  auto o = run(e);
+  EXPECT_EQ(o.alert_reason, "unattributed");
+  EXPECT_TRUE(out.alerts.empty());
+  // Nobody matched.
+  auto stranger = stay_event(event_kind::discharge, "MRN9", "V43", "2026-03-01T08:00:00Z",
+                             "2026-03-04T08:00:00Z");
+  stranger.family = "Nobody";
+  stranger.given = "Known";
+  stranger.birth_date = "1990-01-01";
+  o = run(stranger);
+  EXPECT_TRUE(out.alerts.empty());
+}
+
+TEST_F(engine_fixture, ACancelledDischargeRetractsTheAlertAndCancelsTheTask) {
+  auto stay = okafor(event_kind::discharge, "V44", "2026-09-01T10:00:00Z", "2026-09-08T10:00:00Z");
+  stay.member_id = "M100";
+  stay.admission_type = "E";
+  stay.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "I50.9", "", "I10"}, "DD", 1});
+  auto o = run(stay);
+  ASSERT_EQ(o.queued, "alert");
+  const std::string task_id = o.task_id;
+  // A restart in between: the engine knows the stay's alert from the care tables only.
+  care_engine fresh;
+  fresh.set_roster(roster());
+  fresh.load_assessment(*engine.assessment_of("enc-V44"));
+  auto a13 = okafor(event_kind::cancel_discharge, "V44", "2026-09-01T10:00:00Z");
+  a13.member_id = "M100";
+  out = {};
+  o = fresh.process(a13, next_message++, out, changes);
+  ASSERT_TRUE(o.retracted);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].kind, "retraction");
+  EXPECT_EQ(out.alerts[0].group_id, "G1");
+  EXPECT_EQ(out.alerts[0].task_id, task_id);
+  const store::resource_row* task = nullptr;
+  for (const auto& r : out.resources)
+    if (r.type == "Task") task = &r;
+  ASSERT_NE(task, nullptr);
+  EXPECT_EQ(task->id, task_id);
+  EXPECT_THAT(task->json, HasSubstr("\"status\":\"cancelled\""));
+  EXPECT_THAT(task->json, HasSubstr("A13"));
+  ASSERT_TRUE(changes.assessment);
+  EXPECT_TRUE(changes.assessment->alert_group.empty());
+  // A second cancel has nothing left to retract.
+  out = {};
+  o = fresh.process(a13, next_message++, out, changes);
+  EXPECT_TRUE(out.alerts.empty());
+}
+
 // --- care_db -------------------------------------------------------------------------------------
 
 struct temp_db {

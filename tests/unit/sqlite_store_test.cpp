@@ -6,6 +6,10 @@
 #include <sqlite3.h>
 
 #include <future>
+#include <cerrno>
+#include <thread>
+#include <set>
+#include <atomic>
 #include <map>
 #include <stdexcept>
 
@@ -303,7 +307,7 @@ void expect_migrated(const std::filesystem::path& dir) {
   EXPECT_EQ(now_pending[0].raw, again("MERCY", "OLD-R").raw);
   EXPECT_EQ(s->stats().processed, 2u);
   s->close();
-  EXPECT_EQ(sql_int(dir / "carebridge.db", "PRAGMA user_version"), 4);
+  EXPECT_EQ(sql_int(dir / "carebridge.db", "PRAGMA user_version"), 5);
 }
 
 TEST(SqliteStore, MigratesAVersion1Store) {
@@ -351,6 +355,73 @@ processing_result made_of(std::string patient_json, std::string encounter_json,
   r.resources.push_back({"Encounter", "e1", std::move(encounter_json)});
   r.events = std::move(events);
   return r;
+}
+
+alert_row alert_for(std::string group, std::string encounter, std::string kind = "alert") {
+  alert_row a;
+  a.kind = std::move(kind);
+  a.event_kind = "discharge";
+  a.group_id = std::move(group);
+  a.patient_id = "p1";
+  a.encounter_id = std::move(encounter);
+  a.risk_assessment_id = "ra-" + a.encounter_id;
+  a.task_id = a.kind == "alert" ? "task-" + a.encounter_id : "";
+  a.risk_band = "high";
+  a.occurred = "2026-11-20T10:00:00Z";
+  return a;
+}
+
+// The outbox is written with the settlement: once settle_processed() has answered, the alerts are
+// there, in order, readable by group; a message processed again keeps its alerts' places (an
+// unchanged alert is not queued twice) and drops the ones it no longer makes.
+TEST(SqliteStore, AlertsAreQueuedWithTheSettlementAndKeepTheirPlaceWhenReprocessed) {
+  temp_dir dir;
+  auto s = sqlite_store::open(dir.path(), {});
+  const auto m1 = submit_and_wait(*s, record("MERCY", "A1")).id;
+  const auto m2 = submit_and_wait(*s, record("MERCY", "A2")).id;
+  EXPECT_TRUE(s->alerts_after(0, 10).empty());
+
+  processing_result r1;
+  r1.resources.push_back({"Task", "task-e1", R"({"resourceType":"Task"})"});
+  r1.alerts = {alert_for("G1", "e1"), alert_for("G2", "e1", "notice")};
+  ASSERT_TRUE(settle_processed(*s, m1, r1));
+  processing_result r2;
+  r2.alerts = {alert_for("G1", "e2", "notice")};
+  ASSERT_TRUE(settle_processed(*s, m2, r2));
+
+  auto all = s->alerts_after(0, 10);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].seq, 1);
+  EXPECT_EQ(all[0].message_id, m1);
+  EXPECT_EQ(all[0].alert, alert_for("G1", "e1"));
+  EXPECT_GT(all[0].created_us, 0);
+  EXPECT_EQ(all[1].alert.group_id, "G2");
+  EXPECT_EQ(all[2].message_id, m2);
+  EXPECT_TRUE(s->read_resource("Task", "task-e1").has_value());
+  // By group, after a point.
+  const auto g1 = s->alerts_after(0, 10, "G1");
+  ASSERT_EQ(g1.size(), 2u);
+  EXPECT_EQ(g1[0].seq, 1);
+  EXPECT_EQ(g1[1].seq, 3);
+  EXPECT_EQ(s->alerts_after(1, 10, "G1").size(), 1u);
+  EXPECT_TRUE(s->alerts_after(0, 10, "G3").empty());
+  EXPECT_EQ(s->alerts_after(0, 1).size(), 1u);
+
+  // m1 processed again: the same first alert (same place), the second one gone.
+  processing_result again;
+  again.alerts = {alert_for("G1", "e1")};
+  ASSERT_TRUE(settle_processed(*s, m1, again));
+  all = s->alerts_after(0, 10);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].seq, 1);
+  EXPECT_EQ(all[0].alert, alert_for("G1", "e1"));
+  EXPECT_EQ(all[1].seq, 3);
+
+  // They survive a reopen.
+  s->close();
+  s.reset();
+  s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->alerts_after(0, 10).size(), 2u);
 }
 
 TEST(SqliteStore, SettleProcessedUpsertsResourcesAndReplacesEvents) {
@@ -603,6 +674,84 @@ TEST(SqliteStore, ALogThatLostAcknowledgedMessagesIsRefused) {
   }
   // Nothing was cut: the damage is still there to look at.
   EXPECT_GT(std::filesystem::file_size(dir / "message-log" / "00000001.cblog"), 100u);
+}
+
+// A failed fdatasync: the batches it could not confirm are answered "failed" (never acknowledged),
+// their ids and keys are taken back, their records zeroed, and the store goes on: what follows is
+// stored, and a resend of a lost message is a new message, not a duplicate of a phantom.
+TEST(SqliteStore, AFailedSyncLosesOnlyWhatItCouldNotConfirm) {
+  temp_dir dir;
+  std::atomic<int> syncs{0};
+  sqlite_store::options o;
+  o.sync_fault_for_tests = [&syncs] { return ++syncs == 3 ? EIO : 0; };
+  std::vector<std::int64_t> stored_ids;
+  std::vector<std::string> lost;
+  {
+    auto s = sqlite_store::open(dir.path(), o);
+    for (int i = 0; i < 6; ++i) {
+      const std::string id = "F" + std::to_string(i);
+      const auto c = submit_and_wait(*s, record("MERCY", id));
+      if (c.what == commit_result::outcome::stored) {
+        stored_ids.push_back(c.id);
+      } else {
+        ASSERT_EQ(c.what, commit_result::outcome::failed) << id;
+        EXPECT_NE(c.error.find("message log"), std::string::npos) << c.error;
+        lost.push_back(id);
+      }
+    }
+    ASSERT_EQ(lost, std::vector<std::string>{"F2"});
+    // Ids stay dense: the lost message's id went back.
+    EXPECT_EQ(stored_ids, (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+    EXPECT_TRUE(s->writable());
+    // The resend of the lost message is stored, not answered as a duplicate.
+    const auto again = submit_and_wait(*s, record("MERCY", "F2"));
+    EXPECT_EQ(again.what, commit_result::outcome::stored);
+    EXPECT_EQ(again.id, 6);
+    const auto st = s->stats();
+    EXPECT_EQ(st.total, 6u);
+    EXPECT_EQ(st.duplicates, 0u);
+  }
+  // After a reopen the log holds exactly the acknowledged ones.
+  auto s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->stats().total, 6u);
+  EXPECT_EQ(submit_and_wait(*s, record("MERCY", "F2")).what, commit_result::outcome::duplicate);
+  EXPECT_EQ(submit_and_wait(*s, record("MERCY", "F5")).what, commit_result::outcome::duplicate);
+}
+
+// Many batches in flight over several sync threads: every message is answered once, in a way
+// that survives a reopen, and a resend of each is a duplicate.
+TEST(SqliteStore, ConcurrentSyncsConfirmEveryBatch) {
+  temp_dir dir;
+  sqlite_store::options o;
+  o.sync_threads = 3;
+  constexpr int n = 2000;
+  {
+    auto s = sqlite_store::open(dir.path(), o);
+    std::vector<std::promise<commit_result>> ps(n);
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 4; ++t)
+      senders.emplace_back([&, t] {
+        for (int i = t; i < n; i += 4)
+          s->submit(record("MERCY", "P" + std::to_string(i)), [&ps, i](commit_result c) {
+            ps[static_cast<std::size_t>(i)].set_value(std::move(c));
+          });
+      });
+    for (auto& t : senders) t.join();
+    std::set<std::int64_t> ids;
+    for (auto& p : ps) {
+      const auto c = p.get_future().get();
+      ASSERT_EQ(c.what, commit_result::outcome::stored);
+      ids.insert(c.id);
+    }
+    EXPECT_EQ(ids.size(), static_cast<std::size_t>(n));
+    EXPECT_GE(s->syncs(), 1u);
+    EXPECT_LT(s->syncs(), static_cast<std::uint64_t>(n));  // group commit
+  }
+  auto s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->stats().total, static_cast<std::uint64_t>(n));
+  for (int i = 0; i < n; i += 97)
+    EXPECT_EQ(submit_and_wait(*s, record("MERCY", "P" + std::to_string(i))).what,
+              commit_result::outcome::duplicate);
 }
 
 }  // namespace
