@@ -19,6 +19,11 @@ bin=${CAREBRIDGE_BIN:-$here/../build/ci/gateway/carebridge}
 # tests/unit/v2_golden_test.cpp) pass the same validators with zero errors.
 node "$here/fhir/validate.mjs" --quiet "$here/../tests/data/fhir/golden"
 
+# The alerts core's output (backport notifications, $status, the Da Vinci discharge message, topics,
+# Subscription reads), dumped by the unit tests, through the same validators plus the IG's shape
+# rules; the script also proves the rules on broken copies.
+"$here/fhir/subscriptions_check.sh" "${CAREBRIDGE_UNIT_TESTS:-$(dirname "$bin")/../tests/carebridge_unit_tests}"
+
 # The FHIR REST API's own answers (CapabilityStatement, OperationOutcomes, transaction-responses,
 # resources read back) from a real `carebridge serve`, through the same validators.
 "$here/fhir/api_check.sh" "$bin"

@@ -22,7 +22,7 @@ work=$build/corpus-work
 logs=$build/logs
 artifacts=$build/artifacts
 targets=(fuzz_hl7v2_parse fuzz_hl7v2_batch fuzz_hl7v2_escape fuzz_hl7v2_datetime fuzz_mllp_framer fuzz_v2_to_fhir
-         fuzz_fhir_ingest fuzz_risk fuzz_members fuzz_roster_csv)
+         fuzz_fhir_ingest fuzz_risk fuzz_members fuzz_roster_csv fuzz_subscription)
 
 if ! command -v clang++ >/dev/null; then
   echo "clang++ not found (Debian 12: apt-get install clang libclang-rt-14-dev)" >&2
