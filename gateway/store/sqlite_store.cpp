@@ -126,6 +126,33 @@ CREATE TABLE IF NOT EXISTS alerts(
   UNIQUE(message_id, n)
 );
 CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_id, seq);
+-- FHIR Subscriptions (schema 5, subscription_store.hpp): definitions, their numbered events (the
+-- event log behind notifications, $status and $events), and the fan-out's place in the outbox.
+CREATE TABLE IF NOT EXISTS subscriptions(
+  id TEXT PRIMARY KEY,
+  group_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('requested','active','error','off')),
+  error TEXT NOT NULL DEFAULT '',
+  json BLOB NOT NULL,
+  events_since_start INTEGER NOT NULL DEFAULT 0,
+  delivered_through INTEGER NOT NULL DEFAULT 0,
+  start_seq INTEGER NOT NULL,
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriptions_group ON subscriptions(group_id);
+CREATE TABLE IF NOT EXISTS subscription_events(
+  subscription_id TEXT NOT NULL,
+  event_number INTEGER NOT NULL,
+  alert_seq INTEGER NOT NULL,
+  created_us INTEGER NOT NULL,
+  PRIMARY KEY(subscription_id, event_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fan_out(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  through_seq INTEGER NOT NULL
+);
 )sql";
 
 // From version 1 (bodies in `messages`): move them out, in one transaction.
@@ -190,7 +217,8 @@ ALTER TABLE messages ADD COLUMN body_pos INTEGER;
 PRAGMA user_version = 4;
 COMMIT;
 )sql";
-// Version 5 only adds the alerts table (schema, IF NOT EXISTS): nothing to migrate.
+// Version 5 only adds tables (alerts, subscriptions, subscription_events, fan_out; schema, IF NOT
+// EXISTS): nothing to migrate.
 constexpr int schema_version = 5;
 
 // Page size of new files: the rows and index entries a commit touches are small and scattered,
@@ -650,7 +678,7 @@ void sqlite_store::settle(std::int64_t id, message_state state, std::string reas
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      updates_.push_back(update_op{id, state, std::move(reason), std::move(done), std::nullopt});
+      updates_.push_back(update_op{id, state, std::move(reason), std::move(done), std::nullopt, {}});
       ++ops_queued_;
       index_cv_.notify_one();
       return;
@@ -665,7 +693,7 @@ void sqlite_store::settle_processed(std::int64_t id, processing_result result,
     std::lock_guard lock(mu_);
     if (!closing_) {
       updates_.push_back(
-          update_op{id, message_state::processed, {}, std::move(done), std::move(result)});
+          update_op{id, message_state::processed, {}, std::move(done), std::move(result), {}});
       ++ops_queued_;
       index_cv_.notify_one();
       return;
@@ -1289,8 +1317,12 @@ void sqlite_store::index_loop() {
         // or with false should the transaction fail.
         for (auto& u : updates)
           if (u.done) txn_settled_.push_back(std::exchange(u.done, nullptr));
-        for (const auto& u : updates)
-          settle_message(u.id, u.state, u.reason, u.result ? &*u.result : nullptr, counts);
+        for (const auto& u : updates) {
+          if (u.write)
+            u.write(wdb_);
+          else
+            settle_message(u.id, u.state, u.reason, u.result ? &*u.result : nullptr, counts);
+        }
         txn_ops_ += dups.size() + updates.size();
         txn_ops_through_ = ops_taken_now;
       }
@@ -1546,6 +1578,213 @@ void sqlite_store::settle_message(std::int64_t id, message_state state, const st
     check(wdb_, drop.step(), "replace alerts");
     drop.reset();
   }
+}
+
+// --- subscriptions (subscription_store) ----------------------------------------------------------
+
+void sqlite_store::queue_write(std::function<void(sqlite3*)> write,
+                               std::function<void(bool)> done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      updates_.push_back(update_op{0, message_state::pending, {}, std::move(done), std::nullopt,
+                                   std::move(write)});
+      ++ops_queued_;
+      index_cv_.notify_one();
+      return;
+    }
+  }
+  if (done) done(false);
+}
+
+namespace {
+
+subscription_row subscription_of(const stmt& q) {
+  subscription_row r;
+  r.id = q.column_text(0);
+  r.group_id = q.column_text(1);
+  r.topic = q.column_text(2);
+  r.status = q.column_text(3);
+  r.error = q.column_text(4);
+  r.json = q.column_text(5);
+  r.events_since_start = q.column_int(6);
+  r.delivered_through = q.column_int(7);
+  r.start_seq = q.column_int(8);
+  r.created_us = q.column_int(9);
+  r.updated_us = q.column_int(10);
+  return r;
+}
+
+constexpr const char* subscription_columns =
+    "SELECT id, group_id, topic, status, error, json, events_since_start, delivered_through, "
+    "start_seq, created_us, updated_us FROM subscriptions ";
+
+}  // namespace
+
+void sqlite_store::save_subscription(subscription_row s, done_fn done) {
+  // Refused before it reaches the writer: a failed write rolls back the writer's whole
+  // transaction (other messages' settlements with it). The writer checks again.
+  if (auto now = subscription(s.id); now && now->group_id != s.group_id) {
+    if (done) done(false);
+    return;
+  }
+  queue_write(
+      [s = std::move(s)](sqlite3* db) {
+        const std::int64_t now = now_us();
+        {
+          stmt owner(db, "SELECT group_id FROM subscriptions WHERE id=?");
+          owner.text(1, s.id);
+          if (owner.step() == SQLITE_ROW && owner.column_text(0) != s.group_id)
+            throw std::runtime_error("a subscription cannot change its owner");
+        }
+        stmt q(db,
+               "INSERT INTO subscriptions(id, group_id, topic, status, error, json, start_seq, "
+               "created_us, updated_us) VALUES(?1,?2,?3,?4,?5,?6,"
+               "(SELECT coalesce(max(seq), 0) FROM alerts),?7,?7) "
+               "ON CONFLICT(id) DO UPDATE SET topic=excluded.topic, status=excluded.status, "
+               "error=excluded.error, json=excluded.json, updated_us=excluded.updated_us");
+        q.text(1, s.id);
+        q.text(2, s.group_id);
+        q.text(3, s.topic);
+        q.text(4, s.status);
+        q.text(5, s.error);
+        q.blob(6, s.json);
+        q.int64(7, now);
+        check(db, q.step(), "save subscription");
+      },
+      std::move(done));
+}
+
+void sqlite_store::delete_subscription(std::string id, done_fn done) {
+  queue_write(
+      [id = std::move(id)](sqlite3* db) {
+        stmt ev(db, "DELETE FROM subscription_events WHERE subscription_id=?");
+        ev.text(1, id);
+        check(db, ev.step(), "delete subscription events");
+        stmt q(db, "DELETE FROM subscriptions WHERE id=?");
+        q.text(1, id);
+        check(db, q.step(), "delete subscription");
+      },
+      std::move(done));
+}
+
+std::optional<subscription_row> sqlite_store::subscription(std::string_view id) {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_, (std::string(subscription_columns) + "WHERE id=?").c_str());
+  q.text(1, id);
+  const int rc = q.step();
+  if (rc != SQLITE_ROW) {
+    check(rdb_, rc, "read subscription");
+    return std::nullopt;
+  }
+  return subscription_of(q);
+}
+
+std::vector<subscription_row> sqlite_store::subscriptions(std::string_view group_id) {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_, (std::string(subscription_columns) +
+                (group_id.empty() ? "ORDER BY id" : "WHERE group_id=? ORDER BY id"))
+                   .c_str());
+  if (!group_id.empty()) q.text(1, group_id);
+  std::vector<subscription_row> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(subscription_of(q));
+  check(rdb_, rc, "read subscriptions");
+  return out;
+}
+
+std::int64_t sqlite_store::fanned_out_through() {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_, "SELECT through_seq FROM fan_out WHERE id = 1");
+  return q.step() == SQLITE_ROW ? q.column_int(0) : 0;
+}
+
+void sqlite_store::record_events(std::int64_t through_seq,
+                                 std::vector<std::pair<std::string, std::int64_t>> events,
+                                 done_fn done) {
+  queue_write(
+      [through_seq, events = std::move(events)](sqlite3* db) {
+        const std::int64_t now = now_us();
+        stmt bump(db,
+                  "UPDATE subscriptions SET events_since_start = events_since_start + 1 "
+                  "WHERE id=?1 AND start_seq < ?2 RETURNING events_since_start");
+        stmt add(db,
+                 "INSERT INTO subscription_events(subscription_id, event_number, alert_seq, "
+                 "created_us) VALUES(?,?,?,?)");
+        for (const auto& [id, seq] : events) {
+          bump.text(1, id);
+          bump.int64(2, seq);
+          const int rc = bump.step();
+          if (rc != SQLITE_ROW) {  // unknown, or the entry is from before it started
+            check(db, rc, "number an event");
+            bump.reset();
+            continue;
+          }
+          const std::int64_t number = bump.column_int(0);
+          check(db, bump.step(), "number an event");
+          bump.reset();
+          add.text(1, id);
+          add.int64(2, number);
+          add.int64(3, seq);
+          add.int64(4, now);
+          check(db, add.step(), "record an event");
+          add.reset();
+        }
+        stmt at(db,
+                "INSERT INTO fan_out(id, through_seq) VALUES(1, ?1) ON CONFLICT(id) DO UPDATE "
+                "SET through_seq = max(through_seq, excluded.through_seq)");
+        at.int64(1, through_seq);
+        check(db, at.step(), "move the fan-out");
+      },
+      std::move(done));
+}
+
+std::vector<subscription_event> sqlite_store::events_of(std::string_view subscription_id,
+                                                        std::int64_t from, std::int64_t to,
+                                                        std::size_t limit) {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_,
+         "SELECT subscription_id, event_number, alert_seq, created_us FROM subscription_events "
+         "WHERE subscription_id=?1 AND event_number >= ?2 AND (?3 = 0 OR event_number <= ?3) "
+         "ORDER BY event_number LIMIT ?4");
+  q.text(1, subscription_id);
+  q.int64(2, from);
+  q.int64(3, to);
+  q.int64(4, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+  std::vector<subscription_event> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW)
+    out.push_back({q.column_text(0), q.column_int(1), q.column_int(2), q.column_int(3)});
+  check(rdb_, rc, "read subscription events");
+  return out;
+}
+
+void sqlite_store::mark_delivered(std::string id, std::int64_t event_number, done_fn done) {
+  queue_write(
+      [id = std::move(id), event_number](sqlite3* db) {
+        stmt q(db,
+               "UPDATE subscriptions SET delivered_through = max(delivered_through, ?2), "
+               "updated_us = ?3 WHERE id=?1");
+        q.text(1, id);
+        q.int64(2, event_number);
+        q.int64(3, now_us());
+        check(db, q.step(), "mark delivered");
+      },
+      std::move(done));
+}
+
+void sqlite_store::set_status(std::string id, std::string status, std::string error,
+                              done_fn done) {
+  queue_write(
+      [id = std::move(id), status = std::move(status), error = std::move(error)](sqlite3* db) {
+        stmt q(db, "UPDATE subscriptions SET status=?2, error=?3, updated_us=?4 WHERE id=?1");
+        q.text(1, id);
+        q.text(2, status);
+        q.text(3, error);
+        q.int64(4, now_us());
+        check(db, q.step(), "set subscription status");
+      },
+      std::move(done));
 }
 
 std::vector<stored_alert> sqlite_store::alerts_after(std::int64_t after_seq, std::size_t limit,

@@ -45,6 +45,7 @@
 
 #include "gateway/store/message_log.hpp"
 #include "gateway/store/message_store.hpp"
+#include "gateway/store/subscription_store.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -62,7 +63,7 @@ struct sqlite3;
 
 namespace carebridge::gateway::store {
 
-class sqlite_store final : public message_store {
+class sqlite_store final : public message_store, public subscription_store {
  public:
   struct options {
     std::size_t max_batch = 1024;  // new messages per group commit at the most
@@ -116,6 +117,20 @@ class sqlite_store final : public message_store {
   std::size_t queued() const override;
   void close() override;
 
+  // subscription_store
+  void save_subscription(subscription_row s, done_fn done) override;
+  void delete_subscription(std::string id, done_fn done) override;
+  std::optional<subscription_row> subscription(std::string_view id) override;
+  std::vector<subscription_row> subscriptions(std::string_view group_id = {}) override;
+  std::int64_t fanned_out_through() override;
+  void record_events(std::int64_t through_seq,
+                     std::vector<std::pair<std::string, std::int64_t>> events,
+                     done_fn done) override;
+  std::vector<subscription_event> events_of(std::string_view subscription_id, std::int64_t from,
+                                            std::int64_t to, std::size_t limit) override;
+  void mark_delivered(std::string id, std::int64_t event_number, done_fn done) override;
+  void set_status(std::string id, std::string status, std::string error, done_fn done) override;
+
   /// SQLite commits done and records indexed since open (for metrics and tests).
   std::uint64_t commits() const;
   std::uint64_t records_written() const;
@@ -135,7 +150,10 @@ class sqlite_store final : public message_store {
     std::string reason;
     std::function<void(bool)> done;
     std::optional<processing_result> result;  // settle_processed()
+    std::function<void(sqlite3*)> write;      // a write of its own (subscriptions), when set
   };
+  // Queues `write` for the writer, in its transaction; `done` once committed (or false).
+  void queue_write(std::function<void(sqlite3*)> write, std::function<void(bool)> done);
   struct duplicate_op {  // a resend answered with the stored ACK: counted
     std::int64_t id;
     std::string sending_facility;

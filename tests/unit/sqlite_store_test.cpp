@@ -754,4 +754,91 @@ TEST(SqliteStore, ConcurrentSyncsConfirmEveryBatch) {
               commit_result::outcome::duplicate);
 }
 
+bool wait_done(const std::function<void(subscription_store::done_fn)>& op) {
+  std::promise<bool> p;
+  op([&p](bool ok) { p.set_value(ok); });
+  return p.get_future().get();
+}
+
+subscription_row subscription_for(std::string id, std::string group) {
+  subscription_row r;
+  r.id = std::move(id);
+  r.group_id = std::move(group);
+  r.topic = "https://carebridge.example/fhir/SubscriptionTopic/readmission-risk";
+  r.status = "requested";
+  r.json = R"({"resourceType":"Subscription"})";
+  return r;
+}
+
+// Subscriptions and their event log: a subscription starts after the newest outbox entry; the
+// fan-out numbers events per subscription from 1 and moves its position in the same transaction;
+// entries from before a subscription started, and unknown subscriptions, are skipped; delivery
+// and status move on; an owner never changes; everything survives a reopen.
+TEST(SqliteStore, SubscriptionsNumberTheirEventsDurably) {
+  temp_dir dir;
+  auto s = sqlite_store::open(dir.path(), {});
+  const auto m1 = submit_and_wait(*s, record("MERCY", "SB1")).id;
+  processing_result r1;
+  r1.alerts = {alert_for("G1", "e1")};
+  ASSERT_TRUE(settle_processed(*s, m1, r1));  // outbox seq 1, before any subscription
+
+  ASSERT_TRUE(wait_done([&](auto d) { s->save_subscription(subscription_for("sub-a", "G1"), d); }));
+  ASSERT_TRUE(wait_done([&](auto d) { s->save_subscription(subscription_for("sub-b", "G1"), d); }));
+  auto a = s->subscription("sub-a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->start_seq, 1);
+  EXPECT_EQ(a->status, "requested");
+  EXPECT_GT(a->created_us, 0);
+  EXPECT_EQ(s->subscriptions("G1").size(), 2u);
+  EXPECT_TRUE(s->subscriptions("G2").empty());
+  EXPECT_FALSE(s->subscription("sub-x").has_value());
+  // Another group cannot take it over.
+  EXPECT_FALSE(wait_done([&](auto d) { s->save_subscription(subscription_for("sub-a", "G2"), d); }));
+  EXPECT_EQ(s->subscription("sub-a")->group_id, "G1");
+
+  const auto m2 = submit_and_wait(*s, record("MERCY", "SB2")).id;
+  processing_result r2;
+  r2.alerts = {alert_for("G1", "e2"), alert_for("G1", "e3", "notice")};
+  ASSERT_TRUE(settle_processed(*s, m2, r2));  // seq 2, 3
+  EXPECT_EQ(s->fanned_out_through(), 0);
+  ASSERT_TRUE(wait_done([&](auto d) {
+    s->record_events(3, {{"sub-a", 1}, {"sub-a", 2}, {"sub-b", 2}, {"sub-a", 3}, {"nobody", 3}}, d);
+  }));
+  EXPECT_EQ(s->fanned_out_through(), 3);
+  const auto ev = s->events_of("sub-a", 1, 0, 10);
+  ASSERT_EQ(ev.size(), 2u);  // seq 1 is from before it started
+  EXPECT_EQ(ev[0], (subscription_event{"sub-a", 1, 2, ev[0].created_us}));
+  EXPECT_EQ(ev[1].event_number, 2);
+  EXPECT_EQ(ev[1].alert_seq, 3);
+  EXPECT_EQ(s->events_of("sub-a", 2, 2, 10).size(), 1u);
+  EXPECT_EQ(s->events_of("sub-a", 1, 0, 1).size(), 1u);
+  EXPECT_EQ(s->events_of("sub-b", 1, 0, 10).size(), 1u);
+  EXPECT_EQ(s->subscription("sub-a")->events_since_start, 2);
+
+  // Delivery and lifecycle.
+  ASSERT_TRUE(wait_done([&](auto d) { s->mark_delivered("sub-a", 1, d); }));
+  ASSERT_TRUE(wait_done([&](auto d) { s->mark_delivered("sub-a", 0, d); }));  // never back
+  ASSERT_TRUE(wait_done([&](auto d) { s->set_status("sub-b", "error", "no-response", d); }));
+  EXPECT_EQ(s->subscription("sub-a")->delivered_through, 1);
+  EXPECT_EQ(s->subscription("sub-b")->status, "error");
+  EXPECT_EQ(s->subscription("sub-b")->error, "no-response");
+  // A new definition keeps the counts.
+  auto again = subscription_for("sub-a", "G1");
+  again.status = "active";
+  ASSERT_TRUE(wait_done([&](auto d) { s->save_subscription(again, d); }));
+  EXPECT_EQ(s->subscription("sub-a")->events_since_start, 2);
+  EXPECT_EQ(s->subscription("sub-a")->status, "active");
+
+  s->close();
+  s.reset();
+  s = sqlite_store::open(dir.path(), {});
+  EXPECT_EQ(s->fanned_out_through(), 3);
+  EXPECT_EQ(s->events_of("sub-a", 1, 0, 10).size(), 2u);
+  EXPECT_EQ(s->subscription("sub-a")->delivered_through, 1);
+  ASSERT_TRUE(wait_done([&](auto d) { s->delete_subscription("sub-a", d); }));
+  EXPECT_FALSE(s->subscription("sub-a").has_value());
+  EXPECT_TRUE(s->events_of("sub-a", 1, 0, 10).empty());
+  EXPECT_EQ(s->subscriptions().size(), 1u);
+}
+
 }  // namespace
