@@ -1,0 +1,60 @@
+// The fan-out: from the alert outbox to each subscription's numbered events.
+//
+// The care stage writes one outbox entry per decision (store::alert_row: alert, notice,
+// retraction) with the message's settlement. The fan-out reads the entries after its position, in
+// order, works out which topic events each raises (facts_of), and which subscriptions of the
+// entry's group they concern (matches(): owner, topic, filters), and records those as the next
+// events of those subscriptions — numbered per subscription, counted even when a subscription is
+// in error or not yet active, never for one that is off — moving its position in the same
+// transaction (subscription_store::record_events). A crash between two passes repeats nothing and
+// skips nothing. Delivery (adapters/notify) reads each subscription's events from there.
+//
+// Topics per entry: a discharge alert (a Task was made) → readmission-risk and
+// attributed-discharge; a discharge notice → attributed-discharge; a retraction → the topics of
+// what it withdraws (attributed-discharge, and readmission-risk when it had a Task). Admission and
+// ED-visit alerts raise no topic event yet (no topic is defined for them).
+//
+// Threads: run_once() from one thread at a time (the notifier's); it blocks on the store's writer.
+#pragma once
+
+#include "gateway/alerts/filters.hpp"
+#include "gateway/store/message_store.hpp"
+#include "gateway/store/subscription_store.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace carebridge::gateway::alerts {
+
+/// The topic events an outbox entry raises (see above).
+std::vector<alert_facts> facts_of(const store::alert_row& a);
+
+class fan_out {
+ public:
+  fan_out(store::message_store& outbox, store::subscription_store& subscriptions,
+          parse_options options = {});
+
+  struct pass {
+    std::size_t entries = 0;  // outbox entries handled
+    std::size_t events = 0;   // subscription events recorded
+    bool failed = false;      // the store did not take it (it is tried again next pass)
+  };
+  /// Handles up to `limit` outbox entries after the fan-out's position.
+  pass run_once(std::size_t limit = 512);
+
+ private:
+  struct cached {
+    std::int64_t updated_us = -1;
+    std::optional<subscription_request> request;  // nullopt: stored JSON no longer parses
+  };
+  const subscription_request* request_of(const store::subscription_row& row);
+
+  store::message_store& outbox_;
+  store::subscription_store& subscriptions_;
+  parse_options options_;
+  std::map<std::string, cached, std::less<>> cache_;  // by subscription id
+};
+
+}  // namespace carebridge::gateway::alerts

@@ -1,0 +1,169 @@
+// The fan-out from the alert outbox to subscriptions' numbered events, on a real store: topics per
+// entry kind, group scoping, filters, a subscription's start, off subscriptions, and a position
+// that survives a reopen (nothing numbered twice).
+#include "gateway/alerts/fan_out.hpp"
+#include "gateway/store/sqlite_store.hpp"
+#include "tests/e2e/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+namespace {
+
+namespace alerts = carebridge::gateway::alerts;
+namespace store = carebridge::gateway::store;
+using carebridge::test::temp_dir;
+
+std::string subscription_json(std::string_view topic, std::string_view filter = {}) {
+  std::string j = R"({"resourceType":"Subscription","status":"requested","reason":"test",
+    "criteria":"https://carebridge.example/fhir/SubscriptionTopic/)" +
+                  std::string(topic) + "\"";
+  if (!filter.empty())
+    j += R"(,"_criteria":{"extension":[{"url":"http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria","valueString":")" +
+         std::string(filter) + "\"}]}";
+  j += R"(,"channel":{"type":"rest-hook","endpoint":"https://care.example.org/hook",
+      "payload":"application/fhir+json"}})";
+  return j;
+}
+
+template <class Op>
+bool wait(Op op) {
+  std::promise<bool> p;
+  op([&p](bool ok) { p.set_value(ok); });
+  return p.get_future().get();
+}
+
+struct fan_out_fixture : ::testing::Test {
+  temp_dir dir;
+  std::unique_ptr<store::sqlite_store> s = store::sqlite_store::open(dir.path(), {});
+  int next_control = 0;
+
+  void subscribe(std::string id, std::string group, std::string_view topic,
+                 std::string_view filter = {}, std::string status = "requested") {
+    store::subscription_row r;
+    r.id = std::move(id);
+    r.group_id = std::move(group);
+    r.topic = "https://carebridge.example/fhir/SubscriptionTopic/" + std::string(topic);
+    r.status = std::move(status);
+    r.json = subscription_json(topic, filter);
+    ASSERT_TRUE(wait([&](auto d) { s->save_subscription(r, d); }));
+  }
+  void settle(std::vector<store::alert_row> alerts) {
+    store::inbound_record r;
+    r.sending_application = "EPIC";
+    r.sending_facility = "MERCY";
+    r.control_id = "F" + std::to_string(next_control++);
+    r.message_type = "ADT^A03";
+    r.ack_code = "AA";
+    r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + r.control_id + "|P|2.5\r";
+    std::promise<store::commit_result> c;
+    s->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
+    const auto id = c.get_future().get().id;
+    store::processing_result pr;
+    pr.alerts = std::move(alerts);
+    ASSERT_TRUE(wait([&](auto d) { s->settle_processed(id, pr, d); }));
+  }
+  static store::alert_row row(std::string kind, std::string group, std::string patient,
+                              std::string band) {
+    store::alert_row a;
+    a.kind = std::move(kind);
+    a.event_kind = "discharge";
+    a.group_id = std::move(group);
+    a.patient_id = std::move(patient);
+    a.encounter_id = "enc-" + a.patient_id;
+    a.risk_band = std::move(band);
+    if (a.kind == "alert") a.task_id = "task-" + a.patient_id;
+    return a;
+  }
+  std::vector<std::int64_t> seqs(std::string_view id) {
+    std::vector<std::int64_t> out;
+    for (const auto& e : s->events_of(id, 1, 0, 100)) out.push_back(e.alert_seq);
+    return out;
+  }
+};
+
+TEST(AlertsFanOut, TopicsOfEachEntryKind) {
+  store::alert_row a;
+  a.event_kind = "discharge";
+  a.group_id = "G1";
+  a.patient_id = "p1";
+  a.kind = "alert";
+  a.task_id = "t1";
+  auto f = alerts::facts_of(a);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].topic, alerts::topic_id::attributed_discharge);
+  EXPECT_EQ(f[1].topic, alerts::topic_id::readmission_risk);
+  EXPECT_EQ(f[1].patient_reference, "Patient/p1");
+  a.kind = "notice";
+  a.task_id.clear();
+  EXPECT_EQ(alerts::facts_of(a).size(), 1u);
+  a.kind = "retraction";
+  EXPECT_EQ(alerts::facts_of(a).size(), 1u);
+  a.task_id = "t1";
+  EXPECT_EQ(alerts::facts_of(a).size(), 2u);
+  a.event_kind = "admission";
+  EXPECT_TRUE(alerts::facts_of(a).empty());
+}
+
+TEST_F(fan_out_fixture, EachSubscriptionGetsItsGroupsMatchingEntriesNumberedInOrder) {
+  settle({row("alert", "G1", "p0", "high")});  // seq 1: before any subscription
+  subscribe("risk-g1", "G1", "readmission-risk");
+  subscribe("all-g1", "G1", "attributed-discharge");
+  subscribe("high-g1", "G1", "readmission-risk", "risk=high");
+  subscribe("p2-g1", "G1", "attributed-discharge", "Encounter?patient=Patient/p2");
+  subscribe("risk-g2", "G2", "readmission-risk");
+  subscribe("off-g1", "G1", "attributed-discharge", {}, "off");
+  settle({row("alert", "G1", "p1", "moderate"), row("notice", "G1", "p2", "low")});  // seq 2, 3
+  settle({row("alert", "G2", "p3", "high")});                                         // seq 4
+  settle({row("alert", "G1", "p4", "high")});                                         // seq 5
+
+  alerts::fan_out f(*s, *s);
+  const auto p = f.run_once();
+  EXPECT_FALSE(p.failed);
+  EXPECT_EQ(p.entries, 5u);
+  EXPECT_EQ(s->fanned_out_through(), 5);
+  EXPECT_EQ(seqs("risk-g1"), (std::vector<std::int64_t>{2, 5}));
+  EXPECT_EQ(seqs("all-g1"), (std::vector<std::int64_t>{2, 3, 5}));
+  EXPECT_EQ(seqs("high-g1"), (std::vector<std::int64_t>{5}));
+  EXPECT_EQ(seqs("p2-g1"), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(seqs("risk-g2"), (std::vector<std::int64_t>{4}));  // never another group's
+  EXPECT_TRUE(seqs("off-g1").empty());
+  EXPECT_EQ(p.events, 8u);
+  const auto ev = s->events_of("all-g1", 1, 0, 10);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].event_number, 1);
+  EXPECT_EQ(ev[2].event_number, 3);
+  EXPECT_EQ(s->subscription("all-g1")->events_since_start, 3);
+
+  // Nothing new: nothing happens. A reopened store and a fresh fan-out go on from the position.
+  EXPECT_EQ(f.run_once().entries, 0u);
+  s->close();
+  s = store::sqlite_store::open(dir.path(), {});
+  // p1's discharge withdrawn (seq 6): both topics had it (it came with a Task).
+  auto retraction = row("retraction", "G1", "p1", "moderate");
+  retraction.task_id = "task-p1";
+  settle({retraction});
+  alerts::fan_out again(*s, *s);
+  EXPECT_EQ(again.run_once().entries, 1u);
+  EXPECT_EQ(seqs("risk-g1"), (std::vector<std::int64_t>{2, 5, 6}));
+  EXPECT_EQ(seqs("all-g1"), (std::vector<std::int64_t>{2, 3, 5, 6}));
+  EXPECT_EQ(seqs("p2-g1"), (std::vector<std::int64_t>{3}));
+  const auto third = s->events_of("risk-g1", 3, 3, 1);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].alert_seq, 6);
+}
+
+TEST_F(fan_out_fixture, ABatchLimitMovesThePositionStepByStep) {
+  subscribe("all-g1", "G1", "attributed-discharge");
+  for (int i = 0; i < 5; ++i) settle({row("notice", "G1", "p" + std::to_string(i), "low")});
+  alerts::fan_out f(*s, *s);
+  EXPECT_EQ(f.run_once(2).entries, 2u);
+  EXPECT_EQ(s->fanned_out_through(), 2);
+  EXPECT_EQ(f.run_once(2).entries, 2u);
+  EXPECT_EQ(f.run_once(2).entries, 1u);
+  EXPECT_EQ(f.run_once(2).entries, 0u);
+  EXPECT_EQ(seqs("all-g1"), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+}
+
+}  // namespace
