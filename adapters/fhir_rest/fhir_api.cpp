@@ -1,5 +1,6 @@
 #include "adapters/fhir_rest/fhir_api.hpp"
 
+#include "gateway/alerts/topics.hpp"
 #include "gateway/obs/log.hpp"
 #include "mappings/fhir/fhir_ingest.hpp"
 #include "mappings/fhir/fhir_json.hpp"
@@ -755,6 +756,52 @@ http_response api::metadata(const http_request& r) const {
     j.field("versioning", "versioned");
     j.boolean("readHistory", false);
     if (t == "Encounter") j.boolean("updateCreate", true);
+    j.end_object();
+  }
+  if (options.advertise_subscriptions) {
+    // R4 Backport: the topics are listed by canonical on Subscription, and served as Basic.
+    j.begin_object();
+    j.key("extension");
+    j.raw(gateway::alerts::capability_topic_extensions_json());
+    j.field("type", "Subscription");
+    j.field("profile",
+            "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription");
+    j.begin_array("interaction");
+    for (std::string_view c : {"create", "read", "update", "delete", "search-type"}) {
+      j.begin_object();
+      j.field("code", c);
+      j.end_object();
+    }
+    j.end_array();
+    j.begin_array("searchParam");
+    for (std::string_view p : {"_id", "status"}) {
+      j.begin_object();
+      j.field("name", p);
+      j.field("type", "token");
+      j.end_object();
+    }
+    j.end_array();
+    j.begin_array("operation");
+    j.begin_object();
+    j.field("name", "status");
+    j.field("definition",
+            "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status");
+    j.end_object();
+    j.begin_object();
+    j.field("name", "events");
+    j.field("definition",
+            "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events");
+    j.end_object();
+    j.end_array();
+    j.end_object();
+    j.begin_object();
+    j.field("type", "Basic");
+    j.field("documentation", "CareBridge's SubscriptionTopics (R5 cross-version extensions)");
+    j.begin_array("interaction");
+    j.begin_object();
+    j.field("code", "read");
+    j.end_object();
+    j.end_array();
     j.end_object();
   }
   j.end_array();

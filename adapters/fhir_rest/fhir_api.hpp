@@ -72,6 +72,9 @@ struct fhir_api_options {
   std::chrono::milliseconds processing_wait{std::chrono::seconds(5)};
   std::size_t max_entries = 1000;  // Bundle entries at the most
   read_policy can_read;
+  /// The CapabilityStatement lists Subscription (R4 Backport, its topics) and Basic (the topics):
+  /// set when subscription_api.hpp's routes are registered too.
+  bool advertise_subscriptions = false;
 };
 
 /// What the API uses of the gateway. All must outlive the server.

@@ -21,9 +21,13 @@
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/subscription_store.hpp"
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace carebridge::gateway::alerts {
@@ -55,6 +59,31 @@ class fan_out {
   store::subscription_store& subscriptions_;
   parse_options options_;
   std::map<std::string, cached, std::less<>> cache_;  // by subscription id
+};
+
+/// Runs a fan_out on a thread of its own: a pass every `interval`, or at once after cue() (a
+/// settlement that queued alerts, a subscription created). Stops (after the pass in progress) on
+/// stop() or destruction.
+class fan_out_loop {
+ public:
+  fan_out_loop(fan_out& f, std::chrono::milliseconds interval);
+  ~fan_out_loop();
+  fan_out_loop(const fan_out_loop&) = delete;
+  fan_out_loop& operator=(const fan_out_loop&) = delete;
+  void cue();
+  void stop();
+  std::uint64_t events_recorded() const;
+
+ private:
+  void run();
+  fan_out& f_;
+  std::chrono::milliseconds interval_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool cued_ = false;
+  bool stop_ = false;
+  std::uint64_t events_ = 0;
+  std::thread thread_;
 };
 
 }  // namespace carebridge::gateway::alerts

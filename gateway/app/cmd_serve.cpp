@@ -2,6 +2,8 @@
 // listeners together, runs until SIGTERM/SIGINT, then shuts down in two phases (stop accepting and
 // let in-flight frames finish within the grace period; then flush the store and exit 0).
 #include "adapters/fhir_rest/fhir_api.hpp"
+#include "adapters/fhir_rest/subscription_api.hpp"
+#include "gateway/alerts/fan_out.hpp"
 #include "adapters/fhir_rest/http_server.hpp"
 #include "adapters/mllp/mllp_listener.hpp"
 #include "gateway/app/cli.hpp"
@@ -185,6 +187,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     fo.base_url = c.fhir.base_url;
     fo.max_entries = c.fhir.max_entries;
     fo.processing_wait = ms(c.fhir.processing_wait_seconds);
+    fo.advertise_subscriptions = true;
     adapters::fhir_rest::register_fhir_api(
         http,
         {*store, policy, c.facilities, metrics, ioc.get_executor(),
@@ -192,6 +195,38 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
         std::move(fo));
   }
   // --- end FHIR REST API ------------------------------------------------------------------------
+  // --- FHIR Subscriptions: /fhir/Subscription (adapters/fhir_rest/subscription_api.hpp), and the
+  // fan-out from the alert outbox to their numbered events (gateway/alerts/fan_out.hpp) ---------
+  gateway::alerts::fan_out fan_out(*store, *store);
+  gateway::alerts::fan_out_loop fan_out_loop(fan_out, std::chrono::milliseconds(200));
+  {
+    std::vector<gateway::ingest::sender_rule> rules;
+    std::map<std::string, std::string, std::less<>> group_by_client;
+    for (const auto& gc : c.group_clients) {
+      gateway::ingest::sender_rule r;
+      r.name = gc.name;
+      r.facilities = {"*"};
+      r.certificate_names = gc.certificate_names;
+      r.addresses = gc.addresses;
+      rules.push_back(std::move(r));
+      group_by_client[gc.name] = gc.group;
+    }
+    auto clients = std::make_shared<const gateway::ingest::sender_policy>(std::move(rules));
+    adapters::fhir_rest::subscription_api_options so;
+    so.group_of = [clients, groups = std::move(group_by_client)](
+                      const gateway::ingest::connection_info& ci) -> std::optional<std::string> {
+      if (clients->open()) return std::nullopt;  // no group clients configured: nobody is one
+      const auto grant = clients->grant(ci);
+      if (grant.rules.empty()) return std::nullopt;
+      const auto it = groups.find(grant.rules.front()->name);
+      return it == groups.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    so.parse.allow_insecure_loopback = c.fhir.allow_insecure_loopback_endpoints;
+    so.base_url = c.fhir.base_url;
+    so.changed = [&fan_out_loop] { fan_out_loop.cue(); };
+    adapters::fhir_rest::register_subscription_api(http, *store, *store, std::move(so));
+  }
+  // --- end FHIR Subscriptions --------------------------------------------------------------------
 
   asio::ip::tcp::endpoint mep, hep;
   try {
@@ -199,6 +234,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     hep = http.bind();
   } catch (const std::exception& e) {
     err << "carebridge serve: " << e.what() << '\n';
+    fan_out_loop.stop();
     store->close();
     return exit_input;
   }
@@ -221,6 +257,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
                                                        metrics, store.get(), std::move(cs));
   } catch (const std::exception& e) {
     err << "carebridge serve: member database: " << e.what() << '\n';
+    fan_out_loop.stop();
     store->close();
     return exit_input;
   }
@@ -252,6 +289,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   for (auto& t : pool) t.join();
 
   worker.stop();
+  fan_out_loop.stop();
   store->close();
   obs::info("stopped", {{"messages_written", store->records_written()}});
   return exit_ok;

@@ -303,6 +303,27 @@ config load_text(const std::string& json, const std::string& name) {
       throw config_error("config " + name + ": senders: " + e.what());
     }
   }
+  if (const value* v = top.get("group_clients")) {
+    if (!v->IsArray()) top.fail("must be an array of client objects", "group_clients");
+    std::size_t i = 0;
+    for (const auto& item : v->GetArray()) {
+      object_reader g(item, "group_clients[" + std::to_string(i++) + "]", name);
+      group_client gc;
+      g.text("name", gc.name);
+      if (gc.name.empty()) g.fail("a name is needed", "name");
+      g.text("group", gc.group);
+      if (gc.group.empty()) g.fail("a group (the roster's group_id) is needed", "group");
+      g.strings("certificate_names", gc.certificate_names);
+      g.strings("addresses", gc.addresses);
+      // A client with no condition would be every caller: refused.
+      if (gc.certificate_names.empty() && gc.addresses.empty())
+        g.fail("needs certificate_names or addresses", "certificate_names");
+      for (const auto& a : gc.addresses)
+        if (!ingest::valid_cidr(a)) g.fail("'" + a + "' is not an IP address or CIDR block", "addresses");
+      g.done();
+      c.group_clients.push_back(std::move(gc));
+    }
+  }
   if (const value* v = top.get("facilities")) {
     if (!v->IsObject()) top.fail("must be an object keyed by sending facility (MSH-4.1)", "facilities");
     for (const auto& m : v->GetObject()) {
@@ -329,6 +350,7 @@ config load_text(const std::string& json, const std::string& name) {
         f.fail("must be a number of seconds from 0 to 60", "processing_wait_seconds");
       c.fhir.processing_wait_seconds = w->GetDouble();
     }
+    f.boolean("allow_insecure_loopback_endpoints", c.fhir.allow_insecure_loopback_endpoints);
     f.done();
   }
   // --- end FHIR ----------------------------------------------------------------------------------

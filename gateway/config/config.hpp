@@ -74,6 +74,20 @@ struct fhir_config {
   std::string base_url;                   // absolute base for Location headers; empty: from Host
   double processing_wait_seconds = 5;     // an accepted request's answer waits this long at most
                                           // for its resources to be stored (0: not at all)
+  /// Subscriptions may name a plain-http endpoint on the loopback (127.0.0.1, [::1], localhost):
+  /// for the demo and tests only; anything else must be https.
+  bool allow_insecure_loopback_endpoints = false;
+};
+
+/// A physician group's client of the FHIR API (its Subscriptions, the alerts' resources), known by
+/// its TLS client certificate name and/or peer address — every condition it has must hold, and it
+/// needs at least one — until SMART Backend Services tokens replace this (issue 7). Config key
+/// "group_clients".
+struct group_client {
+  std::string name;   // for logs and metrics
+  std::string group;  // roster_groups.id
+  std::vector<std::string> certificate_names;  // CN, SAN DNS or full subject
+  std::vector<std::string> addresses;          // IPs or CIDRs
 };
 // --- end FHIR -------------------------------------------------------------------------------------
 
@@ -89,6 +103,7 @@ struct config {
   http_config http;
   store_config store;
   std::vector<ingest::sender_rule> senders;
+  std::vector<group_client> group_clients;
   /// How each sending facility's messages are mapped to FHIR (its time zone, identifier systems,
   /// local codes), by MSH-4.1. A facility not listed maps with no zone and no overrides.
   std::map<std::string, mappings::fhir::sender_profile, std::less<>> facilities;

@@ -87,6 +87,28 @@ TEST(Config, RefusesBadValues) {
   EXPECT_EQ(error_of(R"({"mllp": {"max_connections": -5}})").find('\n'), std::string::npos);
 }
 
+TEST(Config, GroupClients) {
+  const auto c = config::load_text(R"({"group_clients": [
+      {"name": "riverside", "group": "G1", "certificate_names": ["cm.riverside.example.org"]},
+      {"name": "harbor", "group": "G2", "addresses": ["10.1.0.0/16"]}],
+      "fhir": {"allow_insecure_loopback_endpoints": true}})",
+                                   "test.json");
+  ASSERT_EQ(c.group_clients.size(), 2u);
+  EXPECT_EQ(c.group_clients[0].group, "G1");
+  EXPECT_EQ(c.group_clients[0].certificate_names, std::vector<std::string>{"cm.riverside.example.org"});
+  EXPECT_EQ(c.group_clients[1].addresses, std::vector<std::string>{"10.1.0.0/16"});
+  EXPECT_TRUE(c.fhir.allow_insecure_loopback_endpoints);
+  EXPECT_FALSE(config::load_text("{}", "test.json").fhir.allow_insecure_loopback_endpoints);
+  // A client without a condition would be anybody; a bad address; no group.
+  EXPECT_THAT(error_of(R"({"group_clients": [{"name": "x", "group": "G1"}]})"),
+              HasSubstr("needs certificate_names or addresses"));
+  EXPECT_THAT(error_of(R"({"group_clients": [{"name": "x", "group": "G1", "addresses": ["10.0.0.0/99"]}]})"),
+              HasSubstr("addresses"));
+  EXPECT_THAT(error_of(R"({"group_clients": [{"name": "x", "addresses": ["10.0.0.1"]}]})"),
+              HasSubstr("group"));
+  EXPECT_THAT(error_of(R"({"group_clients": {}})"), HasSubstr("array"));
+}
+
 TEST(Config, CareLaceWeights) {
   EXPECT_EQ(config::load_text("{}", "t.json").care.lace_weights,
             carebridge::gateway::risk::weight_set::lace);
@@ -170,6 +192,7 @@ TEST(Config, TheDeployExampleLoads) {
   ASSERT_TRUE(c.mllp.tls.has_value());
   EXPECT_EQ(c.senders.size(), 2u);
   EXPECT_EQ(c.senders[0].facilities.size(), 2u);
+  EXPECT_EQ(c.group_clients.size(), 1u);
 }
 
 }  // namespace

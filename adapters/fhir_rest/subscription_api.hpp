@@ -1,0 +1,50 @@
+// FHIR Subscriptions (R4 Backport IG) for the physician groups, under /fhir:
+//
+//   POST   /fhir/Subscription                 create (status requested; the notifier handshakes)
+//   GET    /fhir/Subscription                 search the caller's own (status, _id)
+//   GET    /fhir/Subscription/{id}            read
+//   PUT    /fhir/Subscription/{id}            update (a client re-activates one in error here)
+//   DELETE /fhir/Subscription/{id}            delete
+//   GET    /fhir/Subscription/{id}/$status    one status (query-status)
+//   GET    /fhir/Subscription/$status         the caller's subscriptions' status (searchset)
+//   GET    /fhir/Subscription/{id}/$events    replay from the event log (eventsSinceNumber,
+//                                             eventsUntilNumber, content)
+//   GET    /fhir/Basic/{topic}                the SubscriptionTopics as Basic resources
+//
+// Every interaction is scoped to the caller's physician group (`group_of`, from its client
+// certificate or address until SMART tokens, issue 7): a caller that is no group's client gets
+// 403; a subscription of another group answers 404, as if it did not exist. Refusals are
+// OperationOutcomes naming elements and rules, never values (header values are credentials).
+// Header values are shown as `Name: ***`; a PUT that sends `***` back keeps the stored value.
+#pragma once
+
+#include "adapters/fhir_rest/http_server.hpp"
+#include "gateway/alerts/subscription.hpp"
+#include "gateway/store/message_store.hpp"
+#include "gateway/store/subscription_store.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace carebridge::adapters::fhir_rest {
+
+struct subscription_api_options {
+  /// The physician group the caller acts for, or nullopt (not a group's client).
+  std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of;
+  gateway::alerts::parse_options parse;  // limits; allow_insecure_loopback for the demo
+  /// Absolute FHIR base for references and Location; empty: from the Host header.
+  std::string base_url;
+  /// Called after a subscription was created, updated or deleted (the notifier's cue to
+  /// handshake or stop). Any thread.
+  std::function<void()> changed;
+};
+
+void register_subscription_api(http_server& server, gateway::store::subscription_store& subs,
+                               gateway::store::message_store& store,
+                               subscription_api_options options);
+
+/// The stored row's state as the alerts core wants it.
+gateway::alerts::subscription_state state_of(const gateway::store::subscription_row& row);
+
+}  // namespace carebridge::adapters::fhir_rest

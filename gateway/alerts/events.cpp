@@ -1,0 +1,59 @@
+#include "gateway/alerts/events.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace carebridge::gateway::alerts {
+
+std::string instant_of_us(std::int64_t us) {
+  using namespace std::chrono;
+  const sys_time<microseconds> t{microseconds{us}};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss<microseconds> tod{t - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<long long>(tod.hours().count()),
+                static_cast<long long>(tod.minutes().count()),
+                static_cast<long long>(tod.seconds().count()),
+                static_cast<long long>(tod.subseconds().count() / 1000));
+  return buf;
+}
+
+std::vector<notification_event> notification_events(const subscription_request& s,
+                                                     std::span<const store::subscription_event> events,
+                                                     store::message_store& st,
+                                                     payload_content content) {
+  std::vector<notification_event> out;
+  out.reserve(events.size());
+  const bool full = content == payload_content::full_resource;
+  auto resource = [&](std::string_view type, const std::string& id) {
+    event_resource r;
+    r.reference = std::string(type) + "/" + id;
+    if (full)
+      if (auto stored = st.read_resource(type, id)) r.json = std::move(stored->json);
+    return r;
+  };
+  for (const auto& e : events) {
+    const auto rows = st.alerts_after(e.alert_seq - 1, 1);
+    if (rows.empty() || rows[0].seq != e.alert_seq) continue;
+    const store::alert_row& a = rows[0].alert;
+    notification_event n;
+    n.number = static_cast<std::uint64_t>(e.event_number);
+    n.timestamp = instant_of_us(e.created_us);
+    const bool risk_focus =
+        s.topic == topic_id::readmission_risk && !a.risk_assessment_id.empty();
+    n.focus = risk_focus ? resource("RiskAssessment", a.risk_assessment_id)
+                         : resource("Encounter", a.encounter_id);
+    if (risk_focus && !a.encounter_id.empty()) n.context.push_back(resource("Encounter", a.encounter_id));
+    if (!a.patient_id.empty()) n.context.push_back(resource("Patient", a.patient_id));
+    if (!risk_focus && !a.risk_assessment_id.empty())
+      n.context.push_back(resource("RiskAssessment", a.risk_assessment_id));
+    if (!a.task_id.empty()) n.context.push_back(resource("Task", a.task_id));
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+}  // namespace carebridge::gateway::alerts
