@@ -327,8 +327,6 @@ std::unique_ptr<message_log> message_log::open(const std::filesystem::path& dir,
 
 message_log::~message_log() {
   if (fd_ >= 0) ::close(fd_);
-  for (const int fd : sync_fds_)
-    if (fd >= 0) ::close(fd);
   for (const auto& [seg, fd] : read_fds_) ::close(fd);
 }
 
@@ -367,7 +365,7 @@ std::int64_t message_log::append(std::int64_t id, const inbound_record& r) {
   return pos;
 }
 
-bool message_log::write(std::error_code& ec) {
+bool message_log::flush(bool sync, std::error_code& ec, int injected_errno) {
   if (batch_.empty()) return true;
   const std::uint64_t start = end_;
   const std::uint64_t stop = start + batch_.size();
@@ -375,10 +373,26 @@ bool message_log::write(std::error_code& ec) {
   // out for as long as that takes (its zero-filling is short; its fdatasync is outside the lock).
   std::unique_lock<std::mutex> grow;
   if (stop > allocated_.load(std::memory_order_acquire)) grow = std::unique_lock(alloc_mu_);
-  if (!pwrite_all(fd_, batch_.data(), batch_.size(), start)) {
+  bool ok = pwrite_all(fd_, batch_.data(), batch_.size(), start);
+  if (ok && sync) {
+    ok = injected_errno == 0 && ::fdatasync(fd_) == 0;
+    if (injected_errno != 0) errno = injected_errno;
+  }
+  if (!ok) {
     ec = std::error_code(errno, std::generic_category());
-    grow = {};
-    zero_out(start, stop);
+    // Nothing of this batch may count: overwrite it with zeros (what the kernel kept of it is
+    // unknown), or cut the file there.
+    static const std::string zeros(std::size_t{64} << 10, '\0');
+    bool undone = true;
+    for (std::uint64_t at = start; at < stop && undone; at += zeros.size())
+      undone = pwrite_all(
+          fd_, zeros.data(),
+          static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), stop - at)), at);
+    if (!undone && ::ftruncate(fd_, static_cast<off_t>(start)) == 0) {
+      if (!grow.owns_lock()) grow = std::unique_lock(alloc_mu_);
+      allocated_ = filled_ = start;
+    }
+    (void)::fdatasync(fd_);
     batch_.clear();
     return false;
   }
@@ -389,69 +403,6 @@ bool message_log::write(std::error_code& ec) {
   end_ = stop;
   batch_.clear();
   return true;
-}
-
-bool message_log::flush(bool sync, std::error_code& ec) {
-  if (batch_.empty()) return true;
-  const std::uint64_t start = end_;
-  if (!write(ec)) return false;
-  if (sync && ::fdatasync(fd_) != 0) {
-    ec = std::error_code(errno, std::generic_category());
-    undo_to(make_position(segment_, start));
-    return false;
-  }
-  return true;
-}
-
-bool message_log::sync(std::size_t slot, std::error_code& ec) {
-  if (slot >= sync_fds_.size()) {
-    ec = std::make_error_code(std::errc::invalid_argument);
-    return false;
-  }
-  // A description of its own per slot: the kernel reports a failed write-back to every open file
-  // description at its next fsync (errseq_t), so a sync on a shared one could miss an error that a
-  // concurrent sync had already taken, and confirm records that never reached the disk.
-  if (sync_fds_[slot] < 0 || sync_segments_[slot] != segment_) {
-    if (sync_fds_[slot] >= 0) ::close(sync_fds_[slot]);
-    sync_fds_[slot] = ::open(segment_path(segment_).c_str(), O_WRONLY | O_CLOEXEC);
-    sync_segments_[slot] = segment_;
-    if (sync_fds_[slot] < 0) {
-      ec = std::error_code(errno, std::generic_category());
-      return false;
-    }
-  }
-  if (::fdatasync(sync_fds_[slot]) != 0) {
-    ec = std::error_code(errno, std::generic_category());
-    return false;
-  }
-  return true;
-}
-
-void message_log::zero_out(std::uint64_t start, std::uint64_t stop) {
-  // Nothing of these records may count: overwrite them with zeros (what the kernel kept of them
-  // is unknown), or cut the file there.
-  static const std::string zeros(std::size_t{64} << 10, '\0');
-  bool undone = true;
-  for (std::uint64_t at = start; at < stop && undone; at += zeros.size())
-    undone = pwrite_all(
-        fd_, zeros.data(),
-        static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), stop - at)), at);
-  if (!undone && ::ftruncate(fd_, static_cast<off_t>(start)) == 0) {
-    std::lock_guard lock(alloc_mu_);
-    allocated_ = filled_ = start;
-  }
-  (void)::fdatasync(fd_);
-}
-
-void message_log::undo_to(std::int64_t position) {
-  batch_.clear();
-  // A position in an earlier segment: the whole current one is unconfirmed (the writer starts a
-  // segment only once every record of the last one is durable).
-  const std::uint64_t start = segment_of(position) == segment_ ? offset_of(position) : 0;
-  const std::uint64_t stop = end_;
-  if (start >= stop) return;
-  zero_out(start, stop);
-  end_ = start;
 }
 
 void message_log::discard() {

@@ -17,14 +17,12 @@
 // the file must write its inode too (one more synchronous write per group commit, and about 40 %
 // more CPU and latency per fsync on ext4). The zeros end the records when the log is read.
 //
-// Threads: append/write/flush/undo_to/discard/rotate_if_full on the writer thread only; sync() on
-// up to max_sync_slots threads (one per slot) while the writer goes on; preallocate() on one
+// Threads: append/flush/discard/rotate_if_full on the writer thread only; preallocate() on one
 // helper thread; read() from any thread.
 #pragma once
 
 #include "gateway/store/message_store.hpp"
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -76,22 +74,9 @@ class message_log {
   std::int64_t append(std::int64_t id, const inbound_record& r);
   /// Writes the batch at the end of the log and, when `sync`, makes it durable (fdatasync). On
   /// failure the log is cut back to where the batch began and `ec` says why.
-  bool flush(bool sync, std::error_code& ec);
-  /// Writes the batch at the end of the log without a sync: its records count once a sync()
-  /// that began after this returned has returned. On failure the batch is overwritten with zeros
-  /// and `ec` says why. Writer thread.
-  bool write(std::error_code& ec);
-  /// fdatasync of the current segment, through descriptor slot `slot` (< max_sync_slots; one
-  /// thread per slot; several slots sync at once — the disk overlaps them). Never concurrently
-  /// with rotate_if_full(): the writer rotates only when no sync is running.
-  bool sync(std::size_t slot, std::error_code& ec);
-  /// After a failed sync: overwrites the records written from `position` (in the current
-  /// segment) to the end with zeros, syncs, and appends from there again. Writer thread, with no
-  /// sync running.
-  void undo_to(std::int64_t position);
-  /// True when rotate_if_full() would start a new segment.
-  bool full() const { return fd_ >= 0 && end_ >= segment_bytes_; }
-  static constexpr std::size_t max_sync_slots = 4;
+  bool flush(bool sync, std::error_code& ec) { return flush(sync, ec, 0); }
+  /// flush() whose fdatasync fails with `injected_errno` when it is not 0 (tests of the failure).
+  bool flush(bool sync, std::error_code& ec, int injected_errno);
   /// Drops the batch being built.
   void discard();
   /// Bytes after the last good record of the last segment that are neither records nor zeros:
@@ -136,7 +121,6 @@ class message_log {
   std::filesystem::path segment_path(std::uint32_t segment) const;
   int read_fd(std::uint32_t segment) const;
   void start_segment(std::uint32_t segment);
-  void zero_out(std::uint64_t start, std::uint64_t stop);
 
   std::filesystem::path dir_;
   std::uint64_t segment_bytes_ = default_segment_bytes;
@@ -146,9 +130,6 @@ class message_log {
   std::atomic<std::uint64_t> end_{0};  // where its records end (read by the helper)
   std::uint64_t torn_ = 0;             // see torn_bytes()
   std::string batch_;                  // records appended and not yet flushed
-  // sync(): one descriptor per slot, for the segment it was opened on.
-  std::array<int, max_sync_slots> sync_fds_{-1, -1, -1, -1};
-  std::array<std::uint32_t, max_sync_slots> sync_segments_{};
   // The current segment: records up to end_, then zeros up to filled_ (written by the helper),
   // synced up to allocated_. The writer writes below allocated_ without a lock; past it, under
   // alloc_mu_. The helper zero-fills past filled_ under alloc_mu_ and syncs under sync_mu_ alone

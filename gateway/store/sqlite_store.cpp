@@ -231,6 +231,8 @@ constexpr std::size_t updates_alone = 32;
 constexpr std::int64_t checkpoint_bytes = 16 << 20;
 
 thread_local bool on_indexer_thread = false;  // the store indexer's own thread
+// How long the log thread waits for more of a burst at a time (log_loop()).
+constexpr auto gather_slice = std::chrono::microseconds(30);
 // After this long without new messages, the ACK path counts as idle (deferred_priority.hpp).
 constexpr auto ack_path_idle = std::chrono::milliseconds(20);
 // The indexer's nice value, relative to the process (like the pipeline's): deferred work; also
@@ -511,14 +513,6 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::filesystem::path& da
     pthread_setname_np(pthread_self(), "cb-store-log");
     p->log_loop();
   });
-  if (opts.fsync) {
-    s->sync_slots_ = std::clamp<std::size_t>(opts.sync_threads, 1, message_log::max_sync_slots);
-    for (std::size_t slot = 0; slot < s->sync_slots_; ++slot)
-      s->syncers_.emplace_back([p = s.get(), slot] {
-        pthread_setname_np(pthread_self(), "cb-store-sync");
-        p->sync_loop(slot);
-      });
-  }
   s->indexer_ = std::thread([p = s.get()] {
     pthread_setname_np(pthread_self(), "cb-store-index");
     on_indexer_thread = true;
@@ -782,34 +776,38 @@ struct sqlite_store::lookup_statements {
 };
 
 void sqlite_store::log_loop() {
+  // Timed waits below are tens of microseconds: the default slack (50 us) would double them.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   std::vector<insert_op> batch;
+  std::size_t last_batch = 0;
   while (true) {
     {
       std::unique_lock lock(mu_);
-      const auto ready = [&] {
-        return closing_ || sync_failed_.load(std::memory_order_acquire) ||
-               (!queue_.empty() && sync_slot_free());
-      };
-      if (!ready()) {
+      if (queue_.empty() && !closing_) {
         // Deferred work runs under SCHED_IDLE while this path is busy; after a moment without
         // anything to do, it gets its normal priority back (deferred_priority.hpp).
-        if (!log_cv_.wait_for(lock, ack_path_idle, ready)) {
+        if (!log_cv_.wait_for(lock, ack_path_idle, [&] { return closing_ || !queue_.empty(); })) {
           deferred_priority::ack_path(false);
-          log_cv_.wait(lock, ready);
+          log_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
         }
       }
       deferred_priority::ack_path(true);
-      if (queue_.empty() && closing_) {  // everything queued is written: wait until it is durable
+      // The first message of a burst wakes this thread, which (on the same core) takes the CPU
+      // from the connections still reading the rest: the burst would go out in two fsyncs, each
+      // half full. While the queue is smaller than the last batch and still growing, give them
+      // a moment (gather_slice at a time): one fsync for the burst.
+      while (queue_.size() < last_batch && !closing_) {
+        const std::size_t before = queue_.size();
+        log_cv_.wait_for(lock, gather_slice,
+                         [&] { return closing_ || queue_.size() >= last_batch; });
+        if (queue_.size() == before) break;  // nothing more came
+      }
+      if (queue_.empty()) {  // closing, and everything queued is written
+        log_done_ = true;
         lock.unlock();
-        drain_syncs();
-        lock.lock();
-        if (queue_.empty()) {
-          log_done_ = true;
-          lock.unlock();
-          deferred_priority::ack_path(false);  // the indexer finishes what is left
-          index_cv_.notify_one();
-          return;
-        }
+        deferred_priority::ack_path(false);  // the indexer finishes what is left
+        index_cv_.notify_one();
+        return;
       }
       if (queue_.size() <= opts_.max_batch) {
         batch.swap(queue_);  // the queue takes the batch's (empty) storage: no reallocation
@@ -819,185 +817,22 @@ void sqlite_store::log_loop() {
         queue_.erase(queue_.begin(), queue_.begin() + n);
       }
     }
-    if (sync_failed_.load(std::memory_order_acquire)) recover_from_sync_failure();
-    if (!batch.empty()) log_batch(batch);
+    last_batch = batch.size();
+    log_batch(batch);
     batch.clear();
   }
-}
-
-bool sqlite_store::sync_slot_free() const {
-  if (!opts_.fsync) return true;
-  std::lock_guard lock(sync_mu_);
-  return syncs_in_flight_ < sync_slots_;
-}
-
-void sqlite_store::drain_syncs() {
-  std::unique_lock lock(sync_mu_);
-  sync_drained_cv_.wait(lock, [&] {
-    return (unsynced_.empty() && syncs_in_flight_ == 0) ||
-           (sync_failed_.load(std::memory_order_acquire) && syncs_in_flight_ == 0);
-  });
-  if (sync_failed_.load(std::memory_order_acquire)) {
-    lock.unlock();
-    recover_from_sync_failure();
-  }
-}
-
-void sqlite_store::sync_loop(std::size_t slot) {
-  // A sync is on the ACK path: this thread has the log thread's priority.
-  std::unique_lock lock(sync_mu_);
-  while (true) {
-    const auto wanted = [&] {
-      return written_seq_ > sync_started_seq_ && !sync_failed_.load(std::memory_order_relaxed);
-    };
-    sync_cv_.wait(lock, [&] { return sync_stop_ || wanted(); });
-    if (!wanted()) return;  // stopping, with nothing left to sync
-    const std::uint64_t target = written_seq_;
-    sync_started_seq_ = target;
-    ++syncs_in_flight_;
-    lock.unlock();
-    if (spinner_.joinable()) {
-      last_sync_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now().time_since_epoch())
-                              .count(),
-                          std::memory_order_relaxed);
-      if (!spinning_.load(std::memory_order_relaxed)) {
-        { std::lock_guard spin_lock(spin_mu_); }
-        spin_cv_.notify_one();
-      }
-    }
-    std::error_code ec;
-    const int fault = opts_.sync_fault_for_tests ? opts_.sync_fault_for_tests() : 0;
-    const bool ok = fault == 0 ? log_->sync(slot, ec)
-                               : (ec = std::error_code(fault, std::generic_category()), false);
-    lock.lock();
-    --syncs_in_flight_;
-    ++sync_count_;
-    if (!ok) {
-      // Every record not yet confirmed counts as lost, even when a later sync succeeds: after a
-      // failed write-back the kernel may have dropped pages it had reported written.
-      if (!sync_failed_.load(std::memory_order_relaxed)) {
-        sync_error_ = ec.message();
-        sync_failed_.store(true, std::memory_order_release);
-      }
-    } else if (!sync_failed_.load(std::memory_order_relaxed) && target > durable_seq_) {
-      durable_seq_ = target;
-      lock.unlock();
-      complete_durable();
-      lock.lock();
-    }
-    sync_drained_cv_.notify_all();
-    lock.unlock();
-    {
-      std::lock_guard wake(mu_);  // the log thread may wait for a free slot or a failure
-    }
-    log_cv_.notify_one();
-    lock.lock();
-  }
-}
-
-void sqlite_store::complete_durable() {
-  // One completer at a time, so that batches are answered in the order they were written.
-  std::lock_guard order(complete_mu_);
-  std::vector<written_batch> done;
-  {
-    std::lock_guard lock(sync_mu_);
-    while (!unsynced_.empty() && unsynced_.front().seq <= durable_seq_) {
-      done.push_back(std::move(unsynced_.front()));
-      unsynced_.pop_front();
-    }
-  }
-  for (auto& b : done) finish_batch(b, true, {});
-}
-
-void sqlite_store::recover_from_sync_failure() {
-  // Log thread. Wait for the syncs still running, then take back everything not confirmed.
-  std::deque<written_batch> lost;
-  std::string why;
-  {
-    std::unique_lock lock(sync_mu_);
-    sync_drained_cv_.wait(lock, [&] { return syncs_in_flight_ == 0; });
-    lost.swap(unsynced_);
-    why = sync_error_;
-    written_seq_ = sync_started_seq_ = durable_seq_;
-  }
-  std::int64_t first_lost_id = 0;  // the first id the lost batches gave
-  for (const auto& b : lost)
-    if (b.first_id != 0) {
-      first_lost_id = b.first_id;
-      break;
-    }
-  // The records from the first lost one on: zeros, so that no later open counts them.
-  log_->undo_to(log_end_.load(std::memory_order_acquire));
-  if (first_lost_id != 0) {
-    while (!recent_order_.empty() && recent_order_.back().first >= first_lost_id) {
-      const auto it = recent_.find(recent_order_.back().second);
-      if (it != recent_.end() && it->second.id == recent_order_.back().first) recent_.erase(it);
-      recent_order_.pop_back();
-    }
-    next_id_ = first_lost_id;
-  }
-  {
-    std::lock_guard order(complete_mu_);
-    for (auto& b : lost) finish_batch(b, false, "cannot write the message log: " + why);
-  }
-  {
-    std::lock_guard lock(sync_mu_);
-    sync_failed_.store(false, std::memory_order_release);
-  }
-  sync_cv_.notify_all();
-}
-
-// Publishes a batch that is durable (or lost) and answers its messages. Under complete_mu_.
-void sqlite_store::finish_batch(written_batch& b, bool ok, const std::string& failure) {
-  if (ok && b.logged != 0) {
-    log_end_.store(std::max(log_end_.load(std::memory_order_relaxed), b.end_pos),
-                   std::memory_order_release);
-    logged_records_.fetch_add(b.logged, std::memory_order_relaxed);
-    if (b.accepted != 0) {
-      newest_logged_us_.store(b.newest_us, std::memory_order_relaxed);
-      logged_accepted_.fetch_add(b.accepted, std::memory_order_release);
-    }
-  }
-  {
-    std::lock_guard lock(mu_);
-    writable_ = ok;
-    syncs_ = sync_count_load();
-    if (ok) {
-      for (auto& d : b.dups) duplicates_.push_back(std::move(d));
-      ops_queued_ += b.dups.size();
-    }
-  }
-  if (ok && (b.logged != 0 || !b.dups.empty())) index_cv_.notify_one();
-  // Durable in the log: answered now. (The indexer gives them their rows later.)
-  for (std::size_t i = 0; i < b.ops.size(); ++i) {
-    commit_result& out = b.results[i];
-    if (!ok) {
-      out = commit_result{};
-      out.what = commit_result::outcome::failed;
-      out.error = failure;
-    }
-    out.record = std::move(b.ops[i].record);
-    b.ops[i].done(std::move(out));
-  }
-}
-
-std::uint64_t sqlite_store::sync_count_load() const {
-  std::lock_guard lock(sync_mu_);
-  return sync_count_;
 }
 
 // The original of a resend, when there is one: in the keys logged but not yet in SQLite (this
 // batch included), then in SQLite.
 std::optional<commit_result> sqlite_store::find_duplicate(
     const inbound_record& r, std::uint64_t hash, const std::vector<insert_op>& batch,
-    const std::vector<std::pair<std::int64_t, std::size_t>>& logged, std::int64_t batch_start,
-    bool& read_open) {
+    const std::vector<std::pair<std::int64_t, std::size_t>>& logged, bool& read_open) {
   commit_result out;
   out.what = commit_result::outcome::duplicate;
   if (const auto it = recent_.find(hash); it != recent_.end()) {
     const recent_key k = it->second;
-    if (k.pos >= batch_start) {
+    if (k.pos >= log_end_.load(std::memory_order_relaxed)) {
       // In this very batch, not yet in the log.
       for (const auto& [pos, i] : logged) {
         if (pos != k.pos) continue;
@@ -1079,30 +914,30 @@ void sqlite_store::log_batch(std::vector<insert_op>& batch) {
     }
     durable = prune();
   }
-  // A new segment only once every record of the last one is durable (a sync never spans two).
-  if (log_->full()) drain_syncs();
 
-  written_batch wb;
-  wb.results.resize(batch.size());
+  std::vector<commit_result> results(batch.size());
   std::vector<std::pair<std::int64_t, std::size_t>> logged;  // (position, index in batch)
   logged.reserve(batch.size());
+  std::vector<duplicate_op> dups;
   const std::int64_t first_id = next_id_;
   const std::size_t recent_before = recent_order_.size();
-  const std::int64_t batch_start = log_->next_position();
+  std::uint64_t accepted = 0;
+  std::int64_t newest_us = 0;
   bool read_open = false;
   bool ok = true;
+  bool synced = false;
   std::string failure;
   try {
     log_->rotate_if_full();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const inbound_record& r = batch[i].record;
-      commit_result& out = wb.results[i];
+      commit_result& out = results[i];
       std::uint64_t hash = 0;
       if (holds_key(r)) {
         hash = key_hash(r.sending_application, r.sending_facility, r.control_id);
-        if (auto d = find_duplicate(r, hash, batch, logged, batch_start, read_open)) {
+        if (auto d = find_duplicate(r, hash, batch, logged, read_open)) {
           out = std::move(*d);
-          wb.dups.push_back({out.id, r.sending_facility});
+          dups.push_back({out.id, r.sending_facility});
           continue;
         }
       }
@@ -1111,8 +946,8 @@ void sqlite_store::log_batch(std::vector<insert_op>& batch) {
       const std::int64_t pos = log_->append(out.id, r);
       logged.emplace_back(pos, i);
       if (r.state == message_state::pending) {
-        ++wb.accepted;
-        wb.newest_us = r.received_at_us;
+        ++accepted;
+        newest_us = r.received_at_us;
       }
       // A key already there with another one's hash keeps its place (SQLite decides for both
       // once they are indexed; a 64-bit collision).
@@ -1124,11 +959,24 @@ void sqlite_store::log_batch(std::vector<insert_op>& batch) {
       check(ldb_, lst_->commit.step(), "end read");
       lst_->commit.reset();
     }
-    // The batch's records go to the log with one write; a sync thread makes them durable.
+    // The durable point: the batch's records in the log (one write, one fdatasync).
     if (!logged.empty()) {
+      if (spinner_.joinable()) {
+        last_sync_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count(),
+                            std::memory_order_relaxed);
+        if (!spinning_.load(std::memory_order_relaxed)) {
+          { std::lock_guard spin_lock(spin_mu_); }
+          spin_cv_.notify_one();
+        }
+      }
       std::error_code ec;
-      const bool written = opts_.fsync ? log_->write(ec) : log_->flush(false, ec);
-      if (!written) throw std::runtime_error("cannot write the message log: " + ec.message());
+      const int fault =
+          opts_.fsync && opts_.sync_fault_for_tests ? opts_.sync_fault_for_tests() : 0;
+      if (!log_->flush(opts_.fsync, ec, fault))
+        throw std::runtime_error("cannot write the message log: " + ec.message());
+      synced = opts_.fsync;
       if (log_->wants_preallocation()) want_preallocation();
     }
   } catch (const std::exception& e) {
@@ -1147,40 +995,33 @@ void sqlite_store::log_batch(std::vector<insert_op>& batch) {
     }
     next_id_ = first_id;
   }
-  wb.ops = std::move(batch);
-  batch.clear();
-  if (!ok) {
-    // Answered at once: the batch wrote nothing (a failed write is overwritten with zeros).
-    std::lock_guard order(complete_mu_);
-    finish_batch(wb, false, failure);
-    return;
-  }
-  wb.logged = logged.size();
-  wb.first_id = logged.empty() ? 0 : first_id;
-  wb.end_pos = log_->next_position();
-  if (!opts_.fsync) {
-    std::lock_guard order(complete_mu_);
-    finish_batch(wb, true, {});
-    return;
-  }
-  // Durable once a sync that began after this write returns; a batch of resends only waits for
-  // the batches before it (their originals may be among them).
-  bool now = false;
-  {
-    std::lock_guard lock(sync_mu_);
-    if (!logged.empty()) ++written_seq_;
-    wb.seq = written_seq_;
-    if (wb.seq <= durable_seq_ && unsynced_.empty()) {
-      now = true;
-    } else {
-      unsynced_.push_back(std::move(wb));
+  if (ok) {
+    log_end_.store(log_->next_position(), std::memory_order_release);
+    logged_records_.fetch_add(logged.size(), std::memory_order_relaxed);
+    if (accepted != 0) {
+      newest_logged_us_.store(newest_us, std::memory_order_relaxed);
+      logged_accepted_.fetch_add(accepted, std::memory_order_release);
     }
   }
-  if (now) {
-    std::lock_guard order(complete_mu_);
-    finish_batch(wb, true, {});
-  } else if (!logged.empty()) {
-    sync_cv_.notify_one();
+  {
+    std::lock_guard lock(mu_);
+    writable_ = ok;
+    if (synced) ++syncs_;
+    if (ok)
+      for (auto& d : dups) duplicates_.push_back(std::move(d));
+    if (ok) ops_queued_ += dups.size();
+  }
+  if (ok && (!logged.empty() || !dups.empty())) index_cv_.notify_one();
+  // Durable in the log: answered now. (The indexer gives them their rows later.)
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    commit_result& out = results[i];
+    if (!ok) {
+      out = commit_result{};
+      out.what = commit_result::outcome::failed;
+      out.error = failure;
+    }
+    out.record = std::move(batch[i].record);
+    batch[i].done(std::move(out));
   }
 }
 
@@ -1977,13 +1818,6 @@ void sqlite_store::close() {
   index_cv_.notify_all();
   // The log thread writes what is queued, then the indexer indexes and settles all of it.
   if (logger_.joinable()) logger_.join();
-  {
-    std::lock_guard lock(sync_mu_);
-    sync_stop_ = true;
-  }
-  sync_cv_.notify_all();
-  for (auto& t : syncers_)
-    if (t.joinable()) t.join();
   if (indexer_.joinable()) indexer_.join();
   {
     std::lock_guard lock(spin_mu_);

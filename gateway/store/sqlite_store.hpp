@@ -4,18 +4,10 @@
 //
 // Two threads write. The **log thread** is the ACK path and does nothing else: it takes every new
 // message queued (up to options::max_batch), checks its duplicate key, gives it its id and appends
-// its whole record to the log batch, and writes the batch with one write. The **sync threads**
-// (options::sync_threads, 2 by default) make it durable: a sync thread takes every batch written
-// so far and runs one fdatasync for all of them — the durable point — then answers them, in the
-// order they were written. While one sync runs, the log thread writes the next batch and another
-// sync thread syncs it: the disk overlaps the two flushes, and the CPU work for one group of
-// messages runs during the fsync of the group before instead of after it. The log thread only
-// waits when every sync thread is busy, so a batch grows by what arrives meanwhile. A failed sync
-// makes every batch not yet confirmed lost (a later sync's success proves nothing about them):
-// they are answered with the failure, zeroed in the log, and their ids and keys taken back. The
-// duplicate check looks first in an in-memory index of the accepted keys SQLite has not committed
-// yet (their log positions), then in SQLite (a read connection of its own, one read transaction
-// per batch).
+// its whole record to the log batch, writes the batch with one write and one fdatasync — the
+// durable point: one fsync covers the batch — and runs the callbacks at once. The duplicate check
+// looks first in an in-memory index of the accepted keys SQLite has not committed yet (their log
+// positions), then in SQLite (a read connection of its own, one read transaction per batch).
 //
 // The **indexer thread** (lower CPU priority, like the pipeline: on a busy CPU acknowledging goes
 // first) follows the log: it reads the records past the last one SQLite holds and gives each its
@@ -79,10 +71,6 @@ class sqlite_store final : public message_store, public subscription_store {
     /// store.spin_during_sync): it burns an otherwise idle CPU and its end-to-end benefit was
     /// within the noise of the benchmark here.
     bool spin_during_sync = false;
-    /// Threads that fdatasync the log, each through its own descriptor: while one sync runs, the
-    /// log thread writes the next batch and another thread syncs it (the disk overlaps them), so
-    /// the CPU work for one group of messages runs during the fsync of the group before.
-    std::size_t sync_threads = 2;
     /// Tests only: called before each sync of the log; a non-zero errno makes that sync fail.
     std::function<int()> sync_fault_for_tests;
   };
@@ -173,26 +161,7 @@ class sqlite_store final : public message_store, public subscription_store {
   std::optional<commit_result> find_duplicate(const inbound_record& r, std::uint64_t hash,
                                               const std::vector<insert_op>& batch,
                                               const std::vector<std::pair<std::int64_t, std::size_t>>& logged,
-                                              std::int64_t batch_start, bool& read_open);
-  // A batch written to the log and waiting for a sync (or answered at once: resends only).
-  struct written_batch {
-    std::uint64_t seq = 0;          // durable once durable_seq_ reaches it
-    std::int64_t end_pos = 0;       // the log position after its records
-    std::int64_t first_id = 0;      // the id of its first record (0: none)
-    std::size_t logged = 0;         // records written
-    std::uint64_t accepted = 0;     // of which accepted (pending) messages
-    std::int64_t newest_us = 0;     // received_at of the last of those
-    std::vector<insert_op> ops;
-    std::vector<commit_result> results;
-    std::vector<duplicate_op> dups;
-  };
-  bool sync_slot_free() const;
-  void drain_syncs();  // log thread: until every written batch is durable (or a sync failed)
-  void sync_loop(std::size_t slot);
-  void complete_durable();
-  void recover_from_sync_failure();
-  void finish_batch(written_batch& b, bool ok, const std::string& failure);
-  std::uint64_t sync_count_load() const;
+                                              bool& read_open);
   // Indexer thread.
   void index_loop();
   void index_records(std::int64_t to, count_deltas& counts);
@@ -220,28 +189,6 @@ class sqlite_store final : public message_store, public subscription_store {
   std::deque<std::pair<std::int64_t, std::uint64_t>> recent_order_;  // (id, hash), by id
   bool log_failed_ = false;
   std::thread logger_;
-
-  // --- the sync threads (options::sync_threads) --------------------------------------------------
-  // Batches are numbered as they are written (written_seq_); a sync takes the number written when
-  // it starts and, once it returns, every batch up to it is durable (durable_seq_) and answered,
-  // in order, by whichever thread gets there (complete_mu_). A failed sync makes every batch not
-  // yet confirmed lost — a later sync's success does not prove them written — and the log thread
-  // zeroes them and answers them with the failure (recover_from_sync_failure()).
-  mutable std::mutex sync_mu_;
-  std::condition_variable sync_cv_;          // the sync threads: a batch was written, or stop
-  std::condition_variable sync_drained_cv_;  // a sync finished
-  std::mutex complete_mu_;
-  std::deque<written_batch> unsynced_;
-  std::uint64_t written_seq_ = 0;
-  std::uint64_t sync_started_seq_ = 0;
-  std::uint64_t durable_seq_ = 0;
-  std::size_t syncs_in_flight_ = 0;
-  std::size_t sync_slots_ = 0;
-  std::uint64_t sync_count_ = 0;
-  std::atomic<bool> sync_failed_{false};
-  std::string sync_error_;
-  bool sync_stop_ = false;
-  std::vector<std::thread> syncers_;
 
   // --- published by the log thread, read by the indexer and readers ----------------------------
   std::atomic<std::int64_t> log_end_{0};            // position after the last durable record

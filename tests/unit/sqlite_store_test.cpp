@@ -676,9 +676,9 @@ TEST(SqliteStore, ALogThatLostAcknowledgedMessagesIsRefused) {
   EXPECT_GT(std::filesystem::file_size(dir / "message-log" / "00000001.cblog"), 100u);
 }
 
-// A failed fdatasync: the batches it could not confirm are answered "failed" (never acknowledged),
-// their ids and keys are taken back, their records zeroed, and the store goes on: what follows is
-// stored, and a resend of a lost message is a new message, not a duplicate of a phantom.
+// A failed fdatasync: its batch is answered "failed" (never acknowledged), its ids and keys are
+// taken back, its records zeroed, and the store goes on: what follows is stored, and a resend of
+// a lost message is a new message, not a duplicate of a phantom.
 TEST(SqliteStore, AFailedSyncLosesOnlyWhatItCouldNotConfirm) {
   temp_dir dir;
   std::atomic<int> syncs{0};
@@ -718,12 +718,11 @@ TEST(SqliteStore, AFailedSyncLosesOnlyWhatItCouldNotConfirm) {
   EXPECT_EQ(submit_and_wait(*s, record("MERCY", "F5")).what, commit_result::outcome::duplicate);
 }
 
-// Many batches in flight over several sync threads: every message is answered once, in a way
+// Several threads submitting at once: every message is answered once, group-committed, in a way
 // that survives a reopen, and a resend of each is a duplicate.
-TEST(SqliteStore, ConcurrentSyncsConfirmEveryBatch) {
+TEST(SqliteStore, ConcurrentSubmittersAreAllConfirmed) {
   temp_dir dir;
   sqlite_store::options o;
-  o.sync_threads = 3;
   constexpr int n = 2000;
   {
     auto s = sqlite_store::open(dir.path(), o);
