@@ -448,7 +448,7 @@ void care_engine::queue_alert(const ev_ns::clinical_event& ev, care_outcome& o,
       t.event_kind = "discharge";
       t.authored = ev.recorded;
       t.cancelled_because = why;
-      out.resources.push_back({"Task", rec->task_id, follow_up_task_json(t)});
+      out.resources.push_back({"Task", rec->task_id, follow_up_task_json(t), false});
     }
     o.queued = a.kind;
     o.task_id = a.task_id;
@@ -489,7 +489,7 @@ void care_engine::queue_alert(const ev_ns::clinical_event& ev, care_outcome& o,
     t.risk_band = o.risk_band;
     t.authored = a.occurred;
     t.due = due;
-    out.resources.push_back({"Task", a.task_id, follow_up_task_json(t)});
+    out.resources.push_back({"Task", a.task_id, follow_up_task_json(t), true});
   }
   o.queued = a.kind;
   o.task_id = a.task_id;

@@ -67,6 +67,9 @@ struct resource_row {
   std::string type;  // "Patient"
   std::string id;    // deterministic, from identifiers
   std::string json;  // the resource, without meta.versionId/lastUpdated (the store sets them)
+  /// Written only when the resource does not exist yet: a follow-up Task, which its group updates
+  /// afterwards (a message processed again must not reset what the group did with it).
+  bool create_only = false;
   bool operator==(const resource_row&) const = default;
 };
 
@@ -184,6 +187,29 @@ class message_store {
   /// The current version of a resource, or nullopt. (Reads; any thread.)
   virtual std::optional<stored_resource> read_resource(std::string_view type,
                                                        std::string_view id) = 0;
+  /// A client's change to a stored resource (a group updating its Task): written when the current
+  /// version is `expected_version` (0: whatever it is). `done` gets the new version, 0 when there
+  /// is no such resource, -1 when its version moved on (a conflict), -2 when the write failed.
+  virtual void update_resource(std::string type, std::string id, std::string json,
+                               std::int64_t expected_version,
+                               std::function<void(std::int64_t)> done) {
+    (void)type;
+    (void)id;
+    (void)json;
+    (void)expected_version;
+    done(-2);
+  }
+  /// Current resources of `type` whose JSON has `value` at `path` (a SQLite JSON path such as
+  /// "$.owner.identifier.value"), by id, at most `limit`.
+  virtual std::vector<stored_resource> resources_where(std::string_view type,
+                                                       std::string_view path,
+                                                       std::string_view value, std::size_t limit) {
+    (void)type;
+    (void)path;
+    (void)value;
+    (void)limit;
+    return {};
+  }
   /// The clinical events of a patient (by Patient resource id), oldest message first.
   virtual std::vector<stored_event> events_for_patient(std::string_view patient_resource_id) = 0;
   /// Committed events of messages after `after_message_id`, by message id and seq, at most

@@ -343,6 +343,9 @@ struct sqlite_store::statements {
                  "version = version + 1, last_updated_us = excluded.last_updated_us, "
                  "message_id = excluded.message_id, json = excluded.json "
                  "WHERE json <> excluded.json"),
+        resource_new(db,
+                     "INSERT INTO resources(type, id, version, last_updated_us, message_id, json) "
+                     "VALUES(?,?,1,?,?,?) ON CONFLICT(type, id) DO NOTHING"),
         drop_events(db, "DELETE FROM events WHERE message_id=?"),
         event(db,
               "INSERT INTO events(message_id, seq, kind, patient_id, encounter_id, json) "
@@ -359,11 +362,11 @@ struct sqlite_store::statements {
         drop_alerts(db, "DELETE FROM alerts WHERE message_id=? AND n >= ?"),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT") {}
-  stmt ins, bump, get, upd_keep, upd_release, count, resource, drop_events, event, alert,
-      drop_alerts, begin, commit;
+  stmt ins, bump, get, upd_keep, upd_release, count, resource, resource_new, drop_events, event,
+      alert, drop_alerts, begin, commit;
   std::vector<stmt*> all() {
-    return {&ins,         &bump,  &get,   &upd_keep,    &upd_release, &count, &resource,
-            &drop_events, &event, &alert, &drop_alerts, &begin,       &commit};
+    return {&ins,   &bump,        &get,         &upd_keep, &upd_release, &count, &resource,
+            &resource_new, &drop_events, &event, &alert, &drop_alerts, &begin, &commit};
   }
 };
 
@@ -1364,8 +1367,8 @@ void sqlite_store::settle_message(std::int64_t id, message_state state, const st
   }
   if (result == nullptr) return;
   const std::int64_t now = now_us();
-  stmt& res = st_->resource;
   for (const resource_row& r : result->resources) {
+    stmt& res = r.create_only ? st_->resource_new : st_->resource;
     res.text(1, r.type);
     res.text(2, r.id);
     res.int64(3, now);
@@ -1419,6 +1422,68 @@ void sqlite_store::settle_message(std::int64_t id, message_state state, const st
     check(wdb_, drop.step(), "replace alerts");
     drop.reset();
   }
+}
+
+// --- clients' updates of resources ------------------------------------------------------------
+
+void sqlite_store::update_resource(std::string type, std::string id, std::string json,
+                                   std::int64_t expected_version,
+                                   std::function<void(std::int64_t)> done) {
+  auto result = std::make_shared<std::int64_t>(0);
+  queue_write(
+      [type = std::move(type), id = std::move(id), json = std::move(json), expected_version,
+       result](sqlite3* db) {
+        stmt cur(db, "SELECT version FROM resources WHERE type=? AND id=?");
+        cur.text(1, type);
+        cur.text(2, id);
+        if (cur.step() != SQLITE_ROW) {
+          *result = 0;
+          return;
+        }
+        const std::int64_t version = cur.column_int(0);
+        if (expected_version != 0 && version != expected_version) {
+          *result = -1;
+          return;
+        }
+        stmt up(db,
+                "UPDATE resources SET json=?3, version=version+1, last_updated_us=?4 "
+                "WHERE type=?1 AND id=?2");
+        up.text(1, type);
+        up.text(2, id);
+        up.blob(3, json);
+        up.int64(4, now_us());
+        check(db, up.step(), "update resource");
+        *result = version + 1;
+      },
+      [result, done = std::move(done)](bool ok) { done(ok ? *result : -2); });
+}
+
+std::vector<stored_resource> sqlite_store::resources_where(std::string_view type,
+                                                           std::string_view path,
+                                                           std::string_view value,
+                                                           std::size_t limit) {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_,
+         "SELECT id, version, last_updated_us, message_id, json FROM resources "
+         "WHERE type=?1 AND json_extract(json, ?2) = ?3 ORDER BY id LIMIT ?4");
+  q.text(1, type);
+  q.text(2, path);
+  q.text(3, value);
+  q.int64(4, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+  std::vector<stored_resource> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    stored_resource r;
+    r.type = std::string(type);
+    r.id = q.column_text(0);
+    r.version = q.column_int(1);
+    r.last_updated_us = q.column_int(2);
+    r.message_id = q.column_int(3);
+    r.json = q.column_text(4);
+    out.push_back(std::move(r));
+  }
+  check(rdb_, rc, "search resources");
+  return out;
 }
 
 // --- subscriptions (subscription_store) ----------------------------------------------------------

@@ -97,6 +97,11 @@ class sqlite_store final : public message_store, public subscription_store {
                                                std::string_view id) override;
   std::vector<stored_event> events_for_patient(std::string_view patient_resource_id) override;
   std::vector<stored_event> events_after(std::int64_t after_message_id, std::size_t limit) override;
+  void update_resource(std::string type, std::string id, std::string json,
+                       std::int64_t expected_version,
+                       std::function<void(std::int64_t)> done) override;
+  std::vector<stored_resource> resources_where(std::string_view type, std::string_view path,
+                                               std::string_view value, std::size_t limit) override;
   std::vector<stored_alert> alerts_after(std::int64_t after_seq, std::size_t limit,
                                          std::string_view group_id = {}) override;
   store_stats stats() override;
