@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include <stdexcept>
 
 namespace carebridge::adapters::tls {
@@ -81,6 +83,15 @@ std::shared_ptr<ssl::context> make_client_context(const std::string& ca_file,
   }
   ctx->set_verify_mode(ssl::verify_peer);
   return ctx;
+}
+
+bool expect_server_name(SSL* ssl, const std::string& host) {
+  if (ssl == nullptr || host.empty()) return false;
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return SSL_set_tlsext_host_name(ssl, host.c_str()) == 1 && SSL_set1_host(ssl, host.c_str()) == 1;
 }
 
 peer_identity identity_of(SSL* ssl) {

@@ -1,6 +1,7 @@
 // TLS for the gateway's listeners: a server context with a modern baseline (TLS 1.2+, forward-secret
 // AEAD ciphers only) and, when client CAs are given, client-certificate verification; and what a
-// verified client certificate says about its holder.
+// verified client certificate says about its holder. For the gateway's clients (`carebridge send`,
+// the notification sender): a client context with the same baseline, and the server-name checks.
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
@@ -28,6 +29,12 @@ std::shared_ptr<boost::asio::ssl::context> make_server_context(const server_opti
 std::shared_ptr<boost::asio::ssl::context> make_client_context(const std::string& ca_file,
                                                                const std::string& certificate_file,
                                                                const std::string& private_key_file);
+
+/// Prepares a client connection to `host` (a DNS name or an IP literal, without brackets): sends it
+/// as SNI (names only: RFC 6066 forbids IP literals there) and makes the handshake fail unless the
+/// server's certificate names it (SAN DNS or IP; no partial wildcards). Call before the handshake.
+/// False when OpenSSL refused the name.
+bool expect_server_name(SSL* ssl, const std::string& host);
 
 struct peer_identity {
   std::string subject;             // RFC 2253, e.g. "CN=mercy-engine,O=Mercy"
