@@ -88,8 +88,9 @@ fan_out::pass fan_out::run_once(std::size_t limit) {
   return p;
 }
 
-fan_out_loop::fan_out_loop(fan_out& f, std::chrono::milliseconds interval)
-    : f_(f), interval_(interval), thread_([this] { run(); }) {}
+fan_out_loop::fan_out_loop(fan_out& f, std::chrono::milliseconds interval,
+                           std::function<void()> recorded)
+    : f_(f), interval_(interval), recorded_(std::move(recorded)), thread_([this] { run(); }) {}
 
 fan_out_loop::~fan_out_loop() { stop(); }
 
@@ -134,6 +135,7 @@ void fan_out_loop::run() {
     } catch (const std::exception& e) {
       obs::error("fan_out.failed", {{"error", e.what()}});
     }
+    if (recorded != 0 && recorded_) recorded_();
     lock.lock();
     events_ += recorded;
   }

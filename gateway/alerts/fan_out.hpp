@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -66,7 +67,9 @@ class fan_out {
 /// stop() or destruction.
 class fan_out_loop {
  public:
-  fan_out_loop(fan_out& f, std::chrono::milliseconds interval);
+  /// `recorded` (optional) is called after a pass that recorded events (the notifier's cue).
+  fan_out_loop(fan_out& f, std::chrono::milliseconds interval,
+               std::function<void()> recorded = {});
   ~fan_out_loop();
   fan_out_loop(const fan_out_loop&) = delete;
   fan_out_loop& operator=(const fan_out_loop&) = delete;
@@ -78,6 +81,7 @@ class fan_out_loop {
   void run();
   fan_out& f_;
   std::chrono::milliseconds interval_;
+  std::function<void()> recorded_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool cued_ = false;

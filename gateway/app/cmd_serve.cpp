@@ -3,6 +3,7 @@
 // let in-flight frames finish within the grace period; then flush the store and exit 0).
 #include "adapters/fhir_rest/fhir_api.hpp"
 #include "adapters/fhir_rest/subscription_api.hpp"
+#include "adapters/notify/notifier.hpp"
 #include "gateway/alerts/fan_out.hpp"
 #include "adapters/fhir_rest/http_server.hpp"
 #include "adapters/mllp/mllp_listener.hpp"
@@ -197,8 +198,30 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   // --- end FHIR REST API ------------------------------------------------------------------------
   // --- FHIR Subscriptions: /fhir/Subscription (adapters/fhir_rest/subscription_api.hpp), and the
   // fan-out from the alert outbox to their numbered events (gateway/alerts/fan_out.hpp) ---------
+  // --- and the notifier: handshakes, event notifications, heartbeats to the groups' endpoints
+  // (adapters/notify/notifier.hpp) ---------------------------------------------------------------
+  adapters::notify::notifier_options no;
+  no.base_url = c.fhir.base_url.empty()
+                    ? "http://" + c.http.listen.host + ":" + std::to_string(c.http.listen.port) +
+                          "/fhir"
+                    : c.fhir.base_url;
+  no.client.ca_file = c.notify.ca_file;
+  no.client.certificate_file = c.notify.certificate;
+  no.client.private_key_file = c.notify.private_key;
+  no.client.attempt_timeout = ms(c.notify.attempt_timeout_seconds);
+  no.client.allow_insecure_loopback = c.fhir.allow_insecure_loopback_endpoints;
+  no.worker.failure_threshold = c.notify.failure_threshold;
+  std::unique_ptr<adapters::notify::notifier> notifier;
+  try {
+    notifier = std::make_unique<adapters::notify::notifier>(ioc, *store, *store, metrics, no);
+  } catch (const std::exception& e) {
+    err << "carebridge serve: notify: " << e.what() << '\n';
+    store->close();
+    return exit_input;
+  }
   gateway::alerts::fan_out fan_out(*store, *store);
-  gateway::alerts::fan_out_loop fan_out_loop(fan_out, std::chrono::milliseconds(200));
+  gateway::alerts::fan_out_loop fan_out_loop(fan_out, std::chrono::milliseconds(200),
+                                             [&notifier] { notifier->cue(); });
   {
     std::vector<gateway::ingest::sender_rule> rules;
     std::map<std::string, std::string, std::less<>> group_by_client;
@@ -223,7 +246,10 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     };
     so.parse.allow_insecure_loopback = c.fhir.allow_insecure_loopback_endpoints;
     so.base_url = c.fhir.base_url;
-    so.changed = [&fan_out_loop] { fan_out_loop.cue(); };
+    so.changed = [&fan_out_loop, &notifier] {
+      fan_out_loop.cue();
+      notifier->cue();
+    };
     adapters::fhir_rest::register_subscription_api(http, *store, *store, std::move(so));
   }
   // --- end FHIR Subscriptions --------------------------------------------------------------------
@@ -262,6 +288,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return exit_input;
   }
   worker.start();  // resumes whatever was committed but not yet processed
+  notifier->start();
   mllp.start();
   http.start();
 
@@ -273,6 +300,9 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     mllp.stop(grace);
     http.stop(grace);
     http_up = false;
+    // Its client's pooled connections would keep the io_context running: nothing more is sent
+    // (what the endpoints have not acknowledged is sent again after the restart).
+    notifier->stop();
   });
   obs::info("started", {{"data_dir", c.data_dir.string()}, {"version", "0.1.0"}});
 
@@ -290,6 +320,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   worker.stop();
   fan_out_loop.stop();
+  notifier->stop();
   store->close();
   obs::info("stopped", {{"messages_written", store->records_written()}});
   return exit_ok;

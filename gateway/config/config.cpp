@@ -303,6 +303,23 @@ config load_text(const std::string& json, const std::string& name) {
       throw config_error("config " + name + ": senders: " + e.what());
     }
   }
+  if (const value* v = top.get("notify")) {
+    object_reader n = top.child("notify", *v);
+    n.text("ca_file", c.notify.ca_file);
+    n.text("certificate", c.notify.certificate);
+    n.text("private_key", c.notify.private_key);
+    if (c.notify.certificate.empty() != c.notify.private_key.empty())
+      n.fail("certificate and private_key go together", "certificate");
+    if (const value* w = n.get("attempt_timeout_seconds")) {
+      if (!w->IsNumber() || w->GetDouble() < 1 || w->GetDouble() > 120)
+        n.fail("must be a number of seconds from 1 to 120", "attempt_timeout_seconds");
+      c.notify.attempt_timeout_seconds = w->GetDouble();
+    }
+    std::size_t threshold = c.notify.failure_threshold;
+    n.positive("failure_threshold", threshold, 1000);
+    c.notify.failure_threshold = static_cast<unsigned>(threshold);
+    n.done();
+  }
   if (const value* v = top.get("group_clients")) {
     if (!v->IsArray()) top.fail("must be an array of client objects", "group_clients");
     std::size_t i = 0;

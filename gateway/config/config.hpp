@@ -79,6 +79,15 @@ struct fhir_config {
   bool allow_insecure_loopback_endpoints = false;
 };
 
+// --- Notifications to the groups' endpoints (adapters/notify), config key "notify" ------------
+struct notify_config {
+  std::string ca_file;           // PEM bundle endpoints are verified against; empty: system store
+  std::string certificate;       // client certificate for endpoints that want mutual TLS
+  std::string private_key;
+  double attempt_timeout_seconds = 30;  // one delivery attempt (connect, TLS, write, answer)
+  unsigned failure_threshold = 15;      // failed attempts in a row before a subscription errors
+};
+
 /// A physician group's client of the FHIR API (its Subscriptions, the alerts' resources), known by
 /// its TLS client certificate name and/or peer address — every condition it has must hold, and it
 /// needs at least one — until SMART Backend Services tokens replace this (issue 7). Config key
@@ -104,6 +113,7 @@ struct config {
   store_config store;
   std::vector<ingest::sender_rule> senders;
   std::vector<group_client> group_clients;
+  notify_config notify;
   /// How each sending facility's messages are mapped to FHIR (its time zone, identifier systems,
   /// local codes), by MSH-4.1. A facility not listed maps with no zone and no overrides.
   std::map<std::string, mappings::fhir::sender_profile, std::less<>> facilities;

@@ -1,0 +1,310 @@
+#include "adapters/notify/notifier.hpp"
+
+#include "gateway/alerts/events.hpp"
+#include "gateway/alerts/notification.hpp"
+#include "gateway/alerts/subscription.hpp"
+#include "gateway/obs/log.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+
+namespace carebridge::adapters::notify {
+
+namespace alerts = gateway::alerts;
+namespace store = gateway::store;
+namespace obs = gateway::obs;
+
+namespace {
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+alerts::subscription_state state_of(const store::subscription_row& row,
+                                    alerts::subscription_status status) {
+  alerts::subscription_state s;
+  s.id = row.id;
+  s.status = status;
+  s.events_since_start = static_cast<std::uint64_t>(row.events_since_start);
+  return s;
+}
+
+std::optional<alerts::subscription_request> request_of(const store::subscription_row& row) {
+  alerts::parse_options o;
+  o.allow_insecure_loopback = true;  // checked when accepted; the client decides what it sends to
+  auto parsed = alerts::parse_subscription(row.json, o);
+  if (!parsed) return std::nullopt;
+  parsed->owner_group = row.group_id;
+  return std::move(*parsed);
+}
+
+void ignore(bool) {}
+
+}  // namespace
+
+notifier::notifier(boost::asio::io_context& ioc, store::subscription_store& subscriptions,
+                   store::message_store& messages, obs::registry& metrics,
+                   notifier_options options)
+    : subs_(subscriptions),
+      messages_(messages),
+      options_(std::move(options)),
+      sent_(metrics.counters("carebridge_notify_notifications_total",
+                             "Notifications delivered to subscribers (2xx)")
+                .series()),
+      by_kind_(metrics.counters("carebridge_notify_delivered_total",
+                                "Notifications delivered, by kind (handshake, heartbeat, "
+                                "event-notification)")),
+      failures_(metrics.counters("carebridge_notify_attempt_failures_total",
+                                 "Delivery attempts that did not deliver (retried or not)")
+                    .series()),
+      errors_(metrics.counters("carebridge_notify_subscriptions_failed_total",
+                               "Subscriptions put in error by failed deliveries")
+                  .series()) {
+  client_ = std::make_unique<rest_hook_client>(ioc, options_.client);
+  worker_ = std::make_unique<delivery_worker>(*client_, *this, options_.worker);
+  metrics.callback_gauge("carebridge_notify_backlog",
+                         "Notifications queued or in flight to subscribers",
+                         [this] { return static_cast<double>(worker_->snapshot().backlog); });
+}
+
+notifier::~notifier() { stop(); }
+
+void notifier::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void notifier::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  if (worker_) worker_->stop();
+  if (client_) client_->shutdown();
+}
+
+void notifier::cue() {
+  {
+    std::lock_guard lock(mu_);
+    cued_ = true;
+  }
+  cv_.notify_one();
+}
+
+void notifier::run() {
+  pthread_setname_np(pthread_self(), "cb-notify");
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, options_.poll, [&] { return stop_ || cued_; });
+    if (stop_) break;
+    cued_ = false;
+    lock.unlock();
+    run_once();
+    lock.lock();
+  }
+}
+
+void notifier::run_once() {
+  std::lock_guard one_pass(pass_mu_);
+  try {
+    pass();
+  } catch (const std::exception& e) {
+    obs::error("notify.pass_failed", {{"error", e.what()}});
+  }
+}
+
+std::string notifier::lane_of(const std::string& id, const lane_state& s) const {
+  return id + "#" + std::to_string(s.generation);
+}
+
+std::string notifier::id_of_lane(const std::string& lane) {
+  return lane.substr(0, lane.rfind('#'));
+}
+
+void notifier::pass() {
+  const auto rows = subs_.subscriptions();
+  const auto now = std::chrono::steady_clock::now();
+  const alerts::notification_context cx{options_.base_url, alerts::instant_of_us(now_us())};
+  std::vector<delivery> out;
+  {
+    std::lock_guard lock(state_mu_);
+    // Forget the deleted ones (what they had in flight finishes; nothing more is sent).
+    for (auto it = lanes_.begin(); it != lanes_.end();) {
+      const bool live = std::any_of(rows.begin(), rows.end(),
+                                    [&](const store::subscription_row& r) { return r.id == it->first; });
+      it = live ? std::next(it) : lanes_.erase(it);
+    }
+  }
+  for (const auto& row : rows) {
+    std::optional<in_flight> next;
+    std::string body;
+    std::string endpoint;
+    {
+      std::lock_guard lock(state_mu_);
+      lane_state& s = lanes_[row.id];
+      // A new activation (the client set it back to requested, or it is new): a new lane.
+      if (row.status == "requested" && s.status_seen != "requested") {
+        if (s.status_seen == "error" || s.failed || s.pending) ++s.generation;
+        s.pending.reset();
+        s.failed = false;
+        s.next_sequence = 1;
+      }
+      s.status_seen = row.status;
+      if (s.pending || s.failed) continue;
+      if (row.status != "requested" && row.status != "active") continue;
+    }
+    auto req = request_of(row);
+    if (!req) {
+      obs::error("notify.unreadable_subscription", {{"subscription", row.id}});
+      continue;
+    }
+    const bool message = req->channel == alerts::channel_kind::message;
+    if (row.status == "requested") {
+      if (message) {  // no handshake on the Da Vinci channel
+        subs_.set_status(row.id, "active", "", ignore);
+        continue;
+      }
+      auto b = alerts::notification_bundle(alerts::notification_type::handshake, *req,
+                                           state_of(row, alerts::subscription_status::requested),
+                                           {}, cx);
+      if (!b) continue;
+      body = std::move(*b);
+      next = in_flight{kind::handshake, 0};
+    } else {
+      const auto events = subs_.events_of(row.id, row.delivered_through + 1, 0,
+                                          message ? 1 : std::max<std::uint32_t>(req->max_count, 1));
+      if (!events.empty()) {
+        const auto ns = alerts::notification_events(
+            *req, events, messages_,
+            message ? alerts::payload_content::full_resource : req->content);
+        if (message && !ns.empty()) {
+          alerts::discharge_message m;
+          m.key = row.id + "/" + std::to_string(events.front().event_number);
+          m.destination_endpoint = req->endpoint;
+          for (const auto& r : ns.front().context)
+            if (r.reference.starts_with("Encounter/")) m.encounter = r;
+          if (ns.front().focus.reference.starts_with("Encounter/")) m.encounter = ns.front().focus;
+          else m.resources.push_back(ns.front().focus);
+          for (const auto& r : ns.front().context)
+            if (!r.reference.starts_with("Encounter/") && !r.json.empty()) m.resources.push_back(r);
+          auto b = alerts::discharge_message_bundle(m, cx);
+          if (!b) {
+            obs::warn("notify.message_not_built", {{"subscription", row.id},
+                                                  {"event", std::to_string(events.front().event_number)}});
+            // Skip it rather than block the subscription behind it for ever.
+            subs_.mark_delivered(row.id, events.front().event_number, ignore);
+            continue;
+          }
+          body = std::move(*b);
+          endpoint = req->endpoint + (req->endpoint.ends_with('/') ? "" : "/") + "$process-message";
+        } else if (!ns.empty()) {
+          auto b = alerts::notification_bundle(alerts::notification_type::event_notification,
+                                               *req,
+                                               state_of(row, alerts::subscription_status::active),
+                                               ns, cx);
+          if (!b) continue;
+          body = std::move(*b);
+        } else {
+          // Their outbox entries are gone: nothing to say about them.
+          subs_.mark_delivered(row.id, events.back().event_number, ignore);
+          continue;
+        }
+        next = in_flight{kind::events, events.back().event_number};
+      } else if (req->heartbeat_seconds && !message) {
+        std::lock_guard lock(state_mu_);
+        lane_state& s = lanes_[row.id];
+        if (s.last_sent == std::chrono::steady_clock::time_point{}) s.last_sent = now;
+        if (now - s.last_sent < std::chrono::seconds(*req->heartbeat_seconds)) continue;
+        auto b = alerts::notification_bundle(alerts::notification_type::heartbeat, *req,
+                                             state_of(row, alerts::subscription_status::active),
+                                             {}, cx);
+        if (!b) continue;
+        body = std::move(*b);
+        next = in_flight{kind::heartbeat, 0};
+      }
+    }
+    if (!next) continue;
+    delivery d;
+    d.request.endpoint = endpoint.empty() ? req->endpoint : endpoint;
+    d.request.body = std::move(body);
+    d.request.content_type = req->mime_type;
+    d.request.headers = req->headers;
+    {
+      std::lock_guard lock(state_mu_);
+      lane_state& s = lanes_[row.id];
+      d.subscription_id = lane_of(row.id, s);
+      d.sequence = s.next_sequence++;
+      s.pending = next;
+      s.last_sent = now;
+    }
+    out.push_back(std::move(d));
+  }
+  for (auto& d : out) {
+    const std::string lane = d.subscription_id;
+    const auto r = worker_->enqueue(std::move(d));
+    if (r != enqueue_result::accepted) {
+      std::lock_guard lock(state_mu_);
+      if (auto it = lanes_.find(id_of_lane(lane)); it != lanes_.end()) it->second.pending.reset();
+    }
+  }
+}
+
+void notifier::delivered(const delivery& d, const delivery_result&) {
+  const std::string id = id_of_lane(d.subscription_id);
+  std::optional<in_flight> was;
+  {
+    std::lock_guard lock(state_mu_);
+    auto it = lanes_.find(id);
+    if (it == lanes_.end() || lane_of(id, it->second) != d.subscription_id) return;  // old lane
+    was = it->second.pending;
+    it->second.pending.reset();
+  }
+  if (!was) return;
+  sent_.inc();
+  switch (was->what) {
+    case kind::handshake:
+      by_kind_.series(obs::labels({{"kind", "handshake"}})).inc();
+      obs::info("notify.handshake_done", {{"subscription", id}});
+      subs_.set_status(id, "active", "", [this](bool) { cue(); });
+      break;
+    case kind::heartbeat:
+      by_kind_.series(obs::labels({{"kind", "heartbeat"}})).inc();
+      cue();
+      break;
+    case kind::events:
+      by_kind_.series(obs::labels({{"kind", "event-notification"}})).inc();
+      subs_.mark_delivered(id, was->last_event, [this](bool) { cue(); });
+      break;
+  }
+}
+
+void notifier::subscription_failed(const std::string& lane, const delivery_failure& f) {
+  const std::string id = id_of_lane(lane);
+  {
+    std::lock_guard lock(state_mu_);
+    auto it = lanes_.find(id);
+    if (it == lanes_.end() || lane_of(id, it->second) != lane) return;
+    it->second.pending.reset();
+    it->second.failed = true;
+  }
+  errors_.inc();
+  std::string why(code_of(f.code));
+  if (f.http_status != 0) why += " (HTTP " + std::to_string(f.http_status) + ")";
+  obs::warn("notify.subscription_failed",
+            {{"subscription", id}, {"error", why}, {"permanent", f.permanent}});
+  subs_.set_status(id, "error", why, ignore);
+}
+
+void notifier::attempted(const delivery&, const delivery_result& r,
+                         std::optional<std::chrono::milliseconds>) {
+  if (r.classified.outcome != outcome::delivered) failures_.inc();
+}
+
+}  // namespace carebridge::adapters::notify

@@ -1,0 +1,239 @@
+// The notifier over real loopback TLS (dev CA): a subscription is handshaken and becomes active;
+// the outbox's alerts, fanned out, arrive at the group's endpoint as backport event-notification
+// Bundles, in event-number order, batched by maxCount, with the channel's headers; another
+// group's subscriber receives nothing of them; a subscriber that refuses puts its subscription in
+// error (events go on being counted); set back to requested it is handshaken again and gets what
+// it missed; a subscriber that is down for a while gets everything once it is back.
+#include "adapters/notify/notifier.hpp"
+#include "gateway/alerts/fan_out.hpp"
+#include "gateway/store/sqlite_store.hpp"
+#include "tests/e2e/process.hpp"
+#include "tests/integration/subscriber.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <future>
+#include <regex>
+
+namespace {
+
+using namespace carebridge;
+using namespace carebridge::test_http;
+namespace notify = carebridge::adapters::notify;
+namespace store = carebridge::gateway::store;
+namespace alerts = carebridge::gateway::alerts;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string subscription_json(const std::string& endpoint, unsigned max_count = 1) {
+  return R"({"resourceType":"Subscription","status":"requested","reason":"test",
+    "criteria":"https://carebridge.example/fhir/SubscriptionTopic/readmission-risk",
+    "channel":{"extension":[{"url":"http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-max-count","valuePositiveInt":)" +
+         std::to_string(max_count) + R"(}],
+      "type":"rest-hook","endpoint":")" +
+         endpoint + R"(","payload":"application/fhir+json",
+      "header":["Authorization: Bearer group-token"]}})";
+}
+
+template <class Op>
+bool wait(Op op) {
+  std::promise<bool> p;
+  op([&p](bool ok) { p.set_value(ok); });
+  return p.get_future().get();
+}
+
+// Until `pred` holds or patience runs out; passes of the notifier and the fan-out run meanwhile.
+template <class Pred>
+bool eventually(notify::notifier& n, alerts::fan_out& f, Pred pred) {
+  const auto end = steady::now() + patience;
+  while (steady::now() < end) {
+    f.run_once();
+    n.run_once();
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+// The gateway side: store, fan-out, notifier (its client trusts the dev CA), an io_context.
+struct gateway_side {
+  test::temp_dir dir;
+  std::unique_ptr<store::sqlite_store> db = store::sqlite_store::open(dir.path(), {});
+  gateway::obs::registry metrics;
+  boost::asio::io_context ioc;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard =
+      boost::asio::make_work_guard(ioc);
+  std::unique_ptr<notify::notifier> n;
+  alerts::fan_out f{*db, *db};
+  std::thread io;
+  int next_control = 0;
+
+  gateway_side() {
+    notify::notifier_options o;
+    o.base_url = "https://gw.example.org/fhir";
+    o.client.ca_file = cert("ca.crt");
+    o.client.attempt_timeout = 10s;
+    o.worker.failure_threshold = 3;
+    o.worker.backoff.base = 10ms;
+    o.worker.backoff.cap = 50ms;
+    n = std::make_unique<notify::notifier>(ioc, *db, *db, metrics, o);
+    io = std::thread([this] { ioc.run(); });
+  }
+  ~gateway_side() {
+    n->stop();
+    guard.reset();
+    io.join();
+    db->close();
+  }
+  void subscribe(const std::string& id, const std::string& group, const std::string& json) {
+    store::subscription_row r;
+    r.id = id;
+    r.group_id = group;
+    r.topic = "https://carebridge.example/fhir/SubscriptionTopic/readmission-risk";
+    r.status = "requested";
+    r.json = json;
+    ASSERT_TRUE(wait([&](auto d) { db->save_subscription(r, d); }));
+  }
+  void alert(const std::string& group, const std::string& patient) {
+    store::inbound_record r;
+    r.sending_application = "EPIC";
+    r.sending_facility = "MERCY";
+    r.control_id = "N" + std::to_string(next_control++);
+    r.message_type = "ADT^A03";
+    r.ack_code = "AA";
+    r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + r.control_id + "|P|2.5\r";
+    std::promise<store::commit_result> c;
+    db->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
+    store::processing_result pr;
+    store::alert_row a;
+    a.kind = "alert";
+    a.event_kind = "discharge";
+    a.group_id = group;
+    a.patient_id = patient;
+    a.encounter_id = "enc-" + patient;
+    a.risk_assessment_id = "ra-" + patient;
+    a.task_id = "task-" + patient;
+    a.risk_band = "high";
+    pr.alerts.push_back(a);
+    const auto id = c.get_future().get().id;
+    ASSERT_TRUE(wait([&](auto d) { db->settle_processed(id, pr, d); }));
+  }
+  std::string status(const std::string& id) { return db->subscription(id)->status; }
+};
+
+// The event numbers of the event-notification Bundles a subscriber received, in arrival order.
+std::vector<int> event_numbers(const subscriber& s) {
+  std::vector<int> out;
+  static const std::regex number(R"re("name":"event-number","valueString":"([0-9]+)")re");
+  for (const auto& body : s.bodies()) {
+    if (body.find("\"event-notification\"") == std::string::npos) continue;
+    for (std::sregex_iterator it(body.begin(), body.end(), number), end; it != end; ++it)
+      out.push_back(std::stoi((*it)[1]));
+  }
+  return out;
+}
+
+TEST(Notifier, HandshakeThenEventsInOrderOnlyToTheirGroup) {
+  gateway_side g;
+  subscriber mine, theirs;
+  g.subscribe("sub-g1", "G1", subscription_json(mine.url(), 2));
+  g.subscribe("sub-g2", "G2", subscription_json(theirs.url()));
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] { return g.status("sub-g1") == "active"; }));
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] { return g.status("sub-g2") == "active"; }));
+  ASSERT_GE(mine.requests().size(), 1u);
+  const seen hs = mine.requests()[0];
+  EXPECT_THAT(hs.body, HasSubstr("\"handshake\""));
+  EXPECT_EQ(hs.header("authorization"), "Bearer group-token");
+  EXPECT_THAT(hs.header("content-type"), HasSubstr("application/fhir+json"));
+
+  for (int i = 0; i < 5; ++i) g.alert("G1", "p" + std::to_string(i));
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] {
+    return g.db->subscription("sub-g1")->delivered_through == 5;
+  }));
+  EXPECT_EQ(event_numbers(mine), (std::vector<int>{1, 2, 3, 4, 5}));
+  // maxCount 2: five events in three notifications.
+  std::size_t notifications = 0;
+  for (const auto& b : mine.bodies()) notifications += b.find("\"event-notification\"") != std::string::npos;
+  EXPECT_EQ(notifications, 3u);
+  const std::string first = mine.bodies()[1];
+  EXPECT_THAT(first, HasSubstr("https://gw.example.org/fhir/RiskAssessment/ra-p0"));
+  EXPECT_THAT(first, HasSubstr("\"events-since-subscription-start\""));
+  // G2's subscriber had its handshake and nothing of G1's.
+  for (const auto& b : theirs.bodies()) {
+    EXPECT_THAT(b, Not(HasSubstr("event-notification")));
+    EXPECT_THAT(b, Not(HasSubstr("ra-p")));
+  }
+}
+
+TEST(Notifier, RefusedGoesToErrorAndReactivationCatchesUp) {
+  gateway_side g;
+  subscriber hook({}, [](const seen&, std::size_t n) -> std::optional<rest::http_response> {
+    // The handshake passes; then the endpoint refuses (a 400 is not retried).
+    return rest::http_response{n == 0 ? 200u : 400u, "application/fhir+json", "{}"};
+  });
+  g.subscribe("sub", "G1", subscription_json(hook.url()));
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] { return g.status("sub") == "active"; }));
+  g.alert("G1", "a");
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] { return g.status("sub") == "error"; }));
+  EXPECT_THAT(g.db->subscription("sub")->error, HasSubstr("error-response"));
+  EXPECT_THAT(g.db->subscription("sub")->error, HasSubstr("400"));
+  // In error, events are still counted, and nothing is sent.
+  g.alert("G1", "b");
+  const std::size_t sent = hook.requests().size();
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] {
+    return g.db->subscription("sub")->events_since_start == 2;
+  }));
+  EXPECT_EQ(hook.requests().size(), sent);
+  EXPECT_EQ(g.db->subscription("sub")->delivered_through, 0);
+
+  // The endpoint is fixed and the client sets the subscription back to requested.
+  hook.set_answer({});
+  auto row = *g.db->subscription("sub");
+  row.status = "requested";
+  ASSERT_TRUE(wait([&](auto d) { g.db->save_subscription(row, d); }));
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] {
+    return g.db->subscription("sub")->delivered_through == 2;
+  }));
+  EXPECT_EQ(g.status("sub"), "active");
+  const auto bodies = hook.bodies();
+  ASSERT_GE(bodies.size(), sent + 3);
+  EXPECT_THAT(bodies[sent], HasSubstr("\"handshake\""));  // the handshake again comes first
+  const auto numbers = event_numbers(hook);
+  ASSERT_GE(numbers.size(), 2u);
+  EXPECT_EQ(std::vector<int>(numbers.end() - 2, numbers.end()), (std::vector<int>{1, 2}));
+}
+
+TEST(Notifier, ASubscriberDownForAWhileGetsEverythingInOrder) {
+  gateway_side g;
+  std::atomic<bool> down{false};
+  subscriber hook({}, [&down](const seen&, std::size_t) -> std::optional<rest::http_response> {
+    return rest::http_response{down ? 503u : 200u, "application/fhir+json", "{}"};
+  });
+  g.subscribe("sub", "G1", subscription_json(hook.url(), 1));
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] { return g.status("sub") == "active"; }));
+  down = true;
+  for (int i = 0; i < 4; ++i) g.alert("G1", "d" + std::to_string(i));
+  // 503s are retried (failure threshold 3 in this test, then error): come back before that.
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] { return hook.requests().size() >= 2; }));
+  down = false;
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] {
+    const auto s = g.db->subscription("sub");
+    return s->delivered_through == 4 || s->status == "error";
+  }));
+  if (g.status("sub") == "error") {  // the retries ran out first: reactivate, as a client would
+    auto row = *g.db->subscription("sub");
+    row.status = "requested";
+    ASSERT_TRUE(wait([&](auto d) { g.db->save_subscription(row, d); }));
+    ASSERT_TRUE(eventually(*g.n, g.f, [&] {
+      return g.db->subscription("sub")->delivered_through == 4;
+    }));
+  }
+  // Every event arrived; the delivered ones in order, no gaps.
+  auto numbers = event_numbers(hook);
+  std::vector<int> delivered;
+  for (int n : numbers)
+    if (delivered.empty() || n > delivered.back()) delivered.push_back(n);
+  EXPECT_EQ(delivered, (std::vector<int>{1, 2, 3, 4}));
+}
+
+}  // namespace
