@@ -58,6 +58,8 @@ class notifier final : public delivery_events {
   notifier(const notifier&) = delete;
   notifier& operator=(const notifier&) = delete;
 
+  /// Our FHIR base for the references sent (before start(): e.g. once the listener has its port).
+  void set_base_url(std::string base_url) { options_.base_url = std::move(base_url); }
   void start();
   /// Sends nothing more (what is in flight completes or is abandoned) and stops the thread.
   void stop();

@@ -201,10 +201,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   // --- and the notifier: handshakes, event notifications, heartbeats to the groups' endpoints
   // (adapters/notify/notifier.hpp) ---------------------------------------------------------------
   adapters::notify::notifier_options no;
-  no.base_url = c.fhir.base_url.empty()
-                    ? "http://" + c.http.listen.host + ":" + std::to_string(c.http.listen.port) +
-                          "/fhir"
-                    : c.fhir.base_url;
+  no.base_url = c.fhir.base_url;  // empty: the HTTP listener's address once bound (below)
   no.client.ca_file = c.notify.ca_file;
   no.client.certificate_file = c.notify.certificate;
   no.client.private_key_file = c.notify.private_key;
@@ -265,6 +262,9 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return exit_input;
   }
   http_up = true;
+  if (c.fhir.base_url.empty())
+    notifier->set_base_url(std::string(c.http.tls ? "https://" : "http://") + endpoint_text(hep) +
+                           "/fhir");
   // Tests and scripts read the bound ports (port 0 gets a real one) from these lines.
   obs::info("listening", {{"listener", "mllp"},
                           {"address", endpoint_text(mep)},

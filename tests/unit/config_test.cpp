@@ -193,6 +193,21 @@ TEST(Config, TheDeployExampleLoads) {
   EXPECT_EQ(c.senders.size(), 2u);
   EXPECT_EQ(c.senders[0].facilities.size(), 2u);
   EXPECT_EQ(c.group_clients.size(), 1u);
+  EXPECT_EQ(c.notify.failure_threshold, 15u);
+}
+
+TEST(Config, Notify) {
+  const auto c = config::load_text(R"({"notify": {"ca_file": "/etc/ca.pem",
+      "attempt_timeout_seconds": 5, "failure_threshold": 3}})",
+                                   "test.json");
+  EXPECT_EQ(c.notify.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(c.notify.attempt_timeout_seconds, 5.0);
+  EXPECT_EQ(c.notify.failure_threshold, 3u);
+  EXPECT_THAT(error_of(R"({"notify": {"certificate": "/a.crt"}})"), HasSubstr("go together"));
+  EXPECT_THAT(error_of(R"({"notify": {"attempt_timeout_seconds": 0}})"),
+              HasSubstr("attempt_timeout_seconds"));
+  EXPECT_THAT(error_of(R"({"notify": {"failure_threshold": 0}})"), HasSubstr("failure_threshold"));
+  EXPECT_THAT(error_of(R"({"notify": {"retries": 3}})"), HasSubstr("unknown key 'retries'"));
 }
 
 }  // namespace
