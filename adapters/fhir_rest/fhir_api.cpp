@@ -35,9 +35,9 @@ constexpr std::string_view plain_json = "application/json; charset=utf-8";
 
 /// The types GET /fhir/{type}/{id} serves: what either input path stores, and the care stage's
 /// RiskAssessments.
-constexpr std::array<std::string_view, 11> readable_types = {
+constexpr std::array<std::string_view, 12> readable_types = {
     "Patient",     "Encounter",    "Condition",    "Coverage",      "Procedure",     "Observation",
-    "Organization", "Location",    "Practitioner", "RelatedPerson", "RiskAssessment"};
+    "Organization", "Location",    "Practitioner", "RelatedPerson", "RiskAssessment", "Task"};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -748,7 +748,9 @@ http_response api::metadata(const http_request& r) const {
       j.begin_object();
       j.field("code", "create");
       j.end_object();
-      j.begin_object();
+    }
+    if (t == "Encounter" || (t == "Task" && options.advertise_subscriptions)) {
+      j.begin_object();  // Task: a group updates its follow-up Task (subscription_api.hpp)
       j.field("code", "update");
       j.end_object();
     }

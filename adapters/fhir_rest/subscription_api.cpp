@@ -8,6 +8,8 @@
 #include "mappings/fhir/fhir_json.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <charconv>
@@ -367,6 +369,95 @@ struct api : std::enable_shared_from_this<api> {
     return {200, std::string(fhir_json), std::move(*b), {}};
   }
 
+  // A group updates its follow-up Task: the status and what it says about the work (statusReason,
+  // businessStatus, note, output, executionPeriod); everything else stays the gateway's (for, focus,
+  // owner, code, restriction, reasonReference). The first move to in-progress or completed sets
+  // executionPeriod.start, when the group gave none: when contact was made, for the follow-up
+  // measure. If-Match (W/"n") makes it conditional on the version read.
+  void update_task(const http_request& r, reply_handler reply) {
+    const auto g = group(r);
+    if (!g) return reply(not_a_group());
+    const std::string id = param(r, "id");
+    auto stored = messages.read_resource("Task", id);
+    rapidjson::Document doc;
+    if (stored) doc.Parse(stored->json.data(), stored->json.size());
+    const auto owner_of = [](const rapidjson::Value& d) -> std::string {
+      if (!d.IsObject() || !d.HasMember("owner") || !d["owner"].IsObject()) return {};
+      const auto& o = d["owner"];
+      if (!o.HasMember("identifier") || !o["identifier"].IsObject()) return {};
+      const auto& v = o["identifier"];
+      return v.HasMember("value") && v["value"].IsString() ? v["value"].GetString() : "";
+    };
+    if (!stored || doc.HasParseError() || owner_of(doc) != *g)
+      return reply(outcome(404, "not-found", "Task/" + id + " is not known"));
+    if (!json_body(r))
+      return reply(outcome(415, "not-supported",
+                           "Content-Type must be application/fhir+json or application/json"));
+    rapidjson::Document in;
+    in.Parse(r.body.data(), r.body.size());
+    if (in.HasParseError() || !in.IsObject())
+      return reply(outcome(400, "invalid", "the body is not a JSON object"));
+    if (!in.HasMember("resourceType") || !in["resourceType"].IsString() ||
+        std::string_view(in["resourceType"].GetString()) != "Task")
+      return reply(outcome(400, "invalid", "the body is not a Task"));
+    if (in.HasMember("id") && (!in["id"].IsString() || in["id"].GetString() != id))
+      return reply(outcome(400, "invalid", "Task.id must be the id in the URL"));
+    static constexpr std::string_view statuses[] = {"requested", "accepted", "rejected",
+                                                    "in-progress", "on-hold", "completed",
+                                                    "cancelled", "failed"};
+    if (!in.HasMember("status") || !in["status"].IsString() ||
+        std::find(std::begin(statuses), std::end(statuses),
+                  std::string_view(in["status"].GetString())) == std::end(statuses))
+      return reply(outcome(422, "invalid",
+                           "Task.status must be requested, accepted, rejected, in-progress, "
+                           "on-hold, completed, cancelled or failed"));
+    std::int64_t expected = 0;
+    if (const std::string_view m = r.header("if-match"); !m.empty()) {
+      std::string digits;
+      for (char ch : m)
+        if (ch >= '0' && ch <= '9') digits.push_back(ch);
+      if (digits.empty()) return reply(outcome(400, "invalid", "If-Match must be W/\"version\""));
+      expected = std::stoll(digits);
+    }
+    auto& a = doc.GetAllocator();
+    for (const char* k : {"status", "statusReason", "businessStatus", "note", "output",
+                          "executionPeriod"}) {
+      if (doc.HasMember(k)) doc.RemoveMember(k);
+      if (in.HasMember(k)) doc.AddMember(rapidjson::Value(k, a), rapidjson::Value(in[k], a), a);
+    }
+    const std::string st = doc["status"].GetString();
+    const std::string now = alerts::instant_of_us(now_us());
+    if (st == "in-progress" || st == "completed") {
+      if (!doc.HasMember("executionPeriod") || !doc["executionPeriod"].IsObject())
+        doc.AddMember("executionPeriod", rapidjson::Value(rapidjson::kObjectType), a);
+      auto& ep = doc["executionPeriod"];
+      if (!ep.HasMember("start")) ep.AddMember("start", rapidjson::Value(now.c_str(), a), a);
+      if (st == "completed" && !ep.HasMember("end"))
+        ep.AddMember("end", rapidjson::Value(now.c_str(), a), a);
+    }
+    if (doc.HasMember("lastModified")) doc.RemoveMember("lastModified");
+    doc.AddMember("lastModified", rapidjson::Value(now.c_str(), a), a);
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    doc.Accept(w);
+    std::string json(buf.GetString(), buf.GetSize());
+    auto self = shared_from_this();
+    messages.update_resource(
+        "Task", id, json, expected, [self, id, json, st, reply](std::int64_t version) {
+          if (version > 0) {
+            obs::info("task.updated", {{"task", id}, {"status", st}});
+            reply({200, std::string(fhir_json), json,
+                   {{"ETag", "W/\"" + std::to_string(version) + "\""}}});
+          } else if (version == 0) {
+            reply(outcome(404, "not-found", "Task/" + id + " is not known"));
+          } else if (version == -1) {
+            reply(outcome(412, "conflict", "the Task changed since the version in If-Match"));
+          } else {
+            reply(outcome(500, "exception", "the Task could not be stored"));
+          }
+        });
+  }
+
   static http_response topic(const http_request& r) {
     const std::string id = param(r, "id");
     if (const auto* t = alerts::find_topic_by_key(id))
@@ -395,6 +486,17 @@ gateway::alerts::subscription_state state_of(const store::subscription_row& row)
   return s;
 }
 
+read_policy group_read_policy(
+    std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,
+    store::message_store& st) {
+  return [group_of = std::move(group_of), &st](const read_request& r,
+                                               const store::stored_resource&) {
+    const auto g = group_of ? group_of(r.connection) : std::nullopt;
+    if (!g) return read_decision::allow;
+    return st.alert_mentions(*g, r.type, r.id) ? read_decision::allow : read_decision::hide;
+  };
+}
+
 void register_subscription_api(http_server& server, store::subscription_store& subs,
                                store::message_store& messages, subscription_api_options options) {
   auto a = std::make_shared<api>(subs, messages, std::move(options));
@@ -413,6 +515,9 @@ void register_subscription_api(http_server& server, store::subscription_store& s
   server.add("GET", "/fhir/Subscription/{id}/$events",
              [a](const http_request& r) { return a->events(r); });
   server.add("GET", "/fhir/Basic/{id}", [](const http_request& r) { return api::topic(r); });
+  server.add_async("PUT", "/fhir/Task/{id}", [a](const http_request& r, reply_handler reply) {
+    a->update_task(r, std::move(reply));
+  });
 }
 
 }  // namespace carebridge::adapters::fhir_rest

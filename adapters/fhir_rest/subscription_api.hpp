@@ -18,6 +18,7 @@
 // Header values are shown as `Name: ***`; a PUT that sends `***` back keeps the stored value.
 #pragma once
 
+#include "adapters/fhir_rest/fhir_api.hpp"
 #include "adapters/fhir_rest/http_server.hpp"
 #include "gateway/alerts/subscription.hpp"
 #include "gateway/store/message_store.hpp"
@@ -43,6 +44,13 @@ struct subscription_api_options {
 void register_subscription_api(http_server& server, gateway::store::subscription_store& subs,
                                gateway::store::message_store& store,
                                subscription_api_options options);
+
+/// The read policy for GET /fhir/{type}/{id}: a group's client reads only the resources its own
+/// alerts name (Patient, Encounter, RiskAssessment, Task; anything else answers 404, as if it did
+/// not exist); a caller that is no group's client reads as before (issue 7 narrows that).
+read_policy group_read_policy(
+    std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,
+    gateway::store::message_store& store);
 
 /// The stored row's state as the alerts core wants it.
 gateway::alerts::subscription_state state_of(const gateway::store::subscription_row& row);

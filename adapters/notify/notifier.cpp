@@ -146,6 +146,7 @@ void notifier::pass() {
     std::optional<in_flight> next;
     std::string body;
     std::string endpoint;
+    std::int64_t acked = 0;  // events delivered, as far as anybody knows
     {
       std::lock_guard lock(state_mu_);
       lane_state& s = lanes_[row.id];
@@ -154,11 +155,14 @@ void notifier::pass() {
         if (s.status_seen == "error" || s.failed || s.pending) ++s.generation;
         s.pending.reset();
         s.failed = false;
+        s.handshaken = false;
         s.next_sequence = 1;
       }
       s.status_seen = row.status;
       if (s.pending || s.failed) continue;
       if (row.status != "requested" && row.status != "active") continue;
+      if (row.status == "requested" && s.handshaken) continue;  // its move to active is on the way
+      acked = std::max(row.delivered_through, s.acked_through);
     }
     auto req = request_of(row);
     if (!req) {
@@ -178,7 +182,7 @@ void notifier::pass() {
       body = std::move(*b);
       next = in_flight{kind::handshake, 0};
     } else {
-      const auto events = subs_.events_of(row.id, row.delivered_through + 1, 0,
+      const auto events = subs_.events_of(row.id, acked + 1, 0,
                                           message ? 1 : std::max<std::uint32_t>(req->max_count, 1));
       if (!events.empty()) {
         const auto ns = alerts::notification_events(
@@ -265,6 +269,9 @@ void notifier::delivered(const delivery& d, const delivery_result&) {
     if (it == lanes_.end() || lane_of(id, it->second) != d.subscription_id) return;  // old lane
     was = it->second.pending;
     it->second.pending.reset();
+    if (was && was->what == kind::handshake) it->second.handshaken = true;
+    if (was && was->what == kind::events)
+      it->second.acked_through = std::max(it->second.acked_through, was->last_event);
   }
   if (!was) return;
   sent_.inc();

@@ -88,6 +88,10 @@ class notifier final : public delivery_events {
     std::string status_seen;           // the store's status at the last pass
     std::chrono::steady_clock::time_point last_sent{};
     bool failed = false;               // the lane gave up; waits for the store to say error
+    // What was delivered and is still being written to the store (a pass must not send it again
+    // before the store shows it): the handshake, and events through this number.
+    bool handshaken = false;
+    std::int64_t acked_through = 0;
   };
   void pass();
   void run();

@@ -177,10 +177,57 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return adapters::fhir_rest::http_response{s && m && h ? 200u : 503u, "application/json",
                                                readiness_json(s, m, h)};
   });
-  http.add("GET", "/metrics", [&metrics](const auto&) {
+  // Follow-up of the alerts' Tasks per group, read from the store when scraped.
+  auto& followup_tasks = metrics.gauges("carebridge_followup_tasks",
+                                        "Follow-up Tasks made for a group's alerts");
+  auto& followup_high = metrics.gauges("carebridge_followup_high_risk_tasks",
+                                       "Follow-up Tasks of high-risk discharges (priority urgent)");
+  auto& followup_contacted = metrics.gauges(
+      "carebridge_followup_contacted_tasks", "Follow-up Tasks the group set in-progress or completed");
+  auto& followup_in_time = metrics.gauges(
+      "carebridge_followup_high_risk_contacted_in_time",
+      "High-risk follow-up Tasks with contact made within 2 business days of discharge (the "
+      "pay-for-performance measure: divide by carebridge_followup_high_risk_tasks)");
+  http.add("GET", "/metrics", [&](const auto&) {
+    try {
+      for (const auto& f : store->follow_up_stats()) {
+        const std::string l = obs::labels({{"group", f.group_id}});
+        followup_tasks.series(l).set(static_cast<std::int64_t>(f.tasks));
+        followup_high.series(l).set(static_cast<std::int64_t>(f.high_risk));
+        followup_contacted.series(l).set(static_cast<std::int64_t>(f.contacted));
+        followup_in_time.series(l).set(static_cast<std::int64_t>(f.high_risk_in_time));
+      }
+    } catch (const std::exception& e) {
+      obs::warn("metrics.follow_up_failed", {{"error", e.what()}});
+    }
     return adapters::fhir_rest::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
                                                metrics.expose()};
   });
+  // Which physician group a caller of the FHIR API acts for (config group_clients: certificate
+  // names and/or addresses; SMART tokens later, issue 7).
+  std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of;
+  {
+    std::vector<gateway::ingest::sender_rule> rules;
+    std::map<std::string, std::string, std::less<>> group_by_client;
+    for (const auto& gc : c.group_clients) {
+      gateway::ingest::sender_rule r;
+      r.name = gc.name;
+      r.facilities = {"*"};
+      r.certificate_names = gc.certificate_names;
+      r.addresses = gc.addresses;
+      rules.push_back(std::move(r));
+      group_by_client[gc.name] = gc.group;
+    }
+    auto clients = std::make_shared<const gateway::ingest::sender_policy>(std::move(rules));
+    group_of = [clients, groups = std::move(group_by_client)](
+                   const gateway::ingest::connection_info& ci) -> std::optional<std::string> {
+      if (clients->open()) return std::nullopt;  // no group clients configured: nobody is one
+      const auto grant = clients->grant(ci);
+      if (grant.rules.empty()) return std::nullopt;
+      const auto it = groups.find(grant.rules.front()->name);
+      return it == groups.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+  }
   // --- FHIR REST API: /fhir (adapters/fhir_rest/fhir_api.hpp) ---------------------------------
   {
     adapters::fhir_rest::fhir_api_options fo;
@@ -189,6 +236,8 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     fo.max_entries = c.fhir.max_entries;
     fo.processing_wait = ms(c.fhir.processing_wait_seconds);
     fo.advertise_subscriptions = true;
+    // A group's client reads only what its own alerts name; other callers as before (issue 7).
+    fo.can_read = adapters::fhir_rest::group_read_policy(group_of, *store);
     adapters::fhir_rest::register_fhir_api(
         http,
         {*store, policy, c.facilities, metrics, ioc.get_executor(),
@@ -220,27 +269,8 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   gateway::alerts::fan_out_loop fan_out_loop(fan_out, std::chrono::milliseconds(200),
                                              [&notifier] { notifier->cue(); });
   {
-    std::vector<gateway::ingest::sender_rule> rules;
-    std::map<std::string, std::string, std::less<>> group_by_client;
-    for (const auto& gc : c.group_clients) {
-      gateway::ingest::sender_rule r;
-      r.name = gc.name;
-      r.facilities = {"*"};
-      r.certificate_names = gc.certificate_names;
-      r.addresses = gc.addresses;
-      rules.push_back(std::move(r));
-      group_by_client[gc.name] = gc.group;
-    }
-    auto clients = std::make_shared<const gateway::ingest::sender_policy>(std::move(rules));
     adapters::fhir_rest::subscription_api_options so;
-    so.group_of = [clients, groups = std::move(group_by_client)](
-                      const gateway::ingest::connection_info& ci) -> std::optional<std::string> {
-      if (clients->open()) return std::nullopt;  // no group clients configured: nobody is one
-      const auto grant = clients->grant(ci);
-      if (grant.rules.empty()) return std::nullopt;
-      const auto it = groups.find(grant.rules.front()->name);
-      return it == groups.end() ? std::nullopt : std::optional<std::string>(it->second);
-    };
+    so.group_of = group_of;
     so.parse.allow_insecure_loopback = c.fhir.allow_insecure_loopback_endpoints;
     so.base_url = c.fhir.base_url;
     so.changed = [&fan_out_loop, &notifier] {

@@ -228,6 +228,25 @@ class message_store {
     (void)group_id;
     return {};
   }
+  /// Whether an outbox entry of `group_id` names the resource (Patient, Encounter,
+  /// RiskAssessment or Task by its id): what a physician group may read — its own alerts' resources.
+  virtual bool alert_mentions(std::string_view group_id, std::string_view type,
+                              std::string_view id) {
+    (void)group_id;
+    (void)type;
+    (void)id;
+    return false;
+  }
+  /// Follow-up of the alerts' Tasks, per physician group (the pay-for-performance measure: high-risk
+  /// discharges contacted within 2 business days).
+  struct follow_up {
+    std::string group_id;
+    std::uint64_t tasks = 0;             // follow-up Tasks made
+    std::uint64_t high_risk = 0;         // of which urgent (a high-risk discharge)
+    std::uint64_t contacted = 0;         // in-progress or completed (contact made)
+    std::uint64_t high_risk_in_time = 0; // urgent, contact made on or before the due date
+  };
+  virtual std::vector<follow_up> follow_up_stats() { return {}; }
   virtual store_stats stats() = 0;
   /// Pending messages: how many, and when the oldest was received (cheap; for /metrics).
   struct backlog_info {

@@ -1693,6 +1693,55 @@ void sqlite_store::set_status(std::string id, std::string status, std::string er
       std::move(done));
 }
 
+bool sqlite_store::alert_mentions(std::string_view group_id, std::string_view type,
+                                  std::string_view id) {
+  const char* sql = nullptr;
+  if (type == "Patient")
+    sql = "SELECT 1 FROM alerts WHERE patient_id=?2 AND group_id=?1 LIMIT 1";
+  else if (type == "Encounter")
+    sql = "SELECT 1 FROM alerts WHERE encounter_id=?2 AND group_id=?1 LIMIT 1";
+  else if (type == "RiskAssessment")
+    sql = "SELECT 1 FROM alerts WHERE risk_assessment_id=?2 AND group_id=?1 LIMIT 1";
+  else if (type == "Task")
+    sql = "SELECT 1 FROM alerts WHERE task_id=?2 AND group_id=?1 LIMIT 1";
+  if (sql == nullptr || group_id.empty() || id.empty()) return false;
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_, sql);
+  q.text(1, group_id);
+  q.text(2, id);
+  const int rc = q.step();
+  if (rc != SQLITE_ROW) check(rdb_, rc, "check an alert's resource");
+  return rc == SQLITE_ROW;
+}
+
+std::vector<message_store::follow_up> sqlite_store::follow_up_stats() {
+  std::lock_guard lock(read_mu_);
+  // Contact made: the Task in-progress or completed; when: executionPeriod.start (set by the
+  // gateway at the group's first such update when the group gave none); due: restriction.period.end.
+  stmt q(rdb_,
+         "SELECT json_extract(json, '$.owner.identifier.value') AS g, count(*), "
+         "sum(json_extract(json, '$.priority') = 'urgent'), "
+         "sum(json_extract(json, '$.status') IN ('in-progress','completed')), "
+         "sum(json_extract(json, '$.priority') = 'urgent' AND "
+         "    json_extract(json, '$.status') IN ('in-progress','completed') AND "
+         "    substr(json_extract(json, '$.executionPeriod.start'), 1, 10) <= "
+         "    json_extract(json, '$.restriction.period.end')) "
+         "FROM resources WHERE type = 'Task' GROUP BY g ORDER BY g");
+  std::vector<follow_up> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    follow_up f;
+    f.group_id = q.column_text(0);
+    f.tasks = static_cast<std::uint64_t>(q.column_int(1));
+    f.high_risk = static_cast<std::uint64_t>(q.column_int(2));
+    f.contacted = static_cast<std::uint64_t>(q.column_int(3));
+    f.high_risk_in_time = static_cast<std::uint64_t>(q.column_int(4));
+    out.push_back(std::move(f));
+  }
+  check(rdb_, rc, "follow-up counts");
+  return out;
+}
+
 std::vector<stored_alert> sqlite_store::alerts_after(std::int64_t after_seq, std::size_t limit,
                                                      std::string_view group_id) {
   std::lock_guard lock(read_mu_);

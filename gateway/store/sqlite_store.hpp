@@ -102,6 +102,9 @@ class sqlite_store final : public message_store, public subscription_store {
                        std::function<void(std::int64_t)> done) override;
   std::vector<stored_resource> resources_where(std::string_view type, std::string_view path,
                                                std::string_view value, std::size_t limit) override;
+  bool alert_mentions(std::string_view group_id, std::string_view type,
+                      std::string_view id) override;
+  std::vector<follow_up> follow_up_stats() override;
   std::vector<stored_alert> alerts_after(std::int64_t after_seq, std::size_t limit,
                                          std::string_view group_id = {}) override;
   store_stats stats() override;

@@ -356,7 +356,8 @@ TEST(FhirApi, CapabilityStatementSaysWhatIsSupported) {
   EXPECT_EQ(by_type["Encounter"], (std::set<std::string>{"read", "create", "update"}));
   EXPECT_EQ(by_type["Patient"], (std::set<std::string>{"read"}));
   EXPECT_EQ(by_type["RiskAssessment"], (std::set<std::string>{"read"}));  // the care stage's
-  EXPECT_EQ(by_type.size(), 11u);
+  EXPECT_EQ(by_type["Task"], (std::set<std::string>{"read"}));
+  EXPECT_EQ(by_type.size(), 12u);
   // application/json is answered as such.
   const reply j = call(g.port(), "GET", "/fhir/metadata", {}, {{"Accept", "application/json"}});
   EXPECT_EQ(j.status, 200u);

@@ -41,8 +41,16 @@ std::string subscription(std::string_view topic = "readmission-risk",
       "header":[")" + std::string(header) + R"("]}})";
 }
 
-// Store + HTTPS server with the FHIR API and the Subscription routes: client-mercy acts for G1,
-// client-other for G2; a caller without a certificate is nobody's client.
+// client-mercy acts for G1, client-other for G2; a caller without a certificate is nobody's client.
+std::optional<std::string> group_of(const gateway::ingest::connection_info& c) {
+  for (const auto& n : c.certificate_names) {
+    if (n == "mercy-engine") return "G1";
+    if (n == "other-engine") return "G2";
+  }
+  return std::nullopt;
+}
+
+// Store + HTTPS server with the FHIR API (the group read policy) and the group routes.
 class server {
  public:
   server() {
@@ -56,16 +64,11 @@ class server {
     http_ = std::make_unique<adapters::fhir_rest::http_server>(ioc_, metrics_, ho);
     adapters::fhir_rest::fhir_api_options fo;
     fo.advertise_subscriptions = true;
+    fo.can_read = adapters::fhir_rest::group_read_policy(group_of, *store_);
     adapters::fhir_rest::register_fhir_api(
         *http_, {*store_, policy_, facilities_, metrics_, ioc_.get_executor(), {}}, std::move(fo));
     adapters::fhir_rest::subscription_api_options so;
-    so.group_of = [](const gateway::ingest::connection_info& c) -> std::optional<std::string> {
-      for (const auto& n : c.certificate_names) {
-        if (n == "mercy-engine") return "G1";
-        if (n == "other-engine") return "G2";
-      }
-      return std::nullopt;
-    };
+    so.group_of = group_of;
     so.base_url = "https://gw.example.org/fhir";
     so.changed = [this] { ++changes; };
     adapters::fhir_rest::register_subscription_api(*http_, *store_, *store_, std::move(so));
@@ -83,6 +86,7 @@ class server {
     return call_tls(port_, cert, method, target, body);
   }
   store::sqlite_store& db() { return *store_; }
+  std::uint16_t port() const { return port_; }
   std::atomic<int> changes{0};
 
  private:
@@ -260,9 +264,102 @@ TEST(SubscriptionApi, TopicsAndCapabilityStatement) {
   const reply meta = s.as("client-mercy", "GET", "/fhir/metadata");
   ASSERT_EQ(meta.status, 200u);
   EXPECT_THAT(meta.body, HasSubstr("\"type\":\"Subscription\""));
+  EXPECT_THAT(meta.body, HasSubstr(R"("type":"Task","interaction":[{"code":"read"},{"code":"update"}])"));
   EXPECT_THAT(meta.body, HasSubstr("capabilitystatement-subscriptiontopic-canonical"));
   EXPECT_THAT(meta.body,
               HasSubstr("https://carebridge.example/fhir/SubscriptionTopic/attributed-discharge"));
+}
+
+// A settled message whose care stage made a follow-up Task for G1 (and its alert row).
+void alert_with_task(store::sqlite_store& db, const std::string& control, const std::string& task,
+                     const std::string& priority = "urgent") {
+  store::inbound_record r;
+  r.sending_application = "EPIC";
+  r.sending_facility = "MERCY";
+  r.control_id = control;
+  r.message_type = "ADT^A03";
+  r.ack_code = "AA";
+  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + control + "|P|2.5\r";
+  std::promise<store::commit_result> c;
+  db.submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
+  store::processing_result pr;
+  pr.resources.push_back(
+      {"Task", task,
+       R"({"resourceType":"Task","id":")" + task +
+           R"(","status":"requested","intent":"order","priority":")" + priority +
+           R"(","for":{"reference":"Patient/p-)" + task +
+           R"("},"owner":{"identifier":{"system":"https://carebridge.example/fhir/sid/physician-group","value":"G1"}},"restriction":{"period":{"end":"2999-01-01"}}})",
+       true});
+  pr.resources.push_back({"Patient", "p-" + task, R"({"resourceType":"Patient","id":"p-)" + task + R"("})"});
+  store::alert_row a;
+  a.kind = "alert";
+  a.event_kind = "discharge";
+  a.group_id = "G1";
+  a.patient_id = "p-" + task;
+  a.encounter_id = "e-" + task;
+  a.task_id = task;
+  pr.alerts.push_back(a);
+  std::promise<bool> settled;
+  db.settle_processed(c.get_future().get().id, pr, [&settled](bool ok) { settled.set_value(ok); });
+  ASSERT_TRUE(settled.get_future().get());
+}
+
+TEST(SubscriptionApi, AGroupReadsOnlyItsOwnAlertsResources) {
+  server s;
+  alert_with_task(s.db(), "R1", "t1");
+  EXPECT_EQ(s.as("client-mercy", "GET", "/fhir/Task/t1").status, 200u);
+  EXPECT_EQ(s.as("client-mercy", "GET", "/fhir/Patient/p-t1").status, 200u);
+  // Another group: as if they did not exist.
+  expect_outcome(s.as("client-other", "GET", "/fhir/Task/t1"), 404, "not-found");
+  expect_outcome(s.as("client-other", "GET", "/fhir/Patient/p-t1"), 404, "not-found");
+}
+
+TEST(SubscriptionApi, AGroupUpdatesItsTaskAndTheFollowUpIsCounted) {
+  server s;
+  alert_with_task(s.db(), "T1", "t1");
+  alert_with_task(s.db(), "T2", "t2", "routine");
+  std::string body = R"({"resourceType":"Task","id":"t1","status":"in-progress",
+      "businessStatus":{"text":"left a voicemail, called back"},
+      "for":{"reference":"Patient/someone-else"}})";
+  const reply updated = s.as("client-mercy", "PUT", "/fhir/Task/t1", body);
+  ASSERT_EQ(updated.status, 200u) << updated.body;
+  EXPECT_EQ(updated.header("etag"), "W/\"2\"");
+  auto d = json(updated.body);
+  EXPECT_STREQ(d["status"].GetString(), "in-progress");
+  EXPECT_STREQ(d["for"]["reference"].GetString(), "Patient/p-t1");  // not the group's to change
+  EXPECT_TRUE(d["executionPeriod"].HasMember("start"));               // contact made: now
+  EXPECT_TRUE(d.HasMember("lastModified"));
+  const auto stored = s.db().read_resource("Task", "t1");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->version, 2);
+  EXPECT_THAT(stored->json, HasSubstr("voicemail"));
+
+  // The follow-up measure: one urgent Task, contacted in time; the routine one is open.
+  const auto f = s.db().follow_up_stats();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].group_id, "G1");
+  EXPECT_EQ(f[0].tasks, 2u);
+  EXPECT_EQ(f[0].high_risk, 1u);
+  EXPECT_EQ(f[0].contacted, 1u);
+  EXPECT_EQ(f[0].high_risk_in_time, 1u);
+
+  // Not another group's Task to update; a stale version is refused; bad statuses too.
+  expect_outcome(s.as("client-other", "PUT", "/fhir/Task/t1", body), 404, "not-found");
+  EXPECT_EQ(call_tls(s.port(), "client-mercy", "PUT", "/fhir/Task/t1", body,
+                     {{"If-Match", "W/\"1\""}})
+                .status,
+            412u);
+  EXPECT_EQ(s.as("client-mercy", "PUT", "/fhir/Task/t1",
+                 R"({"resourceType":"Task","id":"t1","status":"draft"})")
+                .status,
+            422u);
+  EXPECT_EQ(s.as("client-mercy", "PUT", "/fhir/Task/t2",
+                 R"({"resourceType":"Task","id":"t1","status":"completed"})")
+                .status,
+            400u);
+  // Reprocessing the message never resets what the group did (the Task is create-only).
+  alert_with_task(s.db(), "T3", "t1");
+  EXPECT_THAT(s.db().read_resource("Task", "t1")->json, HasSubstr("in-progress"));
 }
 
 }  // namespace
