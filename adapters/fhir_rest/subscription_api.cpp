@@ -160,17 +160,30 @@ struct api : std::enable_shared_from_this<api> {
     return o;
   }
 
-  void create(const http_request& r, reply_handler reply) {
-    const auto g = group(r);
-    if (!g) return reply(not_a_group());
-    if (!json_body(r))
-      return reply(outcome(415, "not-supported",
-                           "Content-Type must be application/fhir+json or application/json"));
+  static http_response not_json() {
+    return outcome(415, "not-supported",
+                   "Content-Type must be application/fhir+json or application/json");
+  }
+
+  // The body as a checked Subscription into `out`, or the refusal to answer with.
+  std::optional<http_response> read_body(const http_request& r,
+                                         std::optional<alerts::subscription_request>& out) const {
+    if (!json_body(r)) return not_json();
     auto parsed = alerts::parse_subscription(r.body, parse_now());
     if (!parsed) {
       const auto& e = parsed.error();
-      return reply({e.http_status(), std::string(fhir_json), alerts::to_operation_outcome(e), {}});
+      return http_response{e.http_status(), std::string(fhir_json), alerts::to_operation_outcome(e),
+                           {}};
     }
+    out = std::move(*parsed);
+    return std::nullopt;
+  }
+
+  void create(const http_request& r, reply_handler reply) {
+    const auto g = group(r);
+    if (!g) return reply(not_a_group());
+    std::optional<alerts::subscription_request> parsed;
+    if (auto refused = read_body(r, parsed)) return reply(std::move(*refused));
     store::subscription_row row;
     row.id = new_id();
     row.group_id = *g;
@@ -241,14 +254,8 @@ struct api : std::enable_shared_from_this<api> {
     const std::string id = param(r, "id");
     auto row = own(*g, id);
     if (!row) return reply(unknown(id));
-    if (!json_body(r))
-      return reply(outcome(415, "not-supported",
-                           "Content-Type must be application/fhir+json or application/json"));
-    auto parsed = alerts::parse_subscription(r.body, parse_now());
-    if (!parsed) {
-      const auto& e = parsed.error();
-      return reply({e.http_status(), std::string(fhir_json), alerts::to_operation_outcome(e), {}});
-    }
+    std::optional<alerts::subscription_request> parsed;
+    if (auto refused = read_body(r, parsed)) return reply(std::move(*refused));
     // The body's id, when given, must be the URL's.
     if (auto bid = body_id(r.body); bid && *bid != id)
       return reply(outcome(400, "invalid", "Subscription.id must be the id in the URL"));
@@ -390,9 +397,7 @@ struct api : std::enable_shared_from_this<api> {
     };
     if (!stored || doc.HasParseError() || owner_of(doc) != *g)
       return reply(outcome(404, "not-found", "Task/" + id + " is not known"));
-    if (!json_body(r))
-      return reply(outcome(415, "not-supported",
-                           "Content-Type must be application/fhir+json or application/json"));
+    if (!json_body(r)) return reply(not_json());
     rapidjson::Document in;
     in.Parse(r.body.data(), r.body.size());
     if (in.HasParseError() || !in.IsObject())
