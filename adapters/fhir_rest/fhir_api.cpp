@@ -1,5 +1,6 @@
 #include "adapters/fhir_rest/fhir_api.hpp"
 
+#include "gateway/alerts/subscription.hpp"
 #include "gateway/alerts/topics.hpp"
 #include "gateway/obs/log.hpp"
 #include "mappings/fhir/fhir_ingest.hpp"
@@ -766,8 +767,7 @@ http_response api::metadata(const http_request& r) const {
     j.key("extension");
     j.raw(gateway::alerts::capability_topic_extensions_json());
     j.field("type", "Subscription");
-    j.field("profile",
-            "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription");
+    j.field("profile", gateway::alerts::subscription_profile);
     j.begin_array("interaction");
     for (std::string_view c : {"create", "read", "update", "delete", "search-type"}) {
       j.begin_object();

@@ -136,21 +136,11 @@ struct api : std::enable_shared_from_this<api> {
     return row;
   }
 
-  std::optional<alerts::subscription_request> request_of(const store::subscription_row& row) const {
-    alerts::parse_options o = options.parse;
-    o.now.reset();
-    o.allow_insecure_loopback = true;  // it was checked when accepted
-    auto parsed = alerts::parse_subscription(row.json, o);
-    if (!parsed) return std::nullopt;
-    parsed->owner_group = row.group_id;
-    return std::move(*parsed);
-  }
-
   http_response resource(const store::subscription_row& row, unsigned status,
                          header_list headers = {}) const {
-    auto req = request_of(row);
+    auto req = alerts::read_stored(row);
     if (!req) return outcome(500, "exception", "the stored subscription cannot be read");
-    return {status, std::string(fhir_json), alerts::subscription_json(*req, state_of(row)),
+    return {status, std::string(fhir_json), alerts::subscription_json(*req, alerts::state_of(row)),
             std::move(headers)};
   }
 
@@ -225,9 +215,9 @@ struct api : std::enable_shared_from_this<api> {
     for (const auto& row : subs.subscriptions(*g)) {
       if (status && row.status != *status) continue;
       if (only_id && row.id != *only_id) continue;
-      auto req = request_of(row);
+      auto req = alerts::read_stored(row);
       if (!req) continue;
-      bodies.push_back(alerts::subscription_json(*req, state_of(row)));
+      bodies.push_back(alerts::subscription_json(*req, alerts::state_of(row)));
       ids.push_back(row.id);
     }
     j.integer("total", static_cast<long long>(bodies.size()));
@@ -260,7 +250,7 @@ struct api : std::enable_shared_from_this<api> {
     if (auto bid = body_id(r.body); bid && *bid != id)
       return reply(outcome(400, "invalid", "Subscription.id must be the id in the URL"));
     // Headers sent back masked keep their stored values.
-    auto stored = request_of(*row);
+    auto stored = alerts::read_stored(*row);
     std::string json = r.body;
     if (stored) {
       bool masked = false;
@@ -330,12 +320,12 @@ struct api : std::enable_shared_from_this<api> {
     std::vector<alerts::status_item> items;
     std::vector<store::subscription_row> kept;
     for (auto& row : rows) {
-      auto req = request_of(row);
+      auto req = alerts::read_stored(row);
       if (!req) continue;
       reqs.push_back(std::move(*req));
       kept.push_back(std::move(row));
     }
-    for (std::size_t i = 0; i < kept.size(); ++i) items.push_back({&reqs[i], state_of(kept[i])});
+    for (std::size_t i = 0; i < kept.size(); ++i) items.push_back({&reqs[i], alerts::state_of(kept[i])});
     const alerts::notification_context cx{base(r), alerts::instant_of_us(now_us())};
     auto b = alerts::status_bundle(items, cx);
     if (!b) return outcome(500, "exception", "the status could not be built");
@@ -348,7 +338,7 @@ struct api : std::enable_shared_from_this<api> {
     const std::string id = param(r, "id");
     auto row = own(*g, id);
     if (!row) return unknown(id);
-    auto req = request_of(*row);
+    auto req = alerts::read_stored(*row);
     if (!req) return outcome(500, "exception", "the stored subscription cannot be read");
     bool bad = false;
     const std::int64_t since = number_param(r, "eventsSinceNumber", bad).value_or(1);
@@ -371,7 +361,7 @@ struct api : std::enable_shared_from_this<api> {
     unbounded.max_count = static_cast<std::uint32_t>(std::max<std::size_t>(ns.size(), 1));
     const alerts::notification_context cx{base(r), alerts::instant_of_us(now_us())};
     auto b = alerts::notification_bundle(alerts::notification_type::query_event, unbounded,
-                                         state_of(*row), ns, cx, content);
+                                         alerts::state_of(*row), ns, cx, content);
     if (!b) return outcome(500, "exception", "the events could not be built");
     return {200, std::string(fhir_json), std::move(*b), {}};
   }
@@ -478,18 +468,6 @@ struct api : std::enable_shared_from_this<api> {
 };
 
 }  // namespace
-
-gateway::alerts::subscription_state state_of(const store::subscription_row& row) {
-  alerts::subscription_state s;
-  s.id = row.id;
-  s.status = row.status == "active"  ? alerts::subscription_status::active
-             : row.status == "error" ? alerts::subscription_status::error
-             : row.status == "off"   ? alerts::subscription_status::off
-                                     : alerts::subscription_status::requested;
-  s.events_since_start = static_cast<std::uint64_t>(row.events_since_start);
-  s.error_text = row.error;
-  return s;
-}
 
 read_policy group_read_policy(
     std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,

@@ -52,7 +52,4 @@ read_policy group_read_policy(
     std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,
     gateway::store::message_store& store);
 
-/// The stored row's state as the alerts core wants it.
-gateway::alerts::subscription_state state_of(const gateway::store::subscription_row& row);
-
 }  // namespace carebridge::adapters::fhir_rest

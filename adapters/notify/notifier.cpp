@@ -23,22 +23,13 @@ std::int64_t now_us() {
       .count();
 }
 
-alerts::subscription_state state_of(const store::subscription_row& row,
+// The row's state with the status the notification is sent under.
+alerts::subscription_state state_as(const store::subscription_row& row,
                                     alerts::subscription_status status) {
-  alerts::subscription_state s;
-  s.id = row.id;
+  auto s = alerts::state_of(row);
   s.status = status;
-  s.events_since_start = static_cast<std::uint64_t>(row.events_since_start);
+  s.error_text = {};
   return s;
-}
-
-std::optional<alerts::subscription_request> request_of(const store::subscription_row& row) {
-  alerts::parse_options o;
-  o.allow_insecure_loopback = true;  // checked when accepted; the client decides what it sends to
-  auto parsed = alerts::parse_subscription(row.json, o);
-  if (!parsed) return std::nullopt;
-  parsed->owner_group = row.group_id;
-  return std::move(*parsed);
 }
 
 void ignore(bool) {}
@@ -133,6 +124,7 @@ void notifier::pass() {
   const auto now = std::chrono::steady_clock::now();
   const alerts::notification_context cx{options_.base_url, alerts::instant_of_us(now_us())};
   std::vector<delivery> out;
+  requests_.keep_only(rows);
   {
     std::lock_guard lock(state_mu_);
     // Forget the deleted ones (what they had in flight finishes; nothing more is sent).
@@ -164,11 +156,8 @@ void notifier::pass() {
       if (row.status == "requested" && s.handshaken) continue;  // its move to active is on the way
       acked = std::max(row.delivered_through, s.acked_through);
     }
-    auto req = request_of(row);
-    if (!req) {
-      obs::error("notify.unreadable_subscription", {{"subscription", row.id}});
-      continue;
-    }
+    const alerts::subscription_request* req = requests_.get(row);
+    if (req == nullptr) continue;
     const bool message = req->channel == alerts::channel_kind::message;
     if (row.status == "requested") {
       if (message) {  // no handshake on the Da Vinci channel
@@ -176,7 +165,7 @@ void notifier::pass() {
         continue;
       }
       auto b = alerts::notification_bundle(alerts::notification_type::handshake, *req,
-                                           state_of(row, alerts::subscription_status::requested),
+                                           state_as(row, alerts::subscription_status::requested),
                                            {}, cx);
       if (!b) continue;
       body = std::move(*b);
@@ -211,7 +200,7 @@ void notifier::pass() {
         } else if (!ns.empty()) {
           auto b = alerts::notification_bundle(alerts::notification_type::event_notification,
                                                *req,
-                                               state_of(row, alerts::subscription_status::active),
+                                               state_as(row, alerts::subscription_status::active),
                                                ns, cx);
           if (!b) continue;
           body = std::move(*b);
@@ -227,7 +216,7 @@ void notifier::pass() {
         if (s.last_sent == std::chrono::steady_clock::time_point{}) s.last_sent = now;
         if (now - s.last_sent < std::chrono::seconds(*req->heartbeat_seconds)) continue;
         auto b = alerts::notification_bundle(alerts::notification_type::heartbeat, *req,
-                                             state_of(row, alerts::subscription_status::active),
+                                             state_as(row, alerts::subscription_status::active),
                                              {}, cx);
         if (!b) continue;
         body = std::move(*b);

@@ -26,6 +26,7 @@
 
 #include "adapters/notify/delivery_worker.hpp"
 #include "adapters/notify/rest_hook_client.hpp"
+#include "gateway/alerts/events.hpp"
 #include "gateway/obs/metrics.hpp"
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/subscription_store.hpp"
@@ -105,6 +106,7 @@ class notifier final : public delivery_events {
   std::unique_ptr<delivery_worker> worker_;
 
   std::mutex pass_mu_;  // one pass at a time
+  gateway::alerts::request_cache requests_;  // the pass's
   std::mutex state_mu_;
   std::map<std::string, lane_state, std::less<>> lanes_;  // by subscription id
 

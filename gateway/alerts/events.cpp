@@ -1,9 +1,51 @@
 #include "gateway/alerts/events.hpp"
 
+#include "gateway/obs/log.hpp"
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 namespace carebridge::gateway::alerts {
+
+std::optional<subscription_request> read_stored(const store::subscription_row& row) {
+  parse_options o;
+  o.allow_insecure_loopback = true;
+  auto parsed = parse_subscription(row.json, o);
+  if (!parsed) return std::nullopt;
+  parsed->owner_group = row.group_id;
+  return std::move(*parsed);
+}
+
+subscription_state state_of(const store::subscription_row& row) {
+  subscription_state s;
+  s.id = row.id;
+  s.status = row.status == "active"  ? subscription_status::active
+             : row.status == "error" ? subscription_status::error
+             : row.status == "off"   ? subscription_status::off
+                                     : subscription_status::requested;
+  s.events_since_start = static_cast<std::uint64_t>(row.events_since_start);
+  s.error_text = row.error;
+  return s;
+}
+
+const subscription_request* request_cache::get(const store::subscription_row& row) {
+  cached& c = cache_[row.id];
+  if (c.updated_us != row.updated_us) {
+    c.updated_us = row.updated_us;
+    c.request = read_stored(row);
+    if (!c.request) obs::error("subscription.unreadable", {{"subscription", row.id}});
+  }
+  return c.request ? &*c.request : nullptr;
+}
+
+void request_cache::keep_only(std::span<const store::subscription_row> rows) {
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    const bool live = std::any_of(rows.begin(), rows.end(),
+                                  [&](const store::subscription_row& r) { return r.id == it->first; });
+    it = live ? std::next(it) : cache_.erase(it);
+  }
+}
 
 std::string instant_of_us(std::int64_t us) {
   using namespace std::chrono;

@@ -12,11 +12,39 @@
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/subscription_store.hpp"
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace carebridge::gateway::alerts {
+
+/// A stored subscription read back as a request, owned by its row's group; nullopt when its JSON
+/// no longer parses. It was checked when accepted: reading it again depends neither on the clock
+/// nor on a loopback allowance that may have changed since.
+std::optional<subscription_request> read_stored(const store::subscription_row& row);
+
+/// The stored row's state as the alerts core wants it (status, events counted, error text).
+subscription_state state_of(const store::subscription_row& row);
+
+/// read_stored() once per version of each subscription (its updated_us), for the passes that look
+/// at every subscription again and again (fan-out, notifier). One thread at a time.
+class request_cache {
+ public:
+  /// The request of `row`, or nullptr when it does not parse (logged once per version).
+  const subscription_request* get(const store::subscription_row& row);
+  /// Forgets the subscriptions not in `rows` (deleted).
+  void keep_only(std::span<const store::subscription_row> rows);
+
+ private:
+  struct cached {
+    std::int64_t updated_us = -1;
+    std::optional<subscription_request> request;
+  };
+  std::map<std::string, cached, std::less<>> cache_;  // by subscription id
+};
 
 /// FHIR instant (UTC, milliseconds) of microseconds since the epoch.
 std::string instant_of_us(std::int64_t us);

@@ -5,7 +5,6 @@
 #include <pthread.h>
 
 #include <future>
-#include <set>
 
 namespace carebridge::gateway::alerts {
 
@@ -19,30 +18,8 @@ std::vector<alert_facts> facts_of(const store::alert_row& a) {
   return out;
 }
 
-fan_out::fan_out(store::message_store& outbox, store::subscription_store& subscriptions,
-                 parse_options options)
-    : outbox_(outbox), subscriptions_(subscriptions), options_(std::move(options)) {
-  // A stored subscription was checked when it was accepted; reading it again must not depend on
-  // the clock or on a loopback allowance that changed since.
-  options_.now.reset();
-  options_.allow_insecure_loopback = true;
-}
-
-const subscription_request* fan_out::request_of(const store::subscription_row& row) {
-  cached& c = cache_[row.id];
-  if (c.updated_us != row.updated_us) {
-    c.updated_us = row.updated_us;
-    auto parsed = parse_subscription(row.json, options_);
-    if (parsed) {
-      c.request = std::move(*parsed);
-      c.request->owner_group = row.group_id;
-    } else {
-      c.request.reset();
-      obs::error("subscription.unreadable", {{"subscription", row.id}});
-    }
-  }
-  return c.request ? &*c.request : nullptr;
-}
+fan_out::fan_out(store::message_store& outbox, store::subscription_store& subscriptions)
+    : outbox_(outbox), subscriptions_(subscriptions) {}
 
 fan_out::pass fan_out::run_once(std::size_t limit) {
   pass p;
@@ -50,14 +27,11 @@ fan_out::pass fan_out::run_once(std::size_t limit) {
   const auto entries = outbox_.alerts_after(from, limit);
   if (entries.empty()) return p;
   // The subscriptions by group, read once per pass.
+  auto all = subscriptions_.subscriptions();
+  requests_.keep_only(all);
   std::map<std::string, std::vector<store::subscription_row>, std::less<>> by_group;
-  std::set<std::string, std::less<>> live;
-  for (auto& s : subscriptions_.subscriptions()) {
-    live.insert(s.id);
+  for (auto& s : all)
     if (s.status != "off") by_group[s.group_id].push_back(std::move(s));
-  }
-  for (auto it = cache_.begin(); it != cache_.end();)  // deleted ones
-    it = live.contains(it->first) ? std::next(it) : cache_.erase(it);
 
   std::vector<std::pair<std::string, std::int64_t>> events;
   for (const auto& e : entries) {
@@ -66,7 +40,7 @@ fan_out::pass fan_out::run_once(std::size_t limit) {
     const auto facts = facts_of(e.alert);
     for (const auto& row : group->second) {
       if (e.seq <= row.start_seq) continue;
-      const subscription_request* r = request_of(row);
+      const subscription_request* r = requests_.get(row);
       if (r == nullptr) continue;
       for (const auto& f : facts)
         if (matches(*r, f)) {

@@ -17,6 +17,7 @@
 // Threads: run_once() from one thread at a time (the notifier's); it blocks on the store's writer.
 #pragma once
 
+#include "gateway/alerts/events.hpp"
 #include "gateway/alerts/filters.hpp"
 #include "gateway/store/message_store.hpp"
 #include "gateway/store/subscription_store.hpp"
@@ -38,8 +39,7 @@ std::vector<alert_facts> facts_of(const store::alert_row& a);
 
 class fan_out {
  public:
-  fan_out(store::message_store& outbox, store::subscription_store& subscriptions,
-          parse_options options = {});
+  fan_out(store::message_store& outbox, store::subscription_store& subscriptions);
 
   struct pass {
     std::size_t entries = 0;  // outbox entries handled
@@ -50,16 +50,9 @@ class fan_out {
   pass run_once(std::size_t limit = 512);
 
  private:
-  struct cached {
-    std::int64_t updated_us = -1;
-    std::optional<subscription_request> request;  // nullopt: stored JSON no longer parses
-  };
-  const subscription_request* request_of(const store::subscription_row& row);
-
   store::message_store& outbox_;
   store::subscription_store& subscriptions_;
-  parse_options options_;
-  std::map<std::string, cached, std::less<>> cache_;  // by subscription id
+  request_cache requests_;
 };
 
 /// Runs a fan_out on a thread of its own: a pass every `interval`, or at once after cue() (a

@@ -31,8 +31,6 @@ constexpr std::string_view ext_content =
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content";
 constexpr std::string_view ext_channel_type =
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-channel-type";
-constexpr std::string_view profile_subscription =
-    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription";
 constexpr std::string_view rule_system =
     "https://carebridge.example/fhir/CodeSystem/subscription-rule";
 
@@ -903,7 +901,7 @@ std::string subscription_json(const subscription_request& r, const subscription_
   j.field("id", state.id);
   j.begin_object("meta");
   j.begin_array("profile");
-  j.str(profile_subscription);
+  j.str(subscription_profile);
   j.end_array();
   j.end_object();
   j.field("status", to_string(state.status));

@@ -195,6 +195,11 @@ struct subscription_error {
 [[noreturn]] void throw_exception_from_error(const subscription_error& e,
                                              const boost::source_location& loc);
 
+/// The R4 Backport Subscription profile (meta.profile of the Subscriptions we write, and the
+/// CapabilityStatement's).
+inline constexpr std::string_view subscription_profile =
+    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription";
+
 /// Checks and reads a Subscription (JSON text).
 boost::system::result<subscription_request, subscription_error> parse_subscription(
     std::string_view json, const parse_options& options = {});
