@@ -276,7 +276,10 @@ void notifier::delivered(const delivery& d, const delivery_result&) {
       break;
     case kind::events:
       by_kind_.series(obs::labels({{"kind", "event-notification"}})).inc();
-      subs_.mark_delivered(id, was->last_event, [this](bool) { cue(); });
+      // The next notification need not wait for the store: acked_through already says what the
+      // endpoint took.
+      subs_.mark_delivered(id, was->last_event, ignore);
+      cue();
       break;
   }
 }

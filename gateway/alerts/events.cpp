@@ -77,10 +77,27 @@ std::vector<notification_event> notification_events(const subscription_request& 
       if (auto stored = st.read_resource(type, id)) r.json = std::move(stored->json);
     return r;
   };
+  // The events' outbox entries, in one read when they lie close together (a busy subscription's
+  // batch), else one read each (a filtered subscription's events are far apart).
+  std::vector<store::stored_alert> near;
+  if (!events.empty()) {
+    const std::int64_t first = events.front().alert_seq, last = events.back().alert_seq;
+    if (last >= first && static_cast<std::size_t>(last - first) < 4 * events.size())
+      near = st.alerts_after(first - 1, static_cast<std::size_t>(last - first) + 1, s.owner_group);
+  }
+  std::size_t at = 0;
+  std::vector<store::stored_alert> one;
   for (const auto& e : events) {
-    const auto rows = st.alerts_after(e.alert_seq - 1, 1);
-    if (rows.empty() || rows[0].seq != e.alert_seq) continue;
-    const store::alert_row& a = rows[0].alert;
+    while (at < near.size() && near[at].seq < e.alert_seq) ++at;
+    const store::stored_alert* found = nullptr;
+    if (at < near.size() && near[at].seq == e.alert_seq) {
+      found = &near[at];
+    } else {
+      one = st.alerts_after(e.alert_seq - 1, 1);
+      if (!one.empty() && one[0].seq == e.alert_seq) found = &one[0];
+    }
+    if (found == nullptr) continue;
+    const store::alert_row& a = found->alert;
     notification_event n;
     n.number = static_cast<std::uint64_t>(e.event_number);
     n.timestamp = instant_of_us(e.created_us);

@@ -100,16 +100,17 @@ void fan_out_loop::run() {
     lock.unlock();
     std::size_t recorded = 0;
     try {
-      // Drain: a full pass may leave more behind it.
+      // Drain: a full pass may leave more behind it. The notifier hears of each pass's events at
+      // once (under a steady stream of alerts the drain goes on, and they must not wait for it).
       for (int i = 0; i < 64; ++i) {
         const auto p = f_.run_once();
         recorded += p.events;
+        if (p.events != 0 && recorded_) recorded_();
         if (p.failed || p.entries == 0) break;
       }
     } catch (const std::exception& e) {
       obs::error("fan_out.failed", {{"error", e.what()}});
     }
-    if (recorded != 0 && recorded_) recorded_();
     lock.lock();
     events_ += recorded;
   }

@@ -22,6 +22,7 @@
 
 #include <sched.h>
 
+#include <atomic>
 #include <chrono>
 #include <ostream>
 #include <thread>
@@ -114,6 +115,13 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   gateway::ingest::conversion_stage convert(c, metrics);
   std::unique_ptr<gateway::care::care_stage> care;  // made once the listeners are bound
+  // A settlement that queued alerts cues the fan-out (made below) at once, rather than leaving
+  // the alert to its next pass.
+  std::atomic<gateway::alerts::fan_out_loop*> fan_out_cue{nullptr};
+  gateway::ingest::pipeline_worker::options wo;
+  wo.alerts_settled = [&fan_out_cue] {
+    if (auto* f = fan_out_cue.load(std::memory_order_acquire)) f->cue();
+  };
   gateway::ingest::pipeline_worker worker(
       *store, metrics, std::chrono::milliseconds(1000),
       [&convert, &care](const gateway::store::stored_message& m,
@@ -121,7 +129,8 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
         auto outcome = convert(m, result);
         if (outcome.what != gateway::ingest::stage_outcome::kind::proceed) return outcome;
         return (*care)(m, convert.events(), result);
-      });
+      },
+      std::move(wo));
   gateway::ingest::ingest_service::options io;
   io.max_frame_bytes = c.mllp.max_frame_bytes;
   io.fallback_charset = hl7::charset_from_name(c.mllp.fallback_charset).value_or(hl7::charset::none);
@@ -268,6 +277,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   gateway::alerts::fan_out fan_out(*store, *store);
   gateway::alerts::fan_out_loop fan_out_loop(fan_out, std::chrono::milliseconds(200),
                                              [&notifier] { notifier->cue(); });
+  fan_out_cue.store(&fan_out_loop, std::memory_order_release);
   {
     adapters::fhir_rest::subscription_api_options so;
     so.group_of = group_of;

@@ -143,7 +143,9 @@ void pipeline_worker::run_one(const store::stored_message& m) {
     ++settling_;
   }
   // Runs on the store's writer thread once the settlement is committed (or has failed).
-  auto settled = [this, id = m.id](bool done) {
+  const bool alerts = ok && !result.alerts.empty();
+  auto settled = [this, id = m.id, alerts](bool done) {
+    if (done && alerts && opts_.alerts_settled) opts_.alerts_settled();
     if (!done) {
       obs::error("pipeline.settle_failed", {{"id", id}});
       {

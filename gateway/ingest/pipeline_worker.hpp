@@ -64,6 +64,9 @@ class pipeline_worker {
     /// (store/deferred_priority.hpp): a waking ACK-path thread then takes the CPU from it at once,
     /// rather than after the rest of a time slice.
     bool idle_class = true;
+    /// Called (on the store's writer thread; must not block) once a settlement that queued alerts
+    /// has committed: the fan-out's cue, so an alert does not wait for its next pass.
+    std::function<void()> alerts_settled;
   };
 
   pipeline_worker(store::message_store& store, obs::registry& metrics,

@@ -689,8 +689,9 @@ void sqlite_store::settle_processed(std::int64_t id, processing_result result,
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      updates_.push_back(
-          update_op{id, message_state::processed, {}, std::move(done), std::move(result), {}});
+      const bool urgent = !result.alerts.empty();
+      updates_.push_back(update_op{id, message_state::processed, {}, std::move(done),
+                                   std::move(result), {}, urgent});
       ++ops_queued_;
       index_cv_.notify_one();
       return;
@@ -1113,8 +1114,9 @@ void sqlite_store::index_loop() {
       if (txn_open_) {
         // An open transaction commits once there is nothing to do for a moment, when it is old
         // enough (txn_max_age), or when a reader asks (wait_for_index()).
-        const auto due = std::min(txn_started_ + txn_max_age,
-                                  std::chrono::steady_clock::now() + txn_idle);
+        auto due = std::min(txn_started_ + txn_max_age,
+                            std::chrono::steady_clock::now() + txn_idle);
+        if (txn_urgent_since_) due = std::min(due, *txn_urgent_since_ + txn_urgent_age);
         if (!index_cv_.wait_until(lock, due, ready)) commit_now = true;
       } else {
         index_cv_.wait(lock, ready);
@@ -1162,6 +1164,7 @@ void sqlite_store::index_loop() {
         for (auto& u : updates)
           if (u.done) txn_settled_.push_back(std::exchange(u.done, nullptr));
         for (const auto& u : updates) {
+          if (u.urgent && !txn_urgent_since_) txn_urgent_since_ = std::chrono::steady_clock::now();
           if (u.write)
             u.write(wdb_);
           else
@@ -1190,8 +1193,10 @@ void sqlite_store::index_loop() {
       reader_waits = want_commit_ && index_pos_ >= index_wanted_;
       if (reader_waits) want_commit_ = false;
     }
+    const auto now = std::chrono::steady_clock::now();
     if (txn_open_ && (commit_now || reader_waits || txn_ops_ >= txn_max_ops ||
-                      std::chrono::steady_clock::now() - txn_started_ >= txn_max_age))
+                      now - txn_started_ >= txn_max_age ||
+                      (txn_urgent_since_ && now - *txn_urgent_since_ >= txn_urgent_age)))
       commit_txn();
     else if (reader_waits) {
       std::lock_guard lock(mu_);
@@ -1211,6 +1216,7 @@ void sqlite_store::commit_txn() {
     return;
   }
   txn_open_ = false;
+  txn_urgent_since_.reset();
   committed_pos_ = index_pos_;
   if (txn_max_id_ > durable_id_.load(std::memory_order_relaxed))
     durable_id_.store(txn_max_id_, std::memory_order_release);
@@ -1245,6 +1251,7 @@ void sqlite_store::abort_txn(const std::string& why) {
   for (stmt* q : st_->all()) q->reset();
   sqlite3_exec(wdb_, "ROLLBACK", nullptr, nullptr, nullptr);
   txn_open_ = false;
+  txn_urgent_since_.reset();
   txn_ops_ = 0;
   // The records of the transaction are read from the log again.
   index_pos_ = committed_pos_;
@@ -1494,7 +1501,7 @@ void sqlite_store::queue_write(std::function<void(sqlite3*)> write,
     std::lock_guard lock(mu_);
     if (!closing_) {
       updates_.push_back(update_op{0, message_state::pending, {}, std::move(done), std::nullopt,
-                                   std::move(write)});
+                                   std::move(write), true});
       ++ops_queued_;
       index_cv_.notify_one();
       return;

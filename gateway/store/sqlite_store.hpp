@@ -147,6 +147,7 @@ class sqlite_store final : public message_store, public subscription_store {
     std::function<void(bool)> done;
     std::optional<processing_result> result;  // settle_processed()
     std::function<void(sqlite3*)> write;      // a write of its own (subscriptions), when set
+    bool urgent = false;  // on the alert path: committed within txn_urgent_age, not txn_max_age
   };
   // Queues `write` for the writer, in its transaction; `done` once committed (or false).
   void queue_write(std::function<void(sqlite3*)> write, std::function<void(bool)> done);
@@ -210,6 +211,11 @@ class sqlite_store final : public message_store, public subscription_store {
   static constexpr auto txn_idle = std::chrono::milliseconds(2);
   static constexpr auto txn_max_age = std::chrono::milliseconds(20);
   static constexpr std::size_t txn_max_ops = 2048;
+  // A transaction holding alert-path work (a settlement that queued alerts, a subscription's
+  // events or delivery state) commits within this, so an alert does not wait out txn_max_age at
+  // each of its steps (settled → fanned out → delivered).
+  static constexpr auto txn_urgent_age = std::chrono::milliseconds(2);
+  std::optional<std::chrono::steady_clock::time_point> txn_urgent_since_;
   sqlite3* wdb_ = nullptr;
   std::unique_ptr<statements> st_;
   bool txn_open_ = false;

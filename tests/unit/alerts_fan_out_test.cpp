@@ -167,3 +167,35 @@ TEST_F(fan_out_fixture, ABatchLimitMovesThePositionStepByStep) {
 }
 
 }  // namespace
+
+namespace {
+
+// The patients of a subscription's notification events (events 1..10), as delivery builds them.
+std::vector<std::string> notified_patients(store::sqlite_store& st, const std::string& id) {
+  const auto row = st.subscription(id);
+  const auto req = alerts::read_stored(*row);
+  const auto events = st.events_of(id, 1, 0, 10);
+  std::vector<std::string> out;
+  for (const auto& n : alerts::notification_events(*req, events, st, alerts::payload_content::id_only))
+    for (const auto& c : n.context)
+      if (c.reference.starts_with("Patient/")) out.push_back(c.reference.substr(8));
+  return out;
+}
+
+}  // namespace
+
+// Notification events read their outbox entries in one go when they lie close together, one by
+// one when they are far apart; either way each event gets its own entry, never another group's.
+TEST_F(fan_out_fixture, NotificationEventsFindTheirEntriesCloseTogetherOrFarApart) {
+  subscribe("all-g1", "G1", "attributed-discharge");
+  settle({row("notice", "G1", "p1", "low"), row("notice", "G2", "q1", "low"),
+          row("alert", "G1", "p2", "high")});
+  alerts::fan_out f(*s, *s);
+  EXPECT_EQ(f.run_once().events, 2u);
+  EXPECT_EQ(notified_patients(*s, "all-g1"), (std::vector<std::string>{"p1", "p2"}));
+  // Twenty of G2's entries between two of G1's: too far apart for one read.
+  for (int i = 0; i < 20; ++i) settle({row("notice", "G2", "q" + std::to_string(i + 2), "low")});
+  settle({row("notice", "G1", "p3", "low")});
+  f.run_once();
+  EXPECT_EQ(notified_patients(*s, "all-g1"), (std::vector<std::string>{"p1", "p2", "p3"}));
+}

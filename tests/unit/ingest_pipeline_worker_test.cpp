@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <map>
@@ -225,3 +226,43 @@ TEST(IngestPipelineWorker, AMessageWhoseSettlementFailedIsRunAgain) {
 }
 
 }  // namespace
+
+// A settlement that queued alerts cues the fan-out once it has committed (the outbox entry is then
+// readable); settlements without alerts, and errored messages, do not.
+TEST(IngestPipelineWorker, ASettlementWithAlertsCallsAlertsSettledAfterItsCommit) {
+  temp_dir dir;
+  auto s = store::sqlite_store::open(dir.path(), {});
+  obs::registry metrics;
+  std::atomic<int> cues{0};
+  std::atomic<bool> readable_when_cued{true};
+  ingest::pipeline_worker::options o;
+  o.alerts_settled = [&] {
+    if (s->alerts_after(0, 10).empty()) readable_when_cued = false;
+    ++cues;
+  };
+  ingest::pipeline_worker w(
+      *s, metrics, 50ms,
+      [](const store::stored_message& m, store::processing_result& out) {
+        if (m.control_id.starts_with("BAD"))
+          return ingest::stage_outcome{ingest::stage_outcome::kind::error, "bad"};
+        if (m.control_id.starts_with("ALERT")) {
+          store::alert_row a;
+          a.kind = "notice";
+          a.event_kind = "discharge";
+          a.group_id = "G1";
+          a.patient_id = "p-" + m.control_id;
+          a.encounter_id = "e-" + m.control_id;
+          out.alerts.push_back(a);
+        }
+        return ingest::stage_outcome{};
+      },
+      o);
+  w.start();
+  for (const char* id : {"OK1", "ALERT1", "BAD1", "OK2", "ALERT2"})
+    w.enqueue(handed_over(submit(*s, id)));
+  ASSERT_TRUE(drained(*s));
+  w.stop();
+  EXPECT_EQ(cues.load(), 2);
+  EXPECT_TRUE(readable_when_cued.load());
+  EXPECT_EQ(s->alerts_after(0, 10).size(), 2u);
+}
