@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs dependencies, then builds and runs everything that
 # can fail: the normal build with warnings as errors, the ASan+UBSan build, the end-to-end tests of
-# the binary, the conformance checks and a short fuzz run. Exits non-zero on any failure.
+# the binary, the conformance checks, the deployment files' check and a short fuzz run. Exits
+# non-zero on any failure.
 #   FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips the fuzz run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,9 @@ if [ -x conformance/run.sh ]; then
   step "conformance"
   CAREBRIDGE_BIN="$PWD/build/ci/gateway/carebridge" conformance/run.sh
 fi
+
+step "deployment files (deploy/check.sh)"
+deploy/check.sh "$PWD/build/ci/gateway/carebridge"
 
 if [ "${FUZZ_SECONDS:-20}" != 0 ] && [ -x tests/fuzz/run.sh ]; then
   step "fuzz (${FUZZ_SECONDS:-20} s per target)"

@@ -388,6 +388,12 @@ int latency(double rate, double seconds, double warmup) {
       checked - wrong, checked);
   gw.signal(SIGTERM);
   gw.wait_for_exit(30s);
+  std::uintmax_t store_bytes = 0;  // for the operations guide's sizing
+  for (const auto& e : fs::recursive_directory_iterator(data_dir))
+    if (e.is_regular_file() && e.path().filename() != "members.db") store_bytes += e.file_size();
+  std::printf("  store after the run: %.1f MB, %.1f KB per discharge (members.db not counted)\n",
+              static_cast<double>(store_bytes) / 1e6,
+              static_cast<double>(store_bytes) / 1e3 / static_cast<double>(total));
   if (const char* keep = std::getenv("CAREBRIDGE_BENCH_LOG"))  // the gateway's log, to look into
     fs::copy_file(dir.path() / "gateway.log", keep, fs::copy_options::overwrite_existing);
   s.stop();
