@@ -162,7 +162,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
   asio::io_context& ioc;
   http_options opts;
-  std::shared_ptr<asio::ssl::context> ssl;
+  std::shared_ptr<tls::server_context_holder> ssl;  // reloadable (reload_tls())
   tcp::acceptor acceptor;
   std::vector<route_entry> routes;
   std::vector<std::pair<std::string, error_formatter>> formatters;
@@ -262,7 +262,9 @@ asio::awaitable<void> http_server::impl::session(tcp::socket sock, std::uint64_t
     co_await serve(stream, stream, id, std::move(info));
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), *ssl);
+  // This connection keeps the context it started with, whatever a reload does meanwhile.
+  const auto context = ssl->current();
+  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), *context);
   auto& lowest = beast::get_lowest_layer(tls_stream);
   {
     std::lock_guard lock(mu);
@@ -468,7 +470,7 @@ void http_server::set_error_formatter(std::string prefix, error_formatter f) {
 
 tcp::endpoint http_server::bind() {
   auto& d = *impl_;
-  if (d.opts.tls) d.ssl = tls::make_server_context(*d.opts.tls);
+  if (d.opts.tls) d.ssl = std::make_shared<tls::server_context_holder>(*d.opts.tls);
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(d.opts.host, ec);
   if (ec)
@@ -482,6 +484,10 @@ tcp::endpoint http_server::bind() {
     throw std::runtime_error("cannot listen for HTTP on " + d.opts.host + ":" +
                              std::to_string(d.opts.port) + ": " + ec.message());
   return d.acceptor.local_endpoint();
+}
+
+void http_server::reload_tls() {
+  if (impl_->ssl) impl_->ssl->reload();
 }
 
 void http_server::start() {

@@ -101,6 +101,8 @@ class http_server {
   /// Stops accepting; idle connections close at once, a request in hand may finish (its reply be
   /// written) within `grace`; then everything left is cancelled.
   void stop(std::chrono::milliseconds grace);
+  /// As mllp_listener::reload_tls(): new connections use the TLS files as they are now.
+  void reload_tls();
 
   struct impl;
 

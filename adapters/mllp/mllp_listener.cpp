@@ -142,7 +142,7 @@ struct mllp_listener::impl : std::enable_shared_from_this<impl> {
   asio::io_context& ioc;
   ingest_service& ingest;
   options opts;
-  std::shared_ptr<asio::ssl::context> ssl;
+  std::shared_ptr<tls::server_context_holder> ssl;  // reloadable (reload_tls())
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
   std::atomic<bool> is_listening{false};
@@ -240,7 +240,9 @@ asio::awaitable<void> mllp_listener::impl::session(tcp::socket sock,
     ctl->tcp = nullptr;
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *ssl);
+  // This connection keeps the context it started with, whatever a reload does meanwhile.
+  const auto context = ssl->current();
+  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *context);
   auto& lowest = beast::get_lowest_layer(tls_stream);
   ctl->tcp = &lowest;
   lowest.expires_after(opts.handshake_timeout);
@@ -412,7 +414,7 @@ mllp_listener::~mllp_listener() = default;
 
 tcp::endpoint mllp_listener::bind() {
   auto& d = *impl_;
-  if (d.opts.tls) d.ssl = tls::make_server_context(*d.opts.tls);
+  if (d.opts.tls) d.ssl = std::make_shared<tls::server_context_holder>(*d.opts.tls);
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(d.opts.host, ec);
   if (ec) throw std::runtime_error("MLLP listen address '" + d.opts.host + "' is not an IP address");
@@ -426,6 +428,10 @@ tcp::endpoint mllp_listener::bind() {
                              std::to_string(d.opts.port) + ": " + ec.message());
   d.is_listening = true;
   return d.acceptor.local_endpoint();
+}
+
+void mllp_listener::reload_tls() {
+  if (impl_->ssl) impl_->ssl->reload();
 }
 
 void mllp_listener::start() {

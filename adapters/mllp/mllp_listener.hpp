@@ -62,6 +62,11 @@ class mllp_listener {
 
   std::size_t open_connections() const;
   bool listening() const;
+  /// Reads the TLS certificate, key and client CA files again (after bind(); certificate renewal
+  /// without a restart): connections that start afterwards use them, open ones keep theirs. Throws
+  /// std::runtime_error (one line) and keeps the current ones when the files do not load. No-op
+  /// without TLS. Any thread.
+  void reload_tls();
 
   struct impl;
 

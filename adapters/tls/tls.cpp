@@ -36,6 +36,20 @@ void load(F&& f, const std::string& what, const std::string& file) {
 
 }  // namespace
 
+server_context_holder::server_context_holder(server_options o)
+    : options_(std::move(o)), ctx_(make_server_context(options_)) {}
+
+std::shared_ptr<ssl::context> server_context_holder::current() const {
+  std::lock_guard lock(mu_);
+  return ctx_;
+}
+
+void server_context_holder::reload() {
+  auto fresh = make_server_context(options_);  // throws before anything changes
+  std::lock_guard lock(mu_);
+  ctx_ = std::move(fresh);
+}
+
 std::shared_ptr<ssl::context> make_server_context(const server_options& o) {
   if (o.certificate_file.empty() || o.private_key_file.empty())
     throw std::runtime_error("TLS: a certificate and a private key are both needed");

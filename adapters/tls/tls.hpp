@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,24 @@ struct server_options {
 
 /// Builds the context. Throws std::runtime_error with one clear line (which file, what is wrong).
 std::shared_ptr<boost::asio::ssl::context> make_server_context(const server_options& o);
+
+/// A listener's server context that can be rebuilt from its files while it serves (certificate
+/// renewal without a restart): each connection takes current() once, when it starts, and keeps
+/// that context for its life; connections that start after a reload() get the new one.
+class server_context_holder {
+ public:
+  /// Builds the first context (throws as make_server_context does).
+  explicit server_context_holder(server_options o);
+  std::shared_ptr<boost::asio::ssl::context> current() const;
+  /// Builds a context from the same files again. On failure it throws (one line: which file, what
+  /// is wrong) and the current context stays. Any thread.
+  void reload();
+
+ private:
+  server_options options_;
+  mutable std::mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> ctx_;
+};
 
 /// Builds a client context for `carebridge send --tls` and tests: trusts `ca_file` (system CAs when
 /// empty), presents `certificate_file`/`private_key_file` when given, verifies the server.

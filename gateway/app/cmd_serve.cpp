@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <ostream>
 #include <thread>
 
@@ -332,10 +333,38 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   mllp.start();
   http.start();
 
+  // SIGHUP: the listeners read their TLS files again (renewed certificates, without a restart);
+  // open connections keep what they started with. A file that does not load changes nothing.
+  auto& tls_reloads = metrics.counters("carebridge_tls_reloads_total",
+                                       "TLS file reloads (SIGHUP), by listener and outcome");
+  asio::signal_set hup(ioc, SIGHUP);
+  std::function<void()> wait_for_hup = [&] {
+    hup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      const auto reload = [&](const char* listener, bool configured, auto& l) {
+        if (!configured) return;
+        try {
+          l.reload_tls();
+          tls_reloads.series(obs::labels({{"listener", listener}, {"outcome", "reloaded"}})).inc();
+          obs::info("tls.reloaded", {{"listener", listener}});
+        } catch (const std::exception& e) {
+          tls_reloads.series(obs::labels({{"listener", listener}, {"outcome", "failed"}})).inc();
+          obs::error("tls.reload_failed", {{"listener", listener}, {"error", e.what()}});
+        }
+      };
+      reload("mllp", c.mllp.tls.has_value(), mllp);
+      reload("http", c.http.tls.has_value(), http);
+      wait_for_hup();
+    });
+  };
+  wait_for_hup();
+
   const auto grace = ms(c.shutdown_grace_seconds);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
+    boost::system::error_code ignored;
+    hup.cancel(ignored);
     obs::info("stopping", {{"signal", sig}, {"grace_seconds", c.shutdown_grace_seconds}});
     mllp.stop(grace);
     http.stop(grace);
