@@ -750,15 +750,50 @@ http_response api::metadata(const http_request& r) const {
       j.field("code", "create");
       j.end_object();
     }
-    if (t == "Encounter" || (t == "Task" && options.advertise_subscriptions)) {
-      j.begin_object();  // Task: a group updates its follow-up Task (subscription_api.hpp)
+    // Task, RiskAssessment: a group updates and searches its own (subscription_api.hpp).
+    const bool group_task = t == "Task" && options.advertise_subscriptions;
+    const bool group_search =
+        group_task || (t == "RiskAssessment" && options.advertise_subscriptions);
+    if (t == "Encounter" || group_task) {
+      j.begin_object();
       j.field("code", "update");
+      j.end_object();
+    }
+    if (group_task) {
+      j.begin_object();
+      j.field("code", "patch");
+      j.end_object();
+    }
+    if (group_search) {
+      j.begin_object();
+      j.field("code", "search-type");
       j.end_object();
     }
     j.end_array();
     j.field("versioning", "versioned");
     j.boolean("readHistory", false);
     if (t == "Encounter") j.boolean("updateCreate", true);
+    if (group_search) {
+      j.begin_array("searchParam");
+      if (group_task) {
+        j.begin_object();
+        j.field("name", "status");
+        j.field("type", "token");
+        j.field("documentation", "comma-separated: any of");
+        j.end_object();
+        j.begin_object();
+        j.field("name", "owner");
+        j.field("type", "reference");
+        j.field("documentation",
+                "the caller's group identifier (system|value or value); no other group's Tasks");
+        j.end_object();
+      }
+      j.begin_object();
+      j.field("name", "patient");
+      j.field("type", "reference");
+      j.end_object();
+      j.end_array();
+    }
     j.end_object();
   }
   if (options.advertise_subscriptions) {
@@ -827,6 +862,10 @@ http_response api::metadata(const http_request& r) const {
 }
 
 }  // namespace
+
+std::string resource_with_meta(const store::stored_resource& r) {
+  return with_meta(r);
+}
 
 void register_fhir_api(http_server& server, fhir_api_ports ports, fhir_api_options options) {
   auto a = std::make_shared<api>(std::move(ports), std::move(options));

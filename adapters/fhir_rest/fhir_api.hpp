@@ -93,4 +93,8 @@ struct fhir_api_ports {
 /// Adds the FHIR routes (and OperationOutcome errors under /fhir) to `server`, before its start().
 void register_fhir_api(http_server& server, fhir_api_ports ports, fhir_api_options options);
 
+/// A stored resource as the API serves it: meta.versionId and meta.lastUpdated from the store (for
+/// the searchsets of subscription_api.hpp).
+std::string resource_with_meta(const gateway::store::stored_resource& r);
+
 }  // namespace carebridge::adapters::fhir_rest

@@ -3,11 +3,13 @@
 #include "gateway/alerts/events.hpp"
 #include "gateway/alerts/notification.hpp"
 #include "gateway/alerts/topics.hpp"
+#include "gateway/care/care_engine.hpp"
 #include "gateway/obs/log.hpp"
 #include "mappings/fhir/fhir_ingest.hpp"
 #include "mappings/fhir/fhir_json.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -98,6 +100,206 @@ std::optional<std::string> body_id(std::string_view json) {
 // "Name: value" → "name" (lower case), for matching a masked header with the stored one.
 std::string header_name(std::string_view h) {
   return lower(h.substr(0, h.find(':')));
+}
+
+// The Task elements a group changes (PUT and PATCH); everything else is the gateway's.
+constexpr std::string_view task_group_fields[] = {"status", "statusReason", "businessStatus",
+                                                  "note",   "output",       "executionPeriod"};
+constexpr std::string_view task_statuses[] = {"requested", "accepted",  "rejected",  "in-progress",
+                                              "on-hold",   "completed", "cancelled", "failed"};
+
+// The Patient id a reference names ("Patient/x", "https://…/Patient/x", "Patient/x/_history/2"),
+// or nullopt when it names no Patient by a valid id.
+std::optional<std::string> patient_of(std::string_view ref) {
+  std::size_t at = 0;
+  if (!ref.starts_with("Patient/")) {
+    at = ref.rfind("/Patient/");
+    if (at == std::string_view::npos) return std::nullopt;
+    ++at;
+  }
+  std::string_view id = ref.substr(at + 8);
+  id = id.substr(0, id.find('/'));
+  if (!mappings::fhir::valid_id(id)) return std::nullopt;
+  return std::string(id);
+}
+
+// --- RFC 6902 JSON Patch -------------------------------------------------------------------------
+// Pure functions over rapidjson values (no I/O). JSON Pointers are rapidjson::Pointer's.
+
+struct patch_refusal {
+  unsigned status;
+  std::string code;
+  std::string text;  // names the operation by its position, never echoes its values
+};
+
+patch_refusal patch_malformed(std::size_t i, std::string_view what) {
+  return {400, "invalid", "JSON Patch operation " + std::to_string(i) + ": " + std::string(what)};
+}
+
+bool valid_pointer(const rapidjson::Value& v) {
+  if (!v.IsString()) return false;
+  const std::string_view s(v.GetString(), v.GetStringLength());
+  return (s.empty() || s.front() == '/') &&
+         rapidjson::Pointer(v.GetString(), v.GetStringLength()).IsValid();
+}
+
+// The first reference token of a pointer ("/note/0/text" → "note"); "" for the whole document.
+std::string_view first_token(const rapidjson::Value& v) {
+  std::string_view s(v.GetString(), v.GetStringLength());
+  if (s.empty()) return s;
+  s.remove_prefix(1);
+  return s.substr(0, s.find('/'));
+}
+
+// The shape of every operation (400), and that the ones that change something change only what
+// the group may (422). Run before anything is applied.
+std::optional<patch_refusal> check_task_patch(const rapidjson::Value& ops) {
+  if (!ops.IsArray() || ops.Empty())
+    return patch_refusal{400, "invalid", "a JSON Patch is a non-empty array of operations"};
+  // A Task has a handful of elements a group changes: more operations than this are not a
+  // follow-up note but a cost (array inserts are linear).
+  constexpr rapidjson::SizeType max_operations = 100;
+  if (ops.Size() > max_operations)
+    return patch_refusal{400, "too-long", "a JSON Patch has at most 100 operations"};
+  const auto group_field = [](std::string_view f) {
+    return std::find(std::begin(task_group_fields), std::end(task_group_fields), f) !=
+           std::end(task_group_fields);
+  };
+  for (rapidjson::SizeType i = 0; i < ops.Size(); ++i) {
+    const auto& o = ops[i];
+    if (!o.IsObject() || !o.HasMember("op") || !o["op"].IsString())
+      return patch_malformed(i, "op is missing");
+    const std::string_view op(o["op"].GetString(), o["op"].GetStringLength());
+    const bool needs_value = op == "add" || op == "replace" || op == "test";
+    const bool needs_from = op == "move" || op == "copy";
+    if (!needs_value && !needs_from && op != "remove")
+      return patch_malformed(i, "op must be add, remove, replace, move, copy or test");
+    if (!o.HasMember("path") || !valid_pointer(o["path"]))
+      return patch_malformed(i, "path must be a JSON Pointer");
+    if (needs_value && !o.HasMember("value")) return patch_malformed(i, "value is missing");
+    if (needs_from && (!o.HasMember("from") || !valid_pointer(o["from"])))
+      return patch_malformed(i, "from must be a JSON Pointer");
+    if (op == "test") continue;  // reads only
+    if (!group_field(first_token(o["path"])) ||
+        (op == "move" && !group_field(first_token(o["from"]))))
+      return patch_refusal{422, "business-rule",
+                           "JSON Patch operation " + std::to_string(i) +
+                               ": a group changes only Task.status, statusReason, businessStatus, "
+                               "note, output and executionPeriod"};
+  }
+  return std::nullopt;
+}
+
+// Puts `v` where `p` points (RFC 6902 "add"): a member set or replaced, or an array element
+// inserted (at an index up to the size, or "-" for the end). False when the parent is missing.
+bool add_at(rapidjson::Document& d, const rapidjson::Pointer& p, rapidjson::Value& v) {
+  const std::size_t n = p.GetTokenCount();
+  auto& a = d.GetAllocator();
+  if (n == 0) {
+    d.CopyFrom(v, a);
+    return true;
+  }
+  const rapidjson::Pointer::Token* tokens = p.GetTokens();
+  const rapidjson::Pointer parent_pointer(tokens, n - 1);  // borrows p's tokens
+  rapidjson::Value* parent = parent_pointer.Get(d);
+  if (parent == nullptr) return false;
+  const auto& last = tokens[n - 1];
+  if (parent->IsObject()) {
+    const rapidjson::Value name(rapidjson::StringRef(last.name, last.length));
+    if (auto it = parent->FindMember(name); it != parent->MemberEnd())
+      it->value = v;  // moves
+    else
+      parent->AddMember(rapidjson::Value(last.name, last.length, a), v, a);
+    return true;
+  }
+  if (!parent->IsArray()) return false;
+  const rapidjson::SizeType size = parent->Size();
+  rapidjson::SizeType at = size;
+  if (!(last.length == 1 && last.name[0] == '-')) {
+    if (last.index == rapidjson::kPointerInvalidIndex || last.index > size) return false;
+    at = static_cast<rapidjson::SizeType>(last.index);
+  }
+  parent->PushBack(v, a);
+  for (rapidjson::SizeType i = size; i > at; --i) (*parent)[i].Swap((*parent)[i - 1]);
+  return true;
+}
+
+// Applies checked operations to `d` in order; on a refusal `d` is half-changed (work on a copy).
+// A failed test is 409 (the Task is not in the state the client expected: RFC 5789 §2.2 conflicting
+// state); a path that is not there, 422.
+std::optional<patch_refusal> apply_patch(rapidjson::Document& d, const rapidjson::Value& ops) {
+  auto& a = d.GetAllocator();
+  const auto not_there = [](rapidjson::SizeType i) {
+    return patch_refusal{422, "processing",
+                         "JSON Patch operation " + std::to_string(i) +
+                             " cannot be applied: its target is not in the Task"};
+  };
+  for (rapidjson::SizeType i = 0; i < ops.Size(); ++i) {
+    const auto& o = ops[i];
+    const std::string_view op(o["op"].GetString(), o["op"].GetStringLength());
+    const rapidjson::Pointer path(o["path"].GetString(), o["path"].GetStringLength());
+    if (op == "test") {
+      const rapidjson::Value* at = path.Get(d);
+      if (at == nullptr || *at != o["value"])
+        return patch_refusal{409, "conflict",
+                             "JSON Patch operation " + std::to_string(i) + " (test) failed"};
+    } else if (op == "remove") {
+      if (path.GetTokenCount() == 0 || !path.Erase(d)) return not_there(i);
+    } else if (op == "replace") {
+      rapidjson::Value* at = path.Get(d);
+      if (at == nullptr) return not_there(i);
+      at->CopyFrom(o["value"], a);
+    } else if (op == "add") {
+      rapidjson::Value v(o["value"], a);
+      if (!add_at(d, path, v)) return not_there(i);
+    } else {  // move, copy
+      const std::string_view from_text(o["from"].GetString(), o["from"].GetStringLength());
+      const std::string_view to_text(o["path"].GetString(), o["path"].GetStringLength());
+      const rapidjson::Pointer from(o["from"].GetString(), o["from"].GetStringLength());
+      const rapidjson::Value* src = from.Get(d);
+      if (src == nullptr) return not_there(i);
+      rapidjson::Value v(*src, a);
+      if (op == "move") {
+        // A value cannot be moved into itself (RFC 6902 §4.4).
+        if (to_text.starts_with(from_text) &&
+            (to_text.size() == from_text.size() || to_text[from_text.size()] == '/')) {
+          if (to_text.size() == from_text.size()) continue;  // onto itself: nothing to do
+          return patch_malformed(i, "from must not be a prefix of path");
+        }
+        from.Erase(d);
+      }
+      if (!add_at(d, path, v)) return not_there(i);
+    }
+  }
+  return std::nullopt;
+}
+
+// --- search parameters ---------------------------------------------------------------------------
+
+struct search_param {
+  std::string name;  // percent-decoded
+  std::string value;
+  std::string_view raw;  // "name=value" as sent (for the self link)
+};
+
+// The query's parameters in order; nullopt for a malformed escape.
+std::optional<std::vector<search_param>> search_params(std::string_view q) {
+  std::vector<search_param> out;
+  while (!q.empty()) {
+    const std::size_t amp = q.find('&');
+    const std::string_view pair = q.substr(0, amp);
+    if (!pair.empty()) {
+      const std::size_t eq = pair.find('=');
+      auto name = percent_decode(pair.substr(0, eq), true);
+      auto value = percent_decode(
+          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+      if (!name || !value) return std::nullopt;
+      out.push_back({std::move(*name), std::move(*value), pair});
+    }
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return out;
 }
 
 struct api : std::enable_shared_from_this<api> {
@@ -366,43 +568,87 @@ struct api : std::enable_shared_from_this<api> {
     return {200, std::string(fhir_json), std::move(*b), {}};
   }
 
-  // A group updates its follow-up Task: the status and what it says about the work (statusReason,
-  // businessStatus, note, output, executionPeriod); everything else stays the gateway's (for, focus,
-  // owner, code, restriction, reasonReference). The first move to in-progress or completed sets
-  // executionPeriod.start, when the group gave none: when contact was made, for the follow-up
-  // measure. If-Match (W/"n") makes it conditional on the version read.
+  // --- follow-up Tasks ---------------------------------------------------------------------------
+
+  struct task_in_hand {
+    store::stored_resource row;
+    rapidjson::Document doc;
+  };
+
+  static http_response no_task(std::string_view id) {
+    return outcome(404, "not-found", "Task/" + std::string(id) + " is not known");
+  }
+
+  // The group's own Task as stored, or nullptr: unknown, unreadable or another group's.
+  std::unique_ptr<task_in_hand> own_task(const std::string& group, const std::string& id) {
+    auto stored = messages.read_resource("Task", id);
+    if (!stored) return nullptr;
+    auto t = std::make_unique<task_in_hand>();
+    t->row = std::move(*stored);
+    t->doc.Parse(t->row.json.data(), t->row.json.size());
+    if (t->doc.HasParseError() || !t->doc.IsObject()) return nullptr;
+    const rapidjson::Value* owner = rapidjson::Pointer("/owner/identifier/value").Get(t->doc);
+    if (owner == nullptr || !owner->IsString() || owner->GetString() != group) return nullptr;
+    return t;
+  }
+
+  // PUT: the body is the Task as the group wants it.
   void update_task(const http_request& r, reply_handler reply) {
     const auto g = group(r);
     if (!g) return reply(not_a_group());
     const std::string id = param(r, "id");
-    auto stored = messages.read_resource("Task", id);
-    rapidjson::Document doc;
-    if (stored) doc.Parse(stored->json.data(), stored->json.size());
-    const auto owner_of = [](const rapidjson::Value& d) -> std::string {
-      if (!d.IsObject() || !d.HasMember("owner") || !d["owner"].IsObject()) return {};
-      const auto& o = d["owner"];
-      if (!o.HasMember("identifier") || !o["identifier"].IsObject()) return {};
-      const auto& v = o["identifier"];
-      return v.HasMember("value") && v["value"].IsString() ? v["value"].GetString() : "";
-    };
-    if (!stored || doc.HasParseError() || owner_of(doc) != *g)
-      return reply(outcome(404, "not-found", "Task/" + id + " is not known"));
+    auto task = own_task(*g, id);
+    if (!task) return reply(no_task(id));
     if (!json_body(r)) return reply(not_json());
     rapidjson::Document in;
     in.Parse(r.body.data(), r.body.size());
     if (in.HasParseError() || !in.IsObject())
       return reply(outcome(400, "invalid", "the body is not a JSON object"));
+    change_task(r, id, *task, in, std::move(reply));
+  }
+
+  // PATCH: a JSON Patch (RFC 6902) of the Task as stored makes the Task the group wants; then the
+  // same checks and write as PUT. FHIRPath Patch (a Parameters body) is not supported: 415.
+  void patch_task(const http_request& r, reply_handler reply) {
+    const auto g = group(r);
+    if (!g) return reply(not_a_group());
+    const std::string id = param(r, "id");
+    auto task = own_task(*g, id);
+    if (!task) return reply(no_task(id));
+    const std::string ct = lower(r.header("content-type"));
+    if (ct.substr(0, ct.find(';')) != "application/json-patch+json")
+      return reply(outcome(415, "not-supported",
+                           "PATCH takes a JSON Patch (Content-Type application/json-patch+json); "
+                           "FHIRPath Patch is not supported"));
+    rapidjson::Document ops;
+    ops.Parse(r.body.data(), r.body.size());
+    if (ops.HasParseError()) return reply(outcome(400, "invalid", "the body is not JSON"));
+    if (auto refused = check_task_patch(ops))
+      return reply(outcome(refused->status, refused->code, refused->text));
+    rapidjson::Document wanted;
+    wanted.CopyFrom(task->doc, wanted.GetAllocator());
+    if (auto refused = apply_patch(wanted, ops))
+      return reply(outcome(refused->status, refused->code, refused->text));
+    change_task(r, id, *task, wanted, std::move(reply));
+  }
+
+  // The one place a group changes its follow-up Task (PUT and PATCH): `in` is the Task as the group
+  // wants it. It sets the status and what it says about the work (task_group_fields); everything
+  // else stays the gateway's (for, focus, owner, code, restriction, reasonReference). The first
+  // move to in-progress or completed sets executionPeriod.start, when the group gave none: when
+  // contact was made, for the follow-up measure. If-Match (W/"n") makes it conditional on the
+  // version the client read; the write is always conditional on the version this change was made
+  // from, so that a concurrent change is never overwritten.
+  void change_task(const http_request& r, const std::string& id, task_in_hand& task,
+                   const rapidjson::Value& in, reply_handler reply) {
     if (!in.HasMember("resourceType") || !in["resourceType"].IsString() ||
         std::string_view(in["resourceType"].GetString()) != "Task")
       return reply(outcome(400, "invalid", "the body is not a Task"));
     if (in.HasMember("id") && (!in["id"].IsString() || in["id"].GetString() != id))
       return reply(outcome(400, "invalid", "Task.id must be the id in the URL"));
-    static constexpr std::string_view statuses[] = {"requested", "accepted", "rejected",
-                                                    "in-progress", "on-hold", "completed",
-                                                    "cancelled", "failed"};
     if (!in.HasMember("status") || !in["status"].IsString() ||
-        std::find(std::begin(statuses), std::end(statuses),
-                  std::string_view(in["status"].GetString())) == std::end(statuses))
+        std::find(std::begin(task_statuses), std::end(task_statuses),
+                  std::string_view(in["status"].GetString())) == std::end(task_statuses))
       return reply(outcome(422, "invalid",
                            "Task.status must be requested, accepted, rejected, in-progress, "
                            "on-hold, completed, cancelled or failed"));
@@ -411,20 +657,28 @@ struct api : std::enable_shared_from_this<api> {
       std::string digits;
       for (char ch : m)
         if (ch >= '0' && ch <= '9') digits.push_back(ch);
-      if (digits.empty()) return reply(outcome(400, "invalid", "If-Match must be W/\"version\""));
+      if (digits.empty() || digits.size() > 18)
+        return reply(outcome(400, "invalid", "If-Match must be W/\"version\""));
       expected = std::stoll(digits);
+      if (expected != task.row.version)
+        return reply(outcome(412, "conflict", "the Task changed since the version in If-Match"));
     }
+    auto& doc = task.doc;
     auto& a = doc.GetAllocator();
-    for (const char* k : {"status", "statusReason", "businessStatus", "note", "output",
-                          "executionPeriod"}) {
-      if (doc.HasMember(k)) doc.RemoveMember(k);
-      if (in.HasMember(k)) doc.AddMember(rapidjson::Value(k, a), rapidjson::Value(in[k], a), a);
+    for (std::string_view k : task_group_fields) {
+      const rapidjson::Value name(rapidjson::StringRef(k.data(), k.size()));
+      if (doc.HasMember(name)) doc.RemoveMember(name);
+      if (in.HasMember(name))
+        doc.AddMember(rapidjson::Value(k.data(), static_cast<rapidjson::SizeType>(k.size()), a),
+                      rapidjson::Value(in[name], a), a);
     }
     const std::string st = doc["status"].GetString();
     const std::string now = alerts::instant_of_us(now_us());
     if (st == "in-progress" || st == "completed") {
-      if (!doc.HasMember("executionPeriod") || !doc["executionPeriod"].IsObject())
+      if (!doc.HasMember("executionPeriod") || !doc["executionPeriod"].IsObject()) {
+        if (doc.HasMember("executionPeriod")) doc.RemoveMember("executionPeriod");
         doc.AddMember("executionPeriod", rapidjson::Value(rapidjson::kObjectType), a);
+      }
       auto& ep = doc["executionPeriod"];
       if (!ep.HasMember("start")) ep.AddMember("start", rapidjson::Value(now.c_str(), a), a);
       if (st == "completed" && !ep.HasMember("end"))
@@ -436,21 +690,128 @@ struct api : std::enable_shared_from_this<api> {
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     doc.Accept(w);
     std::string json(buf.GetString(), buf.GetSize());
-    auto self = shared_from_this();
+    const bool if_match = expected != 0;
     messages.update_resource(
-        "Task", id, json, expected, [self, id, json, st, reply](std::int64_t version) {
+        "Task", id, json, task.row.version, [id, json, st, if_match, reply](std::int64_t version) {
           if (version > 0) {
             obs::info("task.updated", {{"task", id}, {"status", st}});
             reply({200, std::string(fhir_json), json,
                    {{"ETag", "W/\"" + std::to_string(version) + "\""}}});
           } else if (version == 0) {
-            reply(outcome(404, "not-found", "Task/" + id + " is not known"));
-          } else if (version == -1) {
+            reply(no_task(id));
+          } else if (version == -1 && if_match) {
             reply(outcome(412, "conflict", "the Task changed since the version in If-Match"));
+          } else if (version == -1) {
+            reply(outcome(409, "conflict",
+                          "the Task changed while this change was made; read it and try again"));
           } else {
             reply(outcome(500, "exception", "the Task could not be stored"));
           }
         });
+  }
+
+  // --- searches of a group's own alerts' resources ----------------------------------------------
+
+  // GET /fhir/Task and GET /fhir/RiskAssessment: strict handling (an unknown or repeated parameter
+  // is 400) unless the client asks `Prefer: handling=lenient` (then ignored, and left out of the
+  // self link). Task: status (comma-separated: any of), owner (the group identifier as
+  // `system|value` or `value`; any other owner matches nothing), patient; RiskAssessment: patient.
+  // _count (default 50, at most 100); no further pages (total says how many match).
+  http_response search_alert_resources(const http_request& r, std::string_view type) {
+    const auto g = group(r);
+    if (!g) return not_a_group();
+    const auto params = search_params(r.query);
+    if (!params) return outcome(400, "invalid", "the query is not well percent-encoded");
+    const bool is_task = type == "Task";
+    const bool lenient = lower(r.header("prefer")).find("handling=lenient") != std::string::npos;
+    constexpr std::size_t default_count = 50, max_count = 100;
+    std::size_t count = default_count;
+    std::vector<std::string> statuses;
+    std::string patient;
+    bool matches_nothing = false;
+    std::vector<std::string_view> used;
+    std::vector<std::string> seen;
+    for (const auto& p : *params) {
+      const bool known =
+          p.name == "patient" || p.name == "_count" ||
+          (is_task && (p.name == "status" || p.name == "owner" || p.name == "owner:identifier"));
+      if (!known) {
+        if (lenient) continue;
+        return outcome(400, "not-supported",
+                       std::string(type) + " search: a parameter is not supported (supported: " +
+                           (is_task ? "status, owner, patient, _count" : "patient, _count") + ")");
+      }
+      if (std::find(seen.begin(), seen.end(), p.name) != seen.end())
+        return outcome(400, "not-supported",
+                       std::string(type) + " search: a parameter is repeated (not supported)");
+      seen.push_back(p.name);
+      if (p.value.empty()) continue;  // an empty parameter is ignored (FHIR search)
+      used.push_back(p.raw);
+      if (p.name == "_count") {
+        std::size_t n = 0;
+        const auto [end, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), n);
+        if (ec != std::errc() || end != p.value.data() + p.value.size())
+          return outcome(400, "invalid", "_count must be a number");
+        count = std::min(n, max_count);
+      } else if (p.name == "patient") {
+        auto id = mappings::fhir::valid_id(p.value) ? std::optional<std::string>(p.value)
+                                                    : patient_of(p.value);
+        if (!id) return outcome(400, "invalid", "patient must be Patient/{id} or {id}");
+        patient = std::move(*id);
+      } else if (p.name == "status") {
+        std::string_view rest = p.value;
+        while (true) {
+          std::string_view code = rest.substr(0, rest.find(','));
+          if (const auto bar = code.find('|'); bar != std::string_view::npos)
+            code.remove_prefix(bar + 1);  // system|code: Task statuses have one system
+          if (!code.empty()) statuses.emplace_back(code);
+          if (rest.find(',') == std::string_view::npos) break;
+          rest.remove_prefix(rest.find(',') + 1);
+        }
+      } else {  // owner: only ever the caller's own group
+        std::string_view value = p.value;
+        if (const auto bar = value.find('|'); bar != std::string_view::npos) {
+          const std::string_view system = value.substr(0, bar);
+          if (!system.empty() && system != gateway::care::group_identifier_system)
+            matches_nothing = true;
+          value.remove_prefix(bar + 1);
+        }
+        if (value != *g) matches_nothing = true;
+      }
+    }
+    store::message_store::resource_page page;
+    if (!matches_nothing) page = messages.alert_resources(*g, type, patient, statuses, count);
+    const std::string b = base(r);
+    std::string self = b + "/" + std::string(type);
+    for (std::size_t i = 0; i < used.size(); ++i) {
+      self += i == 0 ? '?' : '&';
+      self += used[i];
+    }
+    mappings::fhir::json_out j(1024 + page.resources.size() * 1024);
+    j.begin_object();
+    j.field("resourceType", "Bundle");
+    j.field("type", "searchset");
+    j.integer("total", static_cast<long long>(page.total));
+    j.begin_array("link");
+    j.begin_object();
+    j.field("relation", "self");
+    j.field("url", self);
+    j.end_object();
+    j.end_array();
+    j.begin_array("entry");
+    for (const auto& res : page.resources) {
+      j.begin_object();
+      j.field("fullUrl", b + "/" + res.type + "/" + res.id);
+      j.key("resource");
+      j.raw(resource_with_meta(res));
+      j.begin_object("search");
+      j.field("mode", "match");
+      j.end_object();
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    return {200, std::string(fhir_json), j.take(), {}};
   }
 
   static http_response topic(const http_request& r) {
@@ -473,9 +834,22 @@ read_policy group_read_policy(
     std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,
     store::message_store& st) {
   return [group_of = std::move(group_of), &st](const read_request& r,
-                                               const store::stored_resource&) {
+                                               const store::stored_resource& res) {
     const auto g = group_of ? group_of(r.connection) : std::nullopt;
     if (!g) return read_decision::allow;
+    // A Condition or Coverage is read when its Patient is one the group's alerts name.
+    if (r.type == "Condition" || r.type == "Coverage") {
+      rapidjson::Document d;
+      d.Parse(res.json.data(), res.json.size());
+      const rapidjson::Value* ref =
+          rapidjson::Pointer(r.type == "Condition" ? "/subject/reference"
+                                                   : "/beneficiary/reference")
+              .Get(d);
+      if (d.HasParseError() || ref == nullptr || !ref->IsString()) return read_decision::hide;
+      const auto patient = patient_of({ref->GetString(), ref->GetStringLength()});
+      return patient && st.alert_mentions(*g, "Patient", *patient) ? read_decision::allow
+                                                                   : read_decision::hide;
+    }
     return st.alert_mentions(*g, r.type, r.id) ? read_decision::allow : read_decision::hide;
   };
 }
@@ -501,6 +875,13 @@ void register_subscription_api(http_server& server, store::subscription_store& s
   server.add_async("PUT", "/fhir/Task/{id}", [a](const http_request& r, reply_handler reply) {
     a->update_task(r, std::move(reply));
   });
+  server.add_async("PATCH", "/fhir/Task/{id}", [a](const http_request& r, reply_handler reply) {
+    a->patch_task(r, std::move(reply));
+  });
+  server.add("GET", "/fhir/Task",
+             [a](const http_request& r) { return a->search_alert_resources(r, "Task"); });
+  server.add("GET", "/fhir/RiskAssessment",
+             [a](const http_request& r) { return a->search_alert_resources(r, "RiskAssessment"); });
 }
 
 }  // namespace carebridge::adapters::fhir_rest

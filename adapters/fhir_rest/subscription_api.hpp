@@ -11,6 +11,19 @@
 //                                             eventsUntilNumber, content)
 //   GET    /fhir/Basic/{topic}                the SubscriptionTopics as Basic resources
 //
+// and the groups' follow-up work:
+//
+//   PUT    /fhir/Task/{id}                    update the group's own follow-up Task (status and
+//                                             the work's fields; the rest stays the gateway's)
+//   PATCH  /fhir/Task/{id}                    the same, as a JSON Patch (RFC 6902,
+//                                             application/json-patch+json; FHIRPath Patch: 415);
+//                                             a patch of any other element is 422, a failed test
+//                                             409, a malformed patch 400
+//   GET    /fhir/Task                         search the group's own Tasks (status, owner, patient)
+//   GET    /fhir/RiskAssessment               search the RiskAssessments its alerts name (patient)
+//
+// Searches are strict (an unknown or repeated parameter is 400) unless `Prefer: handling=lenient`;
+// _count is at most 100 and there are no further pages (Bundle.total says how many match).
 // Every interaction is scoped to the caller's physician group (`group_of`, from its client
 // certificate or address until SMART tokens, issue 7): a caller that is no group's client gets
 // 403; a subscription of another group answers 404, as if it did not exist. Refusals are
@@ -46,8 +59,9 @@ void register_subscription_api(http_server& server, gateway::store::subscription
                                subscription_api_options options);
 
 /// The read policy for GET /fhir/{type}/{id}: a group's client reads only the resources its own
-/// alerts name (Patient, Encounter, RiskAssessment, Task; anything else answers 404, as if it did
-/// not exist); a caller that is no group's client reads as before (issue 7 narrows that).
+/// alerts name (Patient, Encounter, RiskAssessment, Task), and the Conditions and Coverages of
+/// those Patients (Condition.subject, Coverage.beneficiary); anything else answers 404, as if it
+/// did not exist. A caller that is no group's client reads as before (issue 7 narrows that).
 read_policy group_read_policy(
     std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,
     gateway::store::message_store& store);

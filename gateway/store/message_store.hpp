@@ -260,6 +260,28 @@ class message_store {
   virtual std::size_t queued() const = 0;
   /// Stops accepting, commits everything queued, and stops the writer. Idempotent.
   virtual void close() = 0;
+
+  /// One page of alert_resources(): how many match, and the first of them by id.
+  struct resource_page {
+    std::size_t total = 0;
+    std::vector<stored_resource> resources;
+  };
+  /// The current resources of `type` ("Task" or "RiskAssessment") that `group_id`'s outbox
+  /// entries name (the searches of a physician group: only its own alerts' resources). Only
+  /// those of entries about Patient `patient_id` when it is not empty; only those whose status
+  /// is one of `statuses` when it is not empty; a Task only while its owner is `group_id`. By id,
+  /// at most `limit` (total counts them all). Any other type: nothing. (Reads; any thread.)
+  virtual resource_page alert_resources(std::string_view group_id, std::string_view type,
+                                        std::string_view patient_id,
+                                        const std::vector<std::string>& statuses,
+                                        std::size_t limit) {
+    (void)group_id;
+    (void)type;
+    (void)patient_id;
+    (void)statuses;
+    (void)limit;
+    return {};
+  }
 };
 
 }  // namespace carebridge::gateway::store

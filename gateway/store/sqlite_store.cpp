@@ -1982,4 +1982,70 @@ std::uint64_t sqlite_store::syncs() const {
   return syncs_;
 }
 
+// --- physician groups' searches ------------------------------------------------------------------
+
+message_store::resource_page sqlite_store::alert_resources(std::string_view group_id,
+                                                           std::string_view type,
+                                                           std::string_view patient_id,
+                                                           const std::vector<std::string>& statuses,
+                                                           std::size_t limit) {
+  const char* column = type == "Task"             ? "task_id"
+                       : type == "RiskAssessment" ? "risk_assessment_id"
+                                                  : nullptr;
+  if (column == nullptr || group_id.empty()) return {};
+  // The group's alerts come by the alerts_group index, the resources by UNIQUE(type, id); the
+  // JSON is only looked into for the few resources a group's alerts name. A Task's owner is
+  // checked again: the group its alert went to is the one that owns it, unless that changed.
+  std::string where = "FROM resources WHERE type=?2 AND id IN (SELECT ";
+  where += column;
+  where += " FROM alerts WHERE group_id=?1 AND ";
+  where += column;
+  where += "<>'' AND (?3='' OR patient_id=?3))";
+  if (type == "Task") where += " AND json_extract(json, '$.owner.identifier.value')=?1";
+  if (!statuses.empty()) {
+    where += " AND json_extract(json, '$.status') IN (";
+    for (std::size_t i = 0; i < statuses.size(); ++i)
+      where += (i == 0 ? "?" : ",?") + std::to_string(i + 5);
+    where += ")";
+  }
+  const auto bind = [&](stmt& q) {
+    q.text(1, group_id);
+    q.text(2, type);
+    q.text(3, patient_id);
+    q.int64(4, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    for (std::size_t i = 0; i < statuses.size(); ++i) q.text(static_cast<int>(i + 5), statuses[i]);
+  };
+  std::lock_guard lock(read_mu_);
+  resource_page page;
+  {
+    // The count does not use ?4 (the limit): selected anyway, so that one binder serves both.
+    stmt count(rdb_, ("SELECT COUNT(*), ?4 " + where).c_str());
+    bind(count);
+    const int rc = count.step();
+    if (rc != SQLITE_ROW) {
+      check(rdb_, rc, "count a group's resources");
+      return page;
+    }
+    page.total = static_cast<std::size_t>(count.column_int(0));
+  }
+  if (page.total == 0 || limit == 0) return page;
+  stmt q(rdb_, ("SELECT id, version, last_updated_us, message_id, json " + where +
+                " ORDER BY id LIMIT ?4")
+                   .c_str());
+  bind(q);
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    stored_resource r;
+    r.type = std::string(type);
+    r.id = q.column_text(0);
+    r.version = q.column_int(1);
+    r.last_updated_us = q.column_int(2);
+    r.message_id = q.column_int(3);
+    r.json = q.column_text(4);
+    page.resources.push_back(std::move(r));
+  }
+  check(rdb_, rc, "search a group's resources");
+  return page;
+}
+
 }  // namespace carebridge::gateway::store

@@ -135,6 +135,12 @@ class sqlite_store final : public message_store, public subscription_store {
   /// Records found in the log at open that SQLite did not have, and inserted again.
   std::uint64_t recovered() const { return recovered_; }
 
+  // message_store, physician groups' searches
+  resource_page alert_resources(std::string_view group_id, std::string_view type,
+                                std::string_view patient_id,
+                                const std::vector<std::string>& statuses,
+                                std::size_t limit) override;
+
  private:
   struct insert_op {
     inbound_record record;

@@ -2,7 +2,11 @@
 // update, delete, $status and $events, scoped to the caller's physician group — another group's
 // subscription is 404, a client that is no group's is 403 —, refusals as OperationOutcomes that
 // never echo header values, masked headers kept on update, the topics as Basic, and the
-// CapabilityStatement's Subscription entry.
+// CapabilityStatement's Subscription entry. The groups' follow-up work over the same server: their
+// Task updated by PUT and by JSON Patch (contact and completion recorded; what is the gateway's
+// refused, malformed patches, failed tests, stale If-Match), Task and RiskAssessment searches
+// that only ever find the caller's group's, and reads of the Conditions and Coverages of the
+// Patients a group's alerts name.
 #include "adapters/fhir_rest/fhir_api.hpp"
 #include "adapters/fhir_rest/http_server.hpp"
 #include "adapters/fhir_rest/subscription_api.hpp"
@@ -264,7 +268,24 @@ TEST(SubscriptionApi, TopicsAndCapabilityStatement) {
   const reply meta = s.as("client-mercy", "GET", "/fhir/metadata");
   ASSERT_EQ(meta.status, 200u);
   EXPECT_THAT(meta.body, HasSubstr("\"type\":\"Subscription\""));
-  EXPECT_THAT(meta.body, HasSubstr(R"("type":"Task","interaction":[{"code":"read"},{"code":"update"}])"));
+  EXPECT_THAT(
+      meta.body,
+      HasSubstr(
+          R"("type":"Task","interaction":[{"code":"read"},{"code":"update"},{"code":"patch"},{"code":"search-type"}])"));
+  EXPECT_THAT(
+      meta.body,
+      HasSubstr(
+          R"("type":"RiskAssessment","interaction":[{"code":"read"},{"code":"search-type"}])"));
+  EXPECT_THAT(meta.body, HasSubstr(R"("type":"Condition","interaction":[{"code":"read"}])"));
+  EXPECT_THAT(meta.body, HasSubstr(R"("type":"Coverage","interaction":[{"code":"read"}])"));
+  auto cs = json(meta.body);
+  std::map<std::string, std::vector<std::string>> params;
+  for (const auto& res : cs["rest"][0]["resource"].GetArray())
+    if (res.HasMember("searchParam"))
+      for (const auto& sp : res["searchParam"].GetArray())
+        params[res["type"].GetString()].push_back(sp["name"].GetString());
+  EXPECT_EQ(params["Task"], (std::vector<std::string>{"status", "owner", "patient"}));
+  EXPECT_EQ(params["RiskAssessment"], (std::vector<std::string>{"patient"}));
   EXPECT_THAT(meta.body, HasSubstr("capabilitystatement-subscriptiontopic-canonical"));
   EXPECT_THAT(meta.body,
               HasSubstr("https://carebridge.example/fhir/SubscriptionTopic/attributed-discharge"));
@@ -360,6 +381,312 @@ TEST(SubscriptionApi, AGroupUpdatesItsTaskAndTheFollowUpIsCounted) {
   // Reprocessing the message never resets what the group did (the Task is create-only).
   alert_with_task(s.db(), "T3", "t1");
   EXPECT_THAT(s.db().read_resource("Task", "t1")->json, HasSubstr("in-progress"));
+}
+
+// --- the groups' follow-up work: PATCH of a Task, searches, reads of Condition and Coverage -----
+
+// An alert of `group` about `patient`, with its follow-up Task `task` (owned by the group), the
+// RiskAssessment "ra-<task>", the Patient, and the Patient's Condition "cond-<task>" and Coverage
+// "cov-<task>".
+void seed_alert(store::sqlite_store& db, const std::string& control, const std::string& group,
+                const std::string& patient, const std::string& task,
+                const std::string& status = "requested") {
+  store::inbound_record r;
+  r.sending_application = "EPIC";
+  r.sending_facility = "MERCY";
+  r.control_id = control;
+  r.message_type = "ADT^A03";
+  r.ack_code = "AA";
+  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + control + "|P|2.5\r";
+  std::promise<store::commit_result> c;
+  db.submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
+  const std::string subject = R"({"reference":"Patient/)" + patient + R"("})";
+  store::processing_result pr;
+  pr.resources.push_back(
+      {"Task", task,
+       R"({"resourceType":"Task","id":")" + task + R"(","status":")" + status +
+           R"(","intent":"order","priority":"urgent","for":)" + subject +
+           R"(,"owner":{"identifier":{"system":"https://carebridge.example/fhir/sid/physician-group","value":")" +
+           group + R"("}},"restriction":{"period":{"end":"2999-01-01"}}})",
+       true});
+  pr.resources.push_back(
+      {"Patient", patient, R"({"resourceType":"Patient","id":")" + patient + R"("})"});
+  pr.resources.push_back({"RiskAssessment", "ra-" + task,
+                          R"({"resourceType":"RiskAssessment","id":"ra-)" + task +
+                              R"(","status":"final","subject":)" + subject + "}"});
+  pr.resources.push_back(
+      {"Condition", "cond-" + task,
+       R"({"resourceType":"Condition","id":"cond-)" + task + R"(","subject":)" + subject + "}"});
+  pr.resources.push_back({"Coverage", "cov-" + task,
+                          R"({"resourceType":"Coverage","id":"cov-)" + task +
+                              R"(","status":"active","beneficiary":)" + subject + "}"});
+  store::alert_row a;
+  a.kind = "alert";
+  a.event_kind = "discharge";
+  a.group_id = group;
+  a.patient_id = patient;
+  a.encounter_id = "e-" + task;
+  a.risk_assessment_id = "ra-" + task;
+  a.task_id = task;
+  a.risk_band = "high";
+  pr.alerts.push_back(a);
+  std::promise<bool> settled;
+  db.settle_processed(c.get_future().get().id, pr, [&settled](bool ok) { settled.set_value(ok); });
+  ASSERT_TRUE(settled.get_future().get());
+}
+
+reply patch(server& s, const std::string& cert, const std::string& id, const std::string& ops,
+            fields extra = {}) {
+  extra.emplace_back("Content-Type", "application/json-patch+json");
+  return call_tls(s.port(), cert, "PATCH", "/fhir/Task/" + id, ops, extra);
+}
+
+std::vector<std::string> entry_ids(const reply& r) {
+  std::vector<std::string> ids;
+  auto d = json(r.body);
+  if (!d.IsObject() || !d.HasMember("entry")) return ids;
+  for (const auto& e : d["entry"].GetArray()) ids.push_back(e["resource"]["id"].GetString());
+  return ids;
+}
+
+TEST(GroupTaskPatch, ContactAndCompletionAreRecorded) {
+  server s;
+  seed_alert(s.db(), "P1", "G1", "pa", "t1");
+  const reply started = patch(s, "client-mercy", "t1", R"([
+      {"op":"test","path":"/status","value":"requested"},
+      {"op":"replace","path":"/status","value":"in-progress"},
+      {"op":"add","path":"/note","value":[{"text":"called"}]}])");
+  ASSERT_EQ(started.status, 200u) << started.body;
+  EXPECT_EQ(started.header("etag"), "W/\"2\"");
+  auto d = json(started.body);
+  EXPECT_STREQ(d["status"].GetString(), "in-progress");
+  ASSERT_TRUE(d.HasMember("executionPeriod"));
+  ASSERT_TRUE(d["executionPeriod"].HasMember("start"));  // contact made: now
+  EXPECT_FALSE(d["executionPeriod"].HasMember("end"));
+  const std::string contact = d["executionPeriod"]["start"].GetString();
+  EXPECT_STREQ(d["for"]["reference"].GetString(), "Patient/pa");
+
+  // Completed, conditional on the version read, with the outcome; notes inserted and appended.
+  const reply done = patch(s, "client-mercy", "t1", R"([
+      {"op":"replace","path":"/status","value":"completed"},
+      {"op":"add","path":"/statusReason","value":{"text":"reached the patient"}},
+      {"op":"add","path":"/output","value":[{"type":{"text":"outcome"},"valueString":"booked"}]},
+      {"op":"add","path":"/note/-","value":{"text":"appointment booked"}},
+      {"op":"add","path":"/note/0","value":{"text":"first try: voicemail"}}])",
+                           {{"If-Match", "W/\"2\""}});
+  ASSERT_EQ(done.status, 200u) << done.body;
+  EXPECT_EQ(done.header("etag"), "W/\"3\"");
+  d = json(done.body);
+  EXPECT_STREQ(d["status"].GetString(), "completed");
+  EXPECT_EQ(std::string(d["executionPeriod"]["start"].GetString()), contact);  // kept
+  EXPECT_TRUE(d["executionPeriod"].HasMember("end"));
+  EXPECT_STREQ(d["statusReason"]["text"].GetString(), "reached the patient");
+  EXPECT_STREQ(d["output"][0]["valueString"].GetString(), "booked");
+  ASSERT_EQ(d["note"].Size(), 3u);
+  EXPECT_STREQ(d["note"][0]["text"].GetString(), "first try: voicemail");
+  EXPECT_STREQ(d["note"][1]["text"].GetString(), "called");
+  EXPECT_STREQ(d["note"][2]["text"].GetString(), "appointment booked");
+  const auto stored = s.db().read_resource("Task", "t1");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->version, 3);
+  EXPECT_THAT(stored->json, HasSubstr("appointment booked"));
+  EXPECT_THAT(stored->json, HasSubstr("physician-group"));  // the owner is still the gateway's
+  const auto f = s.db().follow_up_stats();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].contacted, 1u);
+
+  // A stale If-Match is 412 and changes nothing.
+  expect_outcome(
+      patch(s, "client-mercy", "t1", R"([{"op":"replace","path":"/status","value":"failed"}])",
+            {{"If-Match", "W/\"2\""}}),
+      412, "conflict");
+  EXPECT_EQ(s.db().read_resource("Task", "t1")->version, 3);
+}
+
+TEST(GroupTaskPatch, RefusalsChangeNothing) {
+  server s;
+  seed_alert(s.db(), "P1", "G1", "pa", "t1");
+  seed_alert(s.db(), "P2", "G2", "pc", "t3");
+  // Elements that are the gateway's: 422, whatever the operation.
+  for (const std::string ops :
+       {R"([{"op":"replace","path":"/owner/identifier/value","value":"G2"}])",
+        R"([{"op":"replace","path":"/for","value":{"reference":"Patient/pc"}}])",
+        R"([{"op":"remove","path":"/id"}])",
+        R"([{"op":"add","path":"/meta","value":{"versionId":"9"}}])",
+        R"([{"op":"move","from":"/intent","path":"/note"}])",
+        R"([{"op":"replace","path":"","value":{"resourceType":"Task"}}])",
+        R"([{"op":"replace","path":"/status","value":"in-progress"},
+            {"op":"copy","from":"/status","path":"/resourceType"}])"})
+    expect_outcome(patch(s, "client-mercy", "t1", ops), 422, "business-rule");
+  // Malformed patches: 400.
+  for (const std::string ops :
+       {R"({"op":"replace","path":"/status","value":"completed"})",
+        R"([{"op":"delete","path":"/status"}])", R"([{"op":"replace","path":"/status"}])",
+        R"([{"op":"replace","path":"status","value":"completed"}])",
+        R"([{"op":"copy","path":"/note"}])", R"([])", "[{not json"})
+    expect_outcome(patch(s, "client-mercy", "t1", ops), 400, "invalid");
+  std::string many = "[";
+  for (int i = 0; i < 101; ++i)
+    many += std::string(i ? "," : "") + R"({"op":"add","path":"/note/-","value":{"text":"x"}})";
+  expect_outcome(
+      patch(s, "client-mercy", "t1", many + R"(,{"op":"add","path":"/note","value":[]}])"), 400,
+      "too-long");
+  // A failed test: 409, and the replace after it is not made.
+  expect_outcome(patch(s, "client-mercy", "t1", R"([
+      {"op":"test","path":"/status","value":"in-progress"},
+      {"op":"replace","path":"/status","value":"cancelled"}])"),
+                 409, "conflict");
+  // A target that is not there, and a status that is not a Task's (the same check as PUT): 422.
+  expect_outcome(patch(s, "client-mercy", "t1", R"([{"op":"remove","path":"/note"}])"), 422,
+                 "processing");
+  expect_outcome(
+      patch(s, "client-mercy", "t1", R"([{"op":"replace","path":"/status","value":"draft"}])"), 422,
+      "invalid");
+  // Another group's Task does not exist for the caller; nobody's client is refused; FHIRPath Patch
+  // is not supported, and the answer names the type that is.
+  const std::string ok = R"([{"op":"replace","path":"/status","value":"accepted"}])";
+  expect_outcome(patch(s, "client-mercy", "t3", ok), 404, "not-found");
+  expect_outcome(patch(s, "client-other", "t1", ok), 404, "not-found");
+  expect_outcome(patch(s, "", "t1", ok), 403, "forbidden");
+  const reply fhirpath = call_tls(s.port(), "client-mercy", "PATCH", "/fhir/Task/t1",
+                                  R"({"resourceType":"Parameters","parameter":[]})",
+                                  {{"Content-Type", "application/fhir+json"}});
+  expect_outcome(fhirpath, 415, "not-supported");
+  EXPECT_THAT(fhirpath.body, HasSubstr("application/json-patch+json"));
+  EXPECT_EQ(s.db().read_resource("Task", "t1")->version, 1);
+  EXPECT_EQ(s.db().read_resource("Task", "t3")->version, 1);
+  // After all that, a good patch goes through.
+  EXPECT_EQ(patch(s, "client-mercy", "t1", ok).status, 200u);
+  EXPECT_EQ(s.db().read_resource("Task", "t1")->version, 2);
+}
+
+TEST(GroupSearch, TasksOfTheCallersGroupOnly) {
+  server s;
+  seed_alert(s.db(), "S1", "G1", "pa", "t1");
+  seed_alert(s.db(), "S2", "G1", "pb", "t2", "in-progress");
+  seed_alert(s.db(), "S3", "G2", "pc", "t3");
+  seed_alert(s.db(), "S4", "G2", "pa", "t4");  // the same patient, attributed to G2 too
+  const auto as_mercy = [&](const std::string& q) { return s.as("client-mercy", "GET", q); };
+  const reply all = as_mercy("/fhir/Task");
+  ASSERT_EQ(all.status, 200u) << all.body;
+  auto d = json(all.body);
+  EXPECT_STREQ(d["resourceType"].GetString(), "Bundle");
+  EXPECT_STREQ(d["type"].GetString(), "searchset");
+  EXPECT_EQ(d["total"].GetInt(), 2);
+  EXPECT_STREQ(d["link"][0]["relation"].GetString(), "self");
+  EXPECT_STREQ(d["link"][0]["url"].GetString(), "https://gw.example.org/fhir/Task");
+  ASSERT_EQ(d["entry"].Size(), 2u);
+  EXPECT_STREQ(d["entry"][0]["fullUrl"].GetString(), "https://gw.example.org/fhir/Task/t1");
+  EXPECT_STREQ(d["entry"][0]["search"]["mode"].GetString(), "match");
+  EXPECT_STREQ(d["entry"][0]["resource"]["meta"]["versionId"].GetString(), "1");
+  EXPECT_EQ(entry_ids(all), (std::vector<std::string>{"t1", "t2"}));
+
+  EXPECT_EQ(entry_ids(as_mercy("/fhir/Task?status=requested")), std::vector<std::string>{"t1"});
+  EXPECT_EQ(entry_ids(as_mercy("/fhir/Task?status=requested,in-progress")),
+            (std::vector<std::string>{"t1", "t2"}));
+  EXPECT_EQ(json(as_mercy("/fhir/Task?status=completed").body)["total"].GetInt(), 0);
+  EXPECT_EQ(entry_ids(as_mercy("/fhir/Task?patient=Patient/pa")), std::vector<std::string>{"t1"});
+  EXPECT_EQ(entry_ids(as_mercy("/fhir/Task?patient=pa&status=requested")),
+            std::vector<std::string>{"t1"});
+  EXPECT_EQ(json(as_mercy("/fhir/Task?patient=pc").body)["total"].GetInt(), 0);  // G2's patient
+  EXPECT_EQ(entry_ids(as_mercy("/fhir/Task?owner=G1")), (std::vector<std::string>{"t1", "t2"}));
+  EXPECT_EQ(
+      entry_ids(as_mercy(
+          "/fhir/Task?owner=https%3A%2F%2Fcarebridge.example%2Ffhir%2Fsid%2Fphysician-group%7CG1")),
+      (std::vector<std::string>{"t1", "t2"}));
+  // Another group's owner, or another system: never anybody else's Tasks.
+  EXPECT_EQ(json(as_mercy("/fhir/Task?owner=G2").body)["total"].GetInt(), 0);
+  EXPECT_EQ(json(as_mercy("/fhir/Task?owner=urn:other%7CG1").body)["total"].GetInt(), 0);
+  // _count: the first page; total counts them all.
+  const reply one = as_mercy("/fhir/Task?_count=1");
+  EXPECT_EQ(json(one.body)["total"].GetInt(), 2);
+  EXPECT_EQ(entry_ids(one), std::vector<std::string>{"t1"});
+  EXPECT_STREQ(json(one.body)["link"][0]["url"].GetString(),
+               "https://gw.example.org/fhir/Task?_count=1");
+  EXPECT_EQ(entry_ids(s.as("client-other", "GET", "/fhir/Task")),
+            (std::vector<std::string>{"t3", "t4"}));
+  EXPECT_EQ(entry_ids(s.as("client-other", "GET", "/fhir/Task?patient=pa")),
+            std::vector<std::string>{"t4"});
+
+  // Strict: unknown or repeated parameters are 400; lenient ignores them (not in the self link).
+  expect_outcome(as_mercy("/fhir/Task?code=follow-up"), 400, "not-supported");
+  expect_outcome(as_mercy("/fhir/Task?status=requested&status=accepted"), 400, "not-supported");
+  expect_outcome(as_mercy("/fhir/Task?_count=many"), 400, "invalid");
+  expect_outcome(as_mercy("/fhir/Task?patient=Group/g1"), 400, "invalid");
+  const reply lenient =
+      call_tls(s.port(), "client-mercy", "GET", "/fhir/Task?code=follow-up&status=requested", {},
+               {{"Prefer", "handling=lenient"}});
+  ASSERT_EQ(lenient.status, 200u) << lenient.body;
+  EXPECT_EQ(entry_ids(lenient), std::vector<std::string>{"t1"});
+  EXPECT_STREQ(json(lenient.body)["link"][0]["url"].GetString(),
+               "https://gw.example.org/fhir/Task?status=requested");
+  expect_outcome(s.as("", "GET", "/fhir/Task"), 403, "forbidden");
+
+  // A Task updated by its group is found by its new status.
+  ASSERT_EQ(
+      patch(s, "client-mercy", "t1", R"([{"op":"replace","path":"/status","value":"completed"}])")
+          .status,
+      200u);
+  EXPECT_EQ(entry_ids(as_mercy("/fhir/Task?status=completed")), std::vector<std::string>{"t1"});
+}
+
+TEST(GroupSearch, RiskAssessmentsTheGroupsAlertsName) {
+  server s;
+  seed_alert(s.db(), "S1", "G1", "pa", "t1");
+  seed_alert(s.db(), "S2", "G1", "pb", "t2");
+  seed_alert(s.db(), "S3", "G2", "pa", "t4");
+  const reply mine = s.as("client-mercy", "GET", "/fhir/RiskAssessment?patient=Patient/pa");
+  ASSERT_EQ(mine.status, 200u) << mine.body;
+  EXPECT_EQ(entry_ids(mine), std::vector<std::string>{"ra-t1"});  // not G2's ra-t4
+  EXPECT_STREQ(json(mine.body)["entry"][0]["fullUrl"].GetString(),
+               "https://gw.example.org/fhir/RiskAssessment/ra-t1");
+  EXPECT_EQ(entry_ids(s.as("client-mercy", "GET", "/fhir/RiskAssessment")),
+            (std::vector<std::string>{"ra-t1", "ra-t2"}));
+  EXPECT_EQ(entry_ids(s.as("client-other", "GET", "/fhir/RiskAssessment?patient=pa")),
+            std::vector<std::string>{"ra-t4"});
+  EXPECT_EQ(
+      json(s.as("client-other", "GET", "/fhir/RiskAssessment?patient=pb").body)["total"].GetInt(),
+      0);
+  expect_outcome(s.as("client-mercy", "GET", "/fhir/RiskAssessment?status=final"), 400,
+                 "not-supported");
+  expect_outcome(s.as("", "GET", "/fhir/RiskAssessment?patient=pa"), 403, "forbidden");
+}
+
+TEST(GroupReadPolicy, ConditionsAndCoveragesOfTheGroupsPatients) {
+  server s;
+  seed_alert(s.db(), "R1", "G1", "pa", "t1");
+  seed_alert(s.db(), "R2", "G2", "pc", "t3");
+  EXPECT_EQ(s.as("client-mercy", "GET", "/fhir/Condition/cond-t1").status, 200u);
+  EXPECT_EQ(s.as("client-mercy", "GET", "/fhir/Coverage/cov-t1").status, 200u);
+  expect_outcome(s.as("client-mercy", "GET", "/fhir/Condition/cond-t3"), 404, "not-found");
+  expect_outcome(s.as("client-mercy", "GET", "/fhir/Coverage/cov-t3"), 404, "not-found");
+  EXPECT_EQ(s.as("client-other", "GET", "/fhir/Condition/cond-t3").status, 200u);
+  expect_outcome(s.as("client-other", "GET", "/fhir/Coverage/cov-t1"), 404, "not-found");
+  // One whose Patient no alert names, or that names no Patient: hidden from every group.
+  store::inbound_record r;
+  r.sending_application = "EPIC";
+  r.sending_facility = "MERCY";
+  r.control_id = "R3";
+  r.message_type = "ADT^A03";
+  r.ack_code = "AA";
+  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|R3|P|2.5\r";
+  std::promise<store::commit_result> c;
+  s.db().submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
+  store::processing_result pr;
+  pr.resources.push_back(
+      {"Condition", "cond-x",
+       R"({"resourceType":"Condition","id":"cond-x","subject":{"reference":"Patient/nobody"}})"});
+  pr.resources.push_back(
+      {"Coverage", "cov-x",
+       R"({"resourceType":"Coverage","id":"cov-x","beneficiary":{"display":"x"}})"});
+  std::promise<bool> settled;
+  s.db().settle_processed(c.get_future().get().id, pr,
+                          [&settled](bool ok) { settled.set_value(ok); });
+  ASSERT_TRUE(settled.get_future().get());
+  expect_outcome(s.as("client-mercy", "GET", "/fhir/Condition/cond-x"), 404, "not-found");
+  expect_outcome(s.as("client-mercy", "GET", "/fhir/Coverage/cov-x"), 404, "not-found");
+  // A caller that is no group's client reads as before (issue 7).
+  EXPECT_EQ(s.as("", "GET", "/fhir/Coverage/cov-x").status, 200u);
 }
 
 }  // namespace
