@@ -77,6 +77,7 @@ class server {
   gateway::store::sqlite_store& store() { return *store_; }
   std::string metrics() { return metrics_.expose(); }
   std::size_t open_connections() const { return listener_->open_connections(); }
+  void reload_tls() { listener_->reload_tls(); }
 
  private:
   test::temp_dir dir_;
@@ -452,6 +453,65 @@ TEST(MllpListenerTls, MissingRogueOrExpiredClientCertificatesAreRefused) {
            std::string::npos;
   })) << s.metrics();
   EXPECT_EQ(s.store().stats().total, 0u);
+}
+
+// Certificates renewed on disk are taken by reload_tls() without a restart: connections made
+// afterwards get the new certificate, one that was open goes on working, and files that do not load
+// change nothing (the error says which file).
+TEST(MllpListenerTls, RenewedCertificatesAreTakenWithoutARestart) {
+  test::temp_dir live, renewed;
+  const auto renewed_certs = renewed.path() / "certs";
+  ASSERT_EQ(std::system(("bash " CAREBRIDGE_SOURCE_DIR "/certs/make-dev-certs.sh " +
+                         renewed_certs.string() + " >/dev/null")
+                            .c_str()),
+            0);
+  const auto put = [&](const std::filesystem::path& from) {
+    for (const char* f : {"server.crt", "server.key"})
+      std::filesystem::copy_file(from / f, live.path() / f,
+                                 std::filesystem::copy_options::overwrite_existing);
+  };
+  put(certs_dir());
+  adapters::mllp::options o;
+  o.tls = adapters::tls::server_options{(live.path() / "server.crt").string(),
+                                        (live.path() / "server.key").string(), "", false};
+  server s(o);
+  const auto trusting = [](const std::filesystem::path& ca_dir) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.load_verify_file((ca_dir / "ca.crt").string());
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    return ctx;
+  };
+  auto old_ca = trusting(certs_dir());
+  auto new_ca = trusting(renewed_certs);
+  tls_client before(old_ca, s.port());
+  ASSERT_FALSE(before.handshake());
+  {
+    tls_client c(new_ca, s.port());
+    EXPECT_TRUE(c.handshake()) << "the renewed certificate was served before the reload";
+  }
+
+  put(renewed_certs);
+  s.reload_tls();
+  {
+    tls_client c(new_ca, s.port());
+    EXPECT_FALSE(c.handshake()) << "the renewed certificate is not served after the reload";
+  }
+  {
+    tls_client c(old_ca, s.port());
+    EXPECT_TRUE(c.handshake()) << "the replaced certificate is still served";
+  }
+  before.send_raw(frame(message("MERCY", "R1")));  // the connection made before goes on
+  EXPECT_EQ(msa(before.read_frame()), "AA");
+
+  test::write_file(live.path() / "server.crt", "not a certificate\n");
+  try {
+    s.reload_tls();
+    ADD_FAILURE() << "a broken certificate file was taken";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("server.crt"));
+  }
+  tls_client after(new_ca, s.port());
+  EXPECT_FALSE(after.handshake()) << "a failed reload changed the certificate";
 }
 
 TEST(MllpListenerTls, PlainTcpToATlsListenerIsRefused) {
