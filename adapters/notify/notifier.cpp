@@ -178,7 +178,8 @@ void notifier::pass() {
             *req, events, messages_,
             message ? alerts::payload_content::full_resource : req->content);
         if (message && !ns.empty()) {
-          alerts::discharge_message m;
+          alerts::davinci_message m;
+          m.event = alerts::topic_of(req->topic).message;
           m.key = row.id + "/" + std::to_string(events.front().event_number);
           m.destination_endpoint = req->endpoint;
           for (const auto& r : ns.front().context)
@@ -187,7 +188,7 @@ void notifier::pass() {
           else m.resources.push_back(ns.front().focus);
           for (const auto& r : ns.front().context)
             if (!r.reference.starts_with("Encounter/") && !r.json.empty()) m.resources.push_back(r);
-          auto b = alerts::discharge_message_bundle(m, cx);
+          auto b = alerts::davinci_message_bundle(m, cx);
           if (!b) {
             obs::warn("notify.message_not_built", {{"subscription", row.id},
                                                   {"event", std::to_string(events.front().event_number)}});

@@ -17,12 +17,15 @@
 //                         content empty (file name) ⇒ no focus, no topic, only the status entry;
 //                         otherwise every event has a focus and every focus/additional-context
 //                         resolves to an entry's fullUrl; full-resource ⇒ the focus entries carry
-//                         their resource, id-only ⇒ no entry does.
+//                         their resource, id-only ⇒ no entry does; the topic, when given, is a
+//                         CareBridge topic; notification-admission-* ⇒ topic attributed-admission
+//                         and every focus an Encounter.
 //   status-*.json         $status: searchset, total = entries, each a status-r4 Parameters of type
 //                         query-status, search.mode match, no request.
 //   davinci-*.json        Da Vinci message: type message, id, timestamp, identifier, first entry a
 //                         MessageHeader with eventCoding notification-event#notification-discharge
-//                         and focus = an Encounter entry's fullUrl; no request/response/search;
+//                         (davinci-admit-*: #notification-admit) and the use case's MessageHeader
+//                         profile, focus = an Encounter entry's fullUrl; no request/response/search;
 //                         every reference in the Bundle resolves to an entry (Da Vinci references
 //                         are "bundled").
 //   topic-basic-*.json    Basic with code fhir-types#SubscriptionTopic, the 5.0 cross-version url,
@@ -63,6 +66,7 @@ const NOTIFICATION_PROFILE = `${SD}backport-subscription-notification-r4`;
 const TOPICS = [
   'https://carebridge.example/fhir/SubscriptionTopic/readmission-risk',
   'https://carebridge.example/fhir/SubscriptionTopic/attributed-discharge',
+  'https://carebridge.example/fhir/SubscriptionTopic/attributed-admission',
 ];
 const ZONE = /(Z|[+-]\d\d:\d\d)$/;
 const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
@@ -153,6 +157,11 @@ function checkNotification(b, name, problems) {
       for (const ref of focus)
         if (!(b.entry ?? []).some((e) => e.fullUrl === ref && e.resource)) problems.push(`full-resource: the focus ${ref} has no entry with its resource`);
     } else rule(problems, b, 'entry.skip(1).all(resource.empty())', 'id-only: no resources');
+    rule(problems, b, `${P}.parameter.where(name='topic').all(valueCanonical in ('${TOPICS.join("' | '")}'))`, 'topic is a CareBridge topic');
+    if (name.startsWith('notification-admission-')) {
+      rule(problems, b, `${P}.parameter.where(name='topic').valueCanonical = '${TOPICS[2]}'`, 'admission: topic attributed-admission');
+      rule(problems, b, `${P}.parameter.part.where(name='focus').valueReference.reference.all(contains('/Encounter/'))`, 'admission: the focus is the Encounter');
+    }
   }
 }
 
@@ -164,10 +173,12 @@ function checkStatus(b, problems) {
   rule(problems, b, "entry.all(fullUrl = 'urn:uuid:' + resource.id)", 'fullUrl urn:uuid:<id>');
 }
 
-function checkDaVinci(b, problems) {
+function checkDaVinci(b, name, problems) {
+  const event = name.startsWith('davinci-admit') ? 'admit' : 'discharge';
   rule(problems, b, "type = 'message' and timestamp.exists() and id.exists() and identifier.exists()", 'message Bundle with id, timestamp, identifier');
   rule(problems, b, 'entry.first().resource.is(MessageHeader)', 'first entry MessageHeader');
-  rule(problems, b, "entry.first().resource.eventCoding.system = 'http://hl7.org/fhir/us/davinci-alerts/CodeSystem/notification-event' and entry.first().resource.eventCoding.code = 'notification-discharge'", 'eventCoding notification-discharge');
+  rule(problems, b, `entry.first().resource.eventCoding.system = 'http://hl7.org/fhir/us/davinci-alerts/CodeSystem/notification-event' and entry.first().resource.eventCoding.code = 'notification-${event}'`, `eventCoding notification-${event}`);
+  rule(problems, b, `entry.first().resource.meta.profile contains 'http://hl7.org/fhir/us/davinci-alerts/StructureDefinition/${event}-notification-messageheader'`, `${event}-notification-messageheader profile`);
   rule(problems, b, 'entry.first().resource.focus.all(reference in %resource.entry.fullUrl)', 'focus resolves to an entry');
   rule(problems, b, 'entry.where(fullUrl in %resource.entry.first().resource.focus.reference).resource.all(is(Encounter))', 'focus is the Encounter');
   rule(problems, b, 'entry.all(request.empty() and response.empty() and search.empty())', 'no request/response/search');
@@ -212,7 +223,7 @@ function check(name, resource) {
   zones(resource, problems);
   if (name.startsWith('notification-')) checkNotification(resource, name, problems);
   else if (name.startsWith('status-')) checkStatus(resource, problems);
-  else if (name.startsWith('davinci-')) checkDaVinci(resource, problems);
+  else if (name.startsWith('davinci-')) checkDaVinci(resource, name, problems);
   else if (name.startsWith('topic-basic-')) checkTopic(resource, problems);
   else if (name.startsWith('subscription-read')) checkSubscription(resource, problems);
   else if (name.endsWith('-outcome.json')) checkOutcome(resource, problems);
@@ -241,7 +252,9 @@ for (const f of files) {
 }
 const expectKinds = ['notification-handshake', 'notification-heartbeat', 'notification-event-empty', 'notification-event-id-only',
   'notification-event-full-resource', 'notification-query-event', 'status-searchset', 'davinci-discharge-message',
-  'topic-basic-readmission-risk', 'topic-basic-attributed-discharge', 'subscription-read', 'subscription-refused-outcome'];
+  'topic-basic-readmission-risk', 'topic-basic-attributed-discharge', 'subscription-read', 'subscription-refused-outcome',
+  'notification-admission-event-id-only', 'notification-admission-event-full-resource', 'davinci-admit-message',
+  'topic-basic-attributed-admission'];
 for (const k of expectKinds) if (!samples.has(`${k}.json`)) {
   report.files.push({ file: `${k}.json`, ok: false, problems: ['sample missing'] });
   bad++;
@@ -264,6 +277,8 @@ const mutations = [
   ['davinci-discharge-message.json', 'MessageHeader not first', (b) => { b.entry.push(b.entry.shift()); }],
   ['davinci-discharge-message.json', 'a reference to a resource not bundled', (b) => { b.entry = b.entry.filter((e) => e.resource.resourceType !== 'Organization'); }],
   ['davinci-discharge-message.json', 'another event code', (b) => { b.entry[0].resource.eventCoding.code = 'notification-admit'; }],
+  ['davinci-admit-message.json', 'the discharge event code', (b) => { b.entry[0].resource.eventCoding.code = 'notification-discharge'; }],
+  ['notification-admission-event-id-only.json', 'another topic', (b) => { b.entry[0].resource.parameter.find((x) => x.name === 'topic').valueCanonical = 'https://carebridge.example/fhir/SubscriptionTopic/attributed-discharge'; }],
   ['topic-basic-readmission-risk.json', 'no SubscriptionTopic code', (b) => { b.code.coding[0].code = 'Other'; }],
   ['subscription-read.json', 'a header value shown', (b) => { b.channel.header = ['Authorization: Bearer abc']; }],
   ['subscription-refused-outcome.json', 'an issue without expression', (b) => { delete b.issue[0].expression; }],

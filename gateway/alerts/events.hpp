@@ -3,9 +3,11 @@
 //
 // Focus and context by topic: readmission-risk — focus the RiskAssessment, context the Encounter,
 // the Patient and the Task; attributed-discharge — focus the Encounter, context the Patient, the
-// RiskAssessment and the Task when there are any. A retraction points at the same resources (now
-// entered-in-error / cancelled). For full-resource payloads each resource's current JSON is read
-// from the store (a resource it does not have goes by reference only).
+// RiskAssessment and the Task when there are any; attributed-admission — focus the Encounter,
+// context the Patient and the Task (an admission or ED visit has no RiskAssessment). A retraction
+// points at the same resources (now entered-in-error / cancelled). For full-resource payloads each
+// resource's current JSON is read from the store (a resource it does not have goes by reference
+// only).
 #pragma once
 
 #include "gateway/alerts/notification.hpp"

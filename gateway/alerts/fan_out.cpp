@@ -10,11 +10,19 @@ namespace carebridge::gateway::alerts {
 
 std::vector<alert_facts> facts_of(const store::alert_row& a) {
   std::vector<alert_facts> out;
-  if (a.event_kind != "discharge" || a.group_id.empty()) return out;
+  if (a.group_id.empty()) return out;
   const std::string patient = a.patient_id.empty() ? std::string() : "Patient/" + a.patient_id;
-  out.push_back({topic_id::attributed_discharge, a.group_id, patient, a.risk_band});
-  const bool risk_alert = a.kind == "alert" || (a.kind == "retraction" && !a.task_id.empty());
-  if (risk_alert) out.push_back({topic_id::readmission_risk, a.group_id, patient, a.risk_band});
+  if (a.event_kind == "discharge") {
+    out.push_back({topic_id::attributed_discharge, a.group_id, patient, a.risk_band, {}});
+    const bool risk_alert = a.kind == "alert" || (a.kind == "retraction" && !a.task_id.empty());
+    if (risk_alert)
+      out.push_back({topic_id::readmission_risk, a.group_id, patient, a.risk_band, {}});
+  } else if (const std::string_view event = encounter_event_of(a.event_kind);
+             !event.empty() && (a.kind == "alert" || a.kind == "retraction")) {
+    // Only what the group's alert events asked for (an alert) or its withdrawal: an encounter
+    // start below the group's rules is not the group's business.
+    out.push_back({topic_id::attributed_admission, a.group_id, patient, {}, std::string(event)});
+  }
   return out;
 }
 

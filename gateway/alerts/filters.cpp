@@ -4,6 +4,12 @@
 
 namespace carebridge::gateway::alerts {
 
+std::string_view encounter_event_of(std::string_view event_kind) noexcept {
+  if (event_kind == "admission") return encounter_events[0];
+  if (event_kind == "ed_visit") return encounter_events[1];
+  return {};
+}
+
 bool matches(const subscription_request& s, const alert_facts& event) noexcept {
   if (s.owner_group.empty() || event.group_id.empty() || s.owner_group != event.group_id)
     return false;
@@ -23,6 +29,9 @@ bool matches(const subscription_request& s, const alert_facts& event) noexcept {
         if (have < 0 || want < 0 || have < want) return false;
         break;
       }
+      case filter_kind::encounter_event:
+        if (event.encounter_event.empty() || event.encounter_event != f.value) return false;
+        break;
     }
   }
   return true;
@@ -30,13 +39,18 @@ bool matches(const subscription_request& s, const alert_facts& event) noexcept {
 
 std::vector<alert_facts> facts_of(const care::care_outcome& o) {
   std::vector<alert_facts> out;
-  if (o.event_kind != "discharge" || o.attribution != "attributed" || o.group_id.empty())
-    return out;
+  if (o.attribution != "attributed" || o.group_id.empty()) return out;
   const std::string patient_reference =
       o.patient_id.empty() ? std::string() : "Patient/" + o.patient_id;
-  out.push_back({topic_id::attributed_discharge, o.group_id, patient_reference, o.risk_band});
-  if (o.alert_wanted && o.alert_kind == "discharge" && !o.risk_assessment_id.empty())
-    out.push_back({topic_id::readmission_risk, o.group_id, patient_reference, o.risk_band});
+  if (o.event_kind == "discharge") {
+    out.push_back({topic_id::attributed_discharge, o.group_id, patient_reference, o.risk_band, {}});
+    if (o.alert_wanted && o.alert_kind == "discharge" && !o.risk_assessment_id.empty())
+      out.push_back({topic_id::readmission_risk, o.group_id, patient_reference, o.risk_band, {}});
+  } else if (const std::string_view event = encounter_event_of(o.alert_kind);
+             o.alert_wanted && !event.empty()) {
+    out.push_back(
+        {topic_id::attributed_admission, o.group_id, patient_reference, {}, std::string(event)});
+  }
   return out;
 }
 

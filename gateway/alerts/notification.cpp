@@ -26,11 +26,29 @@ constexpr std::string_view subscription_error_system =
     "http://terminology.hl7.org/CodeSystem/subscription-error";
 constexpr std::string_view davinci_bundle_profile =
     "http://hl7.org/fhir/us/davinci-alerts/StructureDefinition/notifications-bundle";
-constexpr std::string_view davinci_discharge_header_profile =
-    "http://hl7.org/fhir/us/davinci-alerts/StructureDefinition/"
-    "discharge-notification-messageheader";
 constexpr std::string_view davinci_event_system =
     "http://hl7.org/fhir/us/davinci-alerts/CodeSystem/notification-event";
+
+// What a Da Vinci message of each event says: the use-case MessageHeader profile, the event code
+// with its display (CodeSystem notification-event), and the name its derived ids are keyed on.
+struct davinci_event_text {
+  std::string_view header_profile, code, display, id_key;
+};
+davinci_event_text davinci_text(message_event e) noexcept {
+  switch (e) {
+    case message_event::admit:
+      return {
+          "http://hl7.org/fhir/us/davinci-alerts/StructureDefinition/"
+          "admit-notification-messageheader",
+          "notification-admit", "Admit Notification", "davinci-admit"};
+    case message_event::discharge:
+      return {
+          "http://hl7.org/fhir/us/davinci-alerts/StructureDefinition/"
+          "discharge-notification-messageheader",
+          "notification-discharge", "Discharge Notification", "davinci-discharge"};
+  }
+  return davinci_text(message_event::discharge);
+}
 
 class category final : public boost::system::error_category {
  public:
@@ -383,7 +401,7 @@ result status_bundle(std::span<const status_item> items, const notification_cont
   return j.take();
 }
 
-result discharge_message_bundle(const discharge_message& m, const notification_context& cx) {
+result davinci_message_bundle(const davinci_message& m, const notification_context& cx) {
   if (!valid_base(cx.base_url)) return err(notification_errc::bad_base_url);
   if (!valid_base(m.destination_endpoint)) return err(notification_errc::bad_base_url);
   if (!instant_seconds(cx.timestamp)) return err(notification_errc::bad_timestamp);
@@ -396,11 +414,12 @@ result discharge_message_bundle(const discharge_message& m, const notification_c
     if (r.json.empty()) return err(notification_errc::bad_resource);
     if (auto ec = check_resource(r)) return ec;
   }
+  const davinci_event_text event = davinci_text(m.event);
   const std::string_view base = trimmed_base(cx.base_url);
   const std::string bundle_id =
-      mappings::fhir::derived_id("Bundle", {"davinci-discharge", m.key, cx.timestamp});
+      mappings::fhir::derived_id("Bundle", {event.id_key, m.key, cx.timestamp});
   const std::string header_id =
-      mappings::fhir::derived_id("MessageHeader", {"davinci-discharge", m.key, cx.timestamp});
+      mappings::fhir::derived_id("MessageHeader", {event.id_key, m.key, cx.timestamp});
   const std::string focus = std::string(base) + "/" + m.encounter.reference;
 
   json_out j(4096 + m.encounter.json.size() + m.resources.size() * 2048);
@@ -427,13 +446,13 @@ result discharge_message_bundle(const discharge_message& m, const notification_c
   j.field("id", header_id);
   j.begin_object("meta");
   j.begin_array("profile");
-  j.str(davinci_discharge_header_profile);
+  j.str(event.header_profile);
   j.end_array();
   j.end_object();
   j.begin_object("eventCoding");
   j.field("system", davinci_event_system);
-  j.field("code", "notification-discharge");
-  j.field("display", "Notification of Discharge");
+  j.field("code", event.code);
+  j.field("display", event.display);
   j.end_object();
   j.begin_array("destination");
   j.begin_object();

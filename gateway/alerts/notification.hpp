@@ -1,7 +1,8 @@
 // The Bundles CareBridge sends to subscribers and answers $status / $events with (Subscriptions R5
-// Backport IG for FHIR R4, ../shared/spec/fhir.md §1.4–1.7), and the Da Vinci Alerts discharge
-// message for the $process-message channel (§2). Pure: no I/O, no clock — the caller passes the
-// times (notification_context::timestamp, each event's timestamp) so output is reproducible.
+// Backport IG for FHIR R4, ../shared/spec/fhir.md §1.4–1.7), and the Da Vinci Alerts admit and
+// discharge messages for the $process-message channel (§2). Pure: no I/O, no clock — the caller
+// passes the times (notification_context::timestamp, each event's timestamp) so output is
+// reproducible.
 //
 // Backport notification (handshake, heartbeat, event-notification, query-event): a Bundle of
 // type history, profile backport-subscription-notification-r4; entry[0] is the status, a
@@ -20,10 +21,12 @@
 // $status answers a searchset Bundle with one status Parameters (type query-status) per
 // subscription, search.mode match, no request (bdl-3 forbids it outside batch/transaction/history).
 //
-// Da Vinci discharge message: a Bundle of type message (profile notifications-bundle, identifier
-// urn:uuid of its id, timestamp), entry[0] the MessageHeader (profile
-// discharge-notification-messageheader, eventCoding notification-event#notification-discharge,
-// source = our base, destination = the recipient's base, focus = the Encounter), then the
+// Da Vinci message: a Bundle of type message (profile notifications-bundle, identifier urn:uuid of
+// its id, timestamp), entry[0] the MessageHeader (for a discharge profile
+// discharge-notification-messageheader and eventCoding notification-event#notification-discharge;
+// for an admission or ED visit admit-notification-messageheader and notification-admit — the
+// topic's message_event; source = our base, destination = the recipient's base, focus = the
+// Encounter), then the
 // Encounter and the other resources, each with fullUrl `<base>/Type/id` so the relative references
 // inside them resolve to entries of the Bundle. Da Vinci wants every referenced resource in the
 // Bundle: the caller passes Patient, Coverage, Conditions, RiskAssessment, Task… with their JSON.
@@ -120,16 +123,17 @@ struct status_item {
 boost::system::result<std::string> status_bundle(std::span<const status_item> items,
                                                  const notification_context& cx);
 
-/// The Da Vinci Alerts discharge notification (POST [destination]/$process-message).
-struct discharge_message {
+/// A Da Vinci Alerts admit or discharge notification (POST [destination]/$process-message).
+struct davinci_message {
+  message_event event = message_event::discharge;  // the subscription's topic's message_event
   std::string key;                   // what makes it unique (e.g. "<subscription>/<event number>")
   std::string destination_endpoint;  // the recipient's FHIR base (the channel endpoint)
   std::string source_name = "CareBridge";
   event_resource encounter;               // the focus; JSON required
   std::vector<event_resource> resources;  // Patient, Coverage, Condition…; JSON required
 };
-boost::system::result<std::string> discharge_message_bundle(const discharge_message& m,
-                                                            const notification_context& cx);
+boost::system::result<std::string> davinci_message_bundle(const davinci_message& m,
+                                                          const notification_context& cx);
 
 }  // namespace carebridge::gateway::alerts
 

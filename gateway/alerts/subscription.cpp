@@ -336,6 +336,14 @@ class parser {
           return;
         }
         break;
+      case filter_kind::encounter_event:
+        if (std::find(encounter_events.begin(), encounter_events.end(), value) ==
+            encounter_events.end()) {
+          add(subscription_errc::bad_filter_value, fx,
+              "the filter " + std::string(def->parameter) + " takes admission or ed-visit");
+          return;
+        }
+        break;
     }
     for (const subscription_filter& f : r_.filters) {
       if (f.parameter != def->parameter) continue;

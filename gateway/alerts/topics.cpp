@@ -37,6 +37,18 @@ constexpr std::array discharge_filters{
                       filter_kind::patient_reference},
 };
 
+constexpr std::array admission_filters{
+    filter_definition{"patient", "Encounter", clinical_patient,
+                      "Only this patient's admissions and ED visits: a reference Patient/<id>, the "
+                      "Patient resource id as CareBridge serves it.",
+                      filter_kind::patient_reference},
+    filter_definition{"event", "Encounter", "",
+                      "Only this kind of encounter start: admission (an inpatient admission, HL7 "
+                      "v2 A01) or ed-visit (an emergency department visit, A04 of patient class "
+                      "E). The group's own alert events apply first; this can only narrow them.",
+                      filter_kind::encounter_event},
+};
+
 constexpr std::array<std::string_view, 5> readmission_context{"Encounter", "Patient", "Task",
                                                               "Coverage", "Condition"};
 constexpr std::array<std::string_view, 5> discharge_context{"Patient", "RiskAssessment", "Task",
@@ -48,18 +60,45 @@ constexpr std::array<std::string_view, 2> discharge_include{"Encounter:subject",
                                                             "Encounter:diagnosis"};
 constexpr std::array<std::string_view, 3> discharge_rev_include{
     "RiskAssessment:encounter", "Task:encounter", "Coverage:patient"};
+constexpr std::array<std::string_view, 2> admission_context{"Patient", "Task"};
+constexpr std::array<std::string_view, 1> admission_include{"Encounter:subject"};
+constexpr std::array<std::string_view, 1> admission_rev_include{"Task:focus"};  // its Encounter
+
+constexpr std::array<std::string_view, 1> created{"create"};
+constexpr std::array<std::string_view, 2> created_or_updated{"create", "update"};
+constexpr std::array discharge_triggers{
+    v2_trigger{"A03", "ADT/ACK - Discharge/end visit", "An HL7 v2 ADT^A03 (discharge/end visit)."},
+};
+constexpr std::array admission_triggers{
+    v2_trigger{"A01", "ADT/ACK - Admit/visit notification",
+               "An HL7 v2 ADT^A01 (admit/visit notification) of an inpatient stay."},
+    v2_trigger{"A04", "ADT/ACK - Register a patient",
+               "An HL7 v2 ADT^A04 (register a patient) of an emergency visit (PV1-2 E)."},
+};
 
 constexpr std::array all_topics{
-    topic{topic_id::readmission_risk, "readmission-risk", readmission_risk_url, "1.0.0",
-          "CareBridgeReadmissionRisk", "CareBridge readmission-risk alert",
+    topic{topic_id::readmission_risk,
+          "readmission-risk",
+          readmission_risk_url,
+          "1.0.0",
+          "CareBridgeReadmissionRisk",
+          "CareBridge readmission-risk alert",
           "An inpatient discharge of a plan member attributed to the subscribing physician group, "
           "whose 30-day readmission risk reaches the group's alert threshold. The focus is the "
           "stay's RiskAssessment (LACE and HOSPITAL); a follow-up Task for the care coordinators "
           "accompanies it.",
           "A RiskAssessment is created for a discharge (HL7 v2 ADT^A03, a finished Encounter or a "
           "Da Vinci discharge notification) and its band reaches the group's threshold.",
-          "RiskAssessment", readmission_context, readmission_filters, readmission_include,
-          readmission_rev_include},
+          "RiskAssessment",
+          readmission_context,
+          readmission_filters,
+          readmission_include,
+          readmission_rev_include,
+          created,
+          "",
+          "",
+          {},
+          message_event::discharge},
     topic{topic_id::attributed_discharge, "attributed-discharge", attributed_discharge_url, "1.0.0",
           "CareBridgeAttributedDischarge", "CareBridge discharge of an attributed member",
           "Every hospital discharge of a plan member attributed to the subscribing physician group "
@@ -67,11 +106,27 @@ constexpr std::array all_topics{
           "An Encounter of an attributed member is finished (HL7 v2 ADT^A03, a finished Encounter "
           "or a Da Vinci discharge notification).",
           "Encounter", discharge_context, discharge_filters, discharge_include,
-          discharge_rev_include},
+          discharge_rev_include, created_or_updated,
+          // The Encounter changes to finished (the backport IG's encounter-complete pattern).
+          "status:not=finished", "status=finished", discharge_triggers, message_event::discharge},
+    topic{topic_id::attributed_admission, "attributed-admission", attributed_admission_url, "1.0.0",
+          "CareBridgeAttributedAdmission",
+          "CareBridge admission or ED visit of an attributed member",
+          "An inpatient admission or emergency department visit of a plan member attributed to the "
+          "subscribing physician group on its date, when the group's alert events include that "
+          "kind of event. The focus is the Encounter; the follow-up Task for the care "
+          "coordinators accompanies it.",
+          "An Encounter of an attributed member starts: an inpatient admission (HL7 v2 ADT^A01, "
+          "an in-progress inpatient Encounter or a Da Vinci admit notification) or an emergency "
+          "department visit (ADT^A04 of patient class E, an in-progress emergency Encounter).",
+          "Encounter", admission_context, admission_filters, admission_include,
+          admission_rev_include, created_or_updated,
+          // The Encounter changes to in-progress (as the R5 core "admission" topic).
+          "status:not=in-progress", "status=in-progress", admission_triggers, message_event::admit},
 };
 
-constexpr std::array<std::string_view, 2> canonicals{readmission_risk_url,
-                                                     attributed_discharge_url};
+constexpr std::array<std::string_view, 3> canonicals{readmission_risk_url, attributed_discharge_url,
+                                                     attributed_admission_url};
 
 // {"url": "<xv><name>", ...} opened; the caller adds the value and closes it.
 void open_xv(json_out& j, std::string_view name) {
@@ -155,18 +210,15 @@ std::string topic_basic_json(const topic& t) {
   j.field("url", "resource");
   j.field2("valueUri", "http://hl7.org/fhir/StructureDefinition/", t.focus_type);
   j.end_object();
-  if (t.id == topic_id::readmission_risk) {
-    sub_string(j, "supportedInteraction", "valueCode", "create");
-  } else {
-    // The Encounter changes to finished (the backport IG's encounter-complete pattern).
-    sub_string(j, "supportedInteraction", "valueCode", "create");
-    sub_string(j, "supportedInteraction", "valueCode", "update");
+  for (const std::string_view interaction : t.interactions)
+    sub_string(j, "supportedInteraction", "valueCode", interaction);
+  if (!t.query_current.empty()) {
     j.begin_object();
     j.field("url", "queryCriteria");
     j.begin_array("extension");
-    sub_string(j, "previous", "valueString", "status:not=finished");
+    sub_string(j, "previous", "valueString", t.query_previous);
     sub_string(j, "resultForCreate", "valueCode", "test-passes");
-    sub_string(j, "current", "valueString", "status=finished");
+    sub_string(j, "current", "valueString", t.query_current);
     sub_string(j, "resultForDelete", "valueCode", "test-fails");
     j.begin_object();
     j.field("url", "requireBoth");
@@ -178,26 +230,26 @@ std::string topic_basic_json(const topic& t) {
   j.end_array();
   j.end_object();
 
-  if (t.id == topic_id::attributed_discharge) {
-    // The HL7 v2 trigger that means the same (as the R5 core "admission" topic does for A01).
+  // The HL7 v2 triggers that mean the same (as the R5 core "admission" topic does for A01).
+  for (const v2_trigger& v2 : t.event_triggers) {
     open_xv(j, "eventTrigger");
     j.begin_array("extension");
-    sub_string(j, "description", "valueMarkdown", "An HL7 v2 ADT^A03 (discharge/end visit).");
+    sub_string(j, "description", "valueMarkdown", v2.description);
     j.begin_object();
     j.field("url", "event");
     j.begin_object("valueCodeableConcept");
     j.begin_array("coding");
     j.begin_object();
     j.field("system", "http://terminology.hl7.org/CodeSystem/v2-0003");
-    j.field("code", "A03");
-    j.field("display", "ADT/ACK - Discharge/end visit");
+    j.field("code", v2.code);
+    j.field("display", v2.display);
     j.end_object();
     j.end_array();
     j.end_object();
     j.end_object();
     j.begin_object();
     j.field("url", "resource");
-    j.field("valueUri", "http://hl7.org/fhir/StructureDefinition/Encounter");
+    j.field2("valueUri", "http://hl7.org/fhir/StructureDefinition/", t.focus_type);
     j.end_object();
     j.end_array();
     j.end_object();

@@ -1,22 +1,31 @@
 // CareBridge's SubscriptionTopics, as data (Subscriptions R5 Backport IG for FHIR R4, see
 // ../shared/spec/fhir.md §1.2). Pure: no I/O.
 //
-// Two topics, both about the discharge of a plan member attributed to the subscribing physician
-// group (the group scoping is not a filter: a group only ever sees its own members):
+// Three topics, each about a plan member attributed to the subscribing physician group (the group
+// scoping is not a filter: a group only ever sees its own members):
 //   readmission-risk      the alert: the RiskAssessment (and follow-up Task) of a discharge whose
 //                         risk reaches the group's threshold (care_outcome::alert_wanted);
 //                         focus RiskAssessment.
 //   attributed-discharge  every discharge of an attributed member, whatever the score; focus
 //                         Encounter.
-// Filters a client may set (backport-filter-criteria): `patient` (= `Patient/<id>`) on both, `risk`
-// (`low|moderate|high`, meaning "at or above") on readmission-risk only. Anything else is refused
-// by the Subscription parser.
+//   attributed-admission  an encounter start the group's alert events ask for: an inpatient
+//                         admission (A01) or an ED visit (A04 of an emergency visit), with its
+//                         follow-up Task; focus Encounter, context Patient and Task.
+// Filters a client may set (backport-filter-criteria): `patient` (= `Patient/<id>`) on all three,
+// `risk` (`low|moderate|high`, meaning "at or above") on readmission-risk only, `event`
+// (`admission|ed-visit`) on attributed-admission only. Anything else is refused by the
+// Subscription parser.
+//
+// What each topic's trigger is (resourceTrigger interactions and queryCriteria, the HL7 v2 events
+// that mean the same) and which Da Vinci Alerts event its notifications are on the message
+// channel (notification-discharge, notification-admit) are fields of the table, not code.
 //
 // An R4 server has no SubscriptionTopic resource: topics are advertised by canonical on the
 // CapabilityStatement (capability_topic_canonicals) and served as Basic resources carrying the
 // R5 cross-version extensions (topic_basic_json), option (c) of the IG.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -24,12 +33,14 @@
 
 namespace carebridge::gateway::alerts {
 
-enum class topic_id : std::uint8_t { readmission_risk, attributed_discharge };
+enum class topic_id : std::uint8_t { readmission_risk, attributed_discharge, attributed_admission };
 
 inline constexpr std::string_view readmission_risk_url =
     "https://carebridge.example/fhir/SubscriptionTopic/readmission-risk";
 inline constexpr std::string_view attributed_discharge_url =
     "https://carebridge.example/fhir/SubscriptionTopic/attributed-discharge";
+inline constexpr std::string_view attributed_admission_url =
+    "https://carebridge.example/fhir/SubscriptionTopic/attributed-admission";
 
 /// The CapabilityStatement extension (on rest.resource[type=Subscription]) that names a topic.
 inline constexpr std::string_view capability_topic_extension_url =
@@ -40,6 +51,22 @@ inline constexpr std::string_view capability_topic_extension_url =
 enum class filter_kind : std::uint8_t {
   patient_reference,  // `Patient/<id>`; equal
   risk_at_least,      // `low|moderate|high`; the event's band ranks at or above it
+  encounter_event,    // `admission|ed-visit` (encounter_events); equal
+};
+
+/// The values of an encounter_event filter: an inpatient admission, an emergency department visit.
+inline constexpr std::array<std::string_view, 2> encounter_events{"admission", "ed-visit"};
+
+/// The Da Vinci Alerts event (CodeSystem notification-event) a topic's notifications announce on
+/// the message channel.
+enum class message_event : std::uint8_t { admit, discharge };
+
+/// An HL7 v2 trigger event (table 0003) that means the same as a topic's resource trigger
+/// (SubscriptionTopic.eventTrigger).
+struct v2_trigger {
+  std::string_view code;  // "A03"
+  std::string_view display;
+  std::string_view description;
 };
 
 struct filter_definition {
@@ -65,9 +92,16 @@ struct topic {
   std::span<const filter_definition> filters;
   std::span<const std::string_view> shape_include;      // notificationShape.include (hints)
   std::span<const std::string_view> shape_rev_include;  // notificationShape.revInclude (hints)
+  // resourceTrigger on focus_type: the interactions and, when `query_current` is set, the
+  // queryCriteria (previous / current, test-passes on create, requireBoth).
+  std::span<const std::string_view> interactions;
+  std::string_view query_previous;
+  std::string_view query_current;
+  std::span<const v2_trigger> event_triggers;  // eventTrigger, one per HL7 v2 event
+  message_event message;                       // what a Da Vinci message announces
 };
 
-/// Every topic, in a fixed order (readmission-risk first).
+/// Every topic, in a fixed order (readmission-risk, attributed-discharge, attributed-admission).
 std::span<const topic> topics() noexcept;
 const topic& topic_of(topic_id id) noexcept;
 /// The topic with this canonical (`url` or `url|version` with the topic's version); null if none.

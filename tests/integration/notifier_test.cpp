@@ -165,6 +165,67 @@ TEST(Notifier, HandshakeThenEventsInOrderOnlyToTheirGroup) {
   }
 }
 
+// An admission alert on the attributed-admission topic over the Da Vinci message channel: no
+// handshake, one notification-admit message to [base]/$process-message with the Encounter, the
+// Patient and the Task bundled; a discharge subscription of the same group gets nothing of it.
+TEST(Notifier, AdmissionAlertsGoAsDaVinciAdmitMessages) {
+  gateway_side g;
+  subscriber_options da_vinci;
+  da_vinci.path = "/fhir/$process-message";
+  subscriber recipient(da_vinci), discharges;
+  g.subscribe("adm-g1", "G1",
+              R"({"resourceType":"Subscription","status":"requested","reason":"t",
+    "criteria":"https://carebridge.example/fhir/SubscriptionTopic/attributed-admission",
+    "channel":{"type":"message","endpoint":")" +
+                  recipient.url("/fhir") + R"(","payload":"application/fhir+json"}})");
+  g.subscribe("dis-g1", "G1", subscription_json(discharges.url()));
+  ASSERT_TRUE(eventually(
+      *g.n, g.f, [&] { return g.status("adm-g1") == "active" && g.status("dis-g1") == "active"; }));
+
+  store::inbound_record r;
+  r.sending_application = "EPIC";
+  r.sending_facility = "MERCY";
+  r.control_id = "ADM1";
+  r.message_type = "ADT^A01";
+  r.ack_code = "AA";
+  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A01|ADM1|P|2.5\r";
+  std::promise<store::commit_result> c;
+  g.db->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
+  store::processing_result pr;
+  pr.resources = {
+      {"Patient", "p1", R"({"resourceType":"Patient","id":"p1"})", false},
+      {"Encounter", "enc-p1",
+       R"({"resourceType":"Encounter","id":"enc-p1","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"},"subject":{"reference":"Patient/p1"}})",
+       false},
+      {"Task", "task-p1",
+       R"({"resourceType":"Task","id":"task-p1","status":"requested","intent":"order","for":{"reference":"Patient/p1"},"encounter":{"reference":"Encounter/enc-p1"}})",
+       true}};
+  store::alert_row a;
+  a.kind = "alert";
+  a.event_kind = "admission";
+  a.group_id = "G1";
+  a.patient_id = "p1";
+  a.encounter_id = "enc-p1";
+  a.task_id = "task-p1";
+  pr.alerts.push_back(a);
+  const auto id = c.get_future().get().id;
+  ASSERT_TRUE(wait([&](auto d) { g.db->settle_processed(id, pr, d); }));
+
+  ASSERT_TRUE(
+      eventually(*g.n, g.f, [&] { return g.db->subscription("adm-g1")->delivered_through == 1; }));
+  const auto got = recipient.requests();
+  ASSERT_EQ(got.size(), 1u);  // no handshake on the message channel
+  EXPECT_EQ(got[0].target, "/fhir/$process-message");
+  EXPECT_THAT(got[0].body, HasSubstr(R"("code":"notification-admit")"));
+  EXPECT_THAT(got[0].body, HasSubstr("admit-notification-messageheader"));
+  EXPECT_THAT(got[0].body,
+              HasSubstr(R"("fullUrl":"https://gw.example.org/fhir/Encounter/enc-p1")"));
+  EXPECT_THAT(got[0].body, HasSubstr(R"("fullUrl":"https://gw.example.org/fhir/Task/task-p1")"));
+  EXPECT_THAT(got[0].body, HasSubstr(R"("fullUrl":"https://gw.example.org/fhir/Patient/p1")"));
+  for (const auto& b : discharges.bodies()) EXPECT_THAT(b, Not(HasSubstr("event-notification")));
+  EXPECT_EQ(g.db->subscription("dis-g1")->events_since_start, 0);
+}
+
 TEST(Notifier, RefusedGoesToErrorAndReactivationCatchesUp) {
   gateway_side g;
   subscriber hook({}, [](const seen&, std::size_t n) -> std::optional<rest::http_response> {

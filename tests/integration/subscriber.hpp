@@ -54,10 +54,12 @@ struct subscriber_options {
   bool require_client_certificate = false;
   std::string host = "127.0.0.1";
   std::chrono::milliseconds idle_timeout = 60s;
+  std::string path = "/hook";  // the route (a Da Vinci recipient: "<base>/$process-message")
 };
 
-// A subscriber endpoint: our HTTP server with one async route, POST /hook, answering what the
-// test's `answer` says for each request (nullopt: hold the answer until release()).
+// A subscriber endpoint: our HTTP server with one async route, POST /hook (or options.path),
+// answering what the test's `answer` says for each request (nullopt: hold the answer until
+// release()).
 class subscriber {
  public:
   using answer_fn = std::function<std::optional<rest::http_response>(const seen&, std::size_t n)>;
@@ -77,7 +79,7 @@ class subscriber {
     host_ = o.host;
     http_ = std::make_unique<rest::http_server>(ioc_, metrics_, ho);
     http_->add_async(
-        "POST", "/hook", [this](const rest::http_request& r, rest::reply_handler reply) {
+        "POST", o.path, [this](const rest::http_request& r, rest::reply_handler reply) {
           seen s{r.target,
                  r.body,
                  r.headers,

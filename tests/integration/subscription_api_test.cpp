@@ -264,6 +264,10 @@ TEST(SubscriptionApi, TopicsAndCapabilityStatement) {
   const reply topic = s.as("client-mercy", "GET", "/fhir/Basic/readmission-risk");
   ASSERT_EQ(topic.status, 200u) << topic.body;
   EXPECT_STREQ(json(topic.body)["resourceType"].GetString(), "Basic");
+  const reply admission = s.as("client-mercy", "GET", "/fhir/Basic/attributed-admission");
+  ASSERT_EQ(admission.status, 200u) << admission.body;
+  EXPECT_THAT(admission.body,
+              HasSubstr("https://carebridge.example/fhir/SubscriptionTopic/attributed-admission"));
   EXPECT_EQ(s.as("client-mercy", "GET", "/fhir/Basic/nothing").status, 404u);
   const reply meta = s.as("client-mercy", "GET", "/fhir/metadata");
   ASSERT_EQ(meta.status, 200u);
@@ -289,6 +293,8 @@ TEST(SubscriptionApi, TopicsAndCapabilityStatement) {
   EXPECT_THAT(meta.body, HasSubstr("capabilitystatement-subscriptiontopic-canonical"));
   EXPECT_THAT(meta.body,
               HasSubstr("https://carebridge.example/fhir/SubscriptionTopic/attributed-discharge"));
+  EXPECT_THAT(meta.body,
+              HasSubstr("https://carebridge.example/fhir/SubscriptionTopic/attributed-admission"));
 }
 
 // A settled message whose care stage made a follow-up Task for G1 (and its alert row).

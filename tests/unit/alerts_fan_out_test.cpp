@@ -64,6 +64,22 @@ struct fan_out_fixture : ::testing::Test {
     pr.alerts = std::move(alerts);
     ASSERT_TRUE(wait([&](auto d) { s->settle_processed(id, pr, d); }));
   }
+  // A settled message that wrote these resources (and no alerts).
+  void settle_resources(std::vector<store::resource_row> resources) {
+    store::inbound_record r;
+    r.sending_application = "EPIC";
+    r.sending_facility = "MERCY";
+    r.control_id = "R" + std::to_string(next_control++);
+    r.message_type = "ADT^A01";
+    r.ack_code = "AA";
+    r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A01|" + r.control_id + "|P|2.5\r";
+    std::promise<store::commit_result> c;
+    s->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
+    const auto id = c.get_future().get().id;
+    store::processing_result pr;
+    pr.resources = std::move(resources);
+    ASSERT_TRUE(wait([&](auto d) { s->settle_processed(id, pr, d); }));
+  }
   static store::alert_row row(std::string kind, std::string group, std::string patient,
                               std::string band) {
     store::alert_row a;
@@ -102,7 +118,42 @@ TEST(AlertsFanOut, TopicsOfEachEntryKind) {
   EXPECT_EQ(alerts::facts_of(a).size(), 1u);
   a.task_id = "t1";
   EXPECT_EQ(alerts::facts_of(a).size(), 2u);
+}
+
+TEST(AlertsFanOut, AdmissionAndEdVisitEntriesRaiseTheAdmissionTopic) {
+  store::alert_row a;
+  a.kind = "alert";
   a.event_kind = "admission";
+  a.group_id = "G1";
+  a.patient_id = "p1";
+  a.task_id = "t1";
+  auto f = alerts::facts_of(a);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].topic, alerts::topic_id::attributed_admission);
+  EXPECT_EQ(f[0].group_id, "G1");
+  EXPECT_EQ(f[0].patient_reference, "Patient/p1");
+  EXPECT_EQ(f[0].encounter_event, "admission");
+  EXPECT_TRUE(f[0].risk_band.empty());
+  a.event_kind = "ed_visit";
+  f = alerts::facts_of(a);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].topic, alerts::topic_id::attributed_admission);
+  EXPECT_EQ(f[0].encounter_event, "ed-visit");
+  // A withdrawal goes where the alert went, with or without its Task.
+  a.kind = "retraction";
+  f = alerts::facts_of(a);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].topic, alerts::topic_id::attributed_admission);
+  a.task_id.clear();
+  EXPECT_EQ(alerts::facts_of(a).size(), 1u);
+  // Only what the group's alert events asked for: no notice of an encounter start.
+  a.kind = "notice";
+  EXPECT_TRUE(alerts::facts_of(a).empty());
+  a.kind = "alert";
+  a.group_id.clear();
+  EXPECT_TRUE(alerts::facts_of(a).empty());
+  a.group_id = "G1";
+  a.event_kind = "registration";  // not an alert kind
   EXPECT_TRUE(alerts::facts_of(a).empty());
 }
 
@@ -152,6 +203,59 @@ TEST_F(fan_out_fixture, EachSubscriptionGetsItsGroupsMatchingEntriesNumberedInOr
   const auto third = s->events_of("risk-g1", 3, 3, 1);
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].alert_seq, 6);
+}
+
+TEST_F(fan_out_fixture, AdmissionAlertsReachTheAdmissionTopicWithEncounterPatientAndTask) {
+  subscribe("adm-g1", "G1", "attributed-admission");
+  subscribe("ed-g1", "G1", "attributed-admission", "Encounter?event=ed-visit");
+  subscribe("p1-g1", "G1", "attributed-admission", "patient=Patient/p1");
+  subscribe("all-g1", "G1", "attributed-discharge");
+  subscribe("risk-g1", "G1", "readmission-risk");
+  subscribe("adm-g2", "G2", "attributed-admission");
+  auto admission = row("alert", "G1", "p1", "");
+  admission.event_kind = "admission";
+  auto ed = row("alert", "G1", "p2", "");
+  ed.event_kind = "ed_visit";
+  settle({admission, ed});                     // seq 1, 2
+  settle({row("alert", "G1", "p3", "high")});  // seq 3: a discharge
+  alerts::fan_out f(*s, *s);
+  const auto p = f.run_once();
+  EXPECT_EQ(p.entries, 3u);
+  EXPECT_EQ(seqs("adm-g1"), (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(seqs("ed-g1"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(seqs("p1-g1"), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(seqs("all-g1"), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(seqs("risk-g1"), (std::vector<std::int64_t>{3}));
+  EXPECT_TRUE(seqs("adm-g2").empty());
+
+  // What the notification says: focus the Encounter, context the Patient and the Task.
+  const auto row_of = s->subscription("adm-g1");
+  ASSERT_TRUE(row_of);
+  const auto req = alerts::read_stored(*row_of);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->topic, alerts::topic_id::attributed_admission);
+  const auto events = s->events_of("adm-g1", 1, 0, 10);
+  auto ns = alerts::notification_events(*req, events, *s, alerts::payload_content::id_only);
+  ASSERT_EQ(ns.size(), 2u);
+  EXPECT_EQ(ns[0].number, 1u);
+  EXPECT_EQ(ns[0].focus.reference, "Encounter/enc-p1");
+  ASSERT_EQ(ns[0].context.size(), 2u);
+  EXPECT_EQ(ns[0].context[0].reference, "Patient/p1");
+  EXPECT_EQ(ns[0].context[1].reference, "Task/task-p1");
+  EXPECT_TRUE(ns[0].focus.json.empty());
+  EXPECT_EQ(ns[1].focus.reference, "Encounter/enc-p2");
+
+  // full-resource: the stored resources come along (one that is not stored goes by reference).
+  const std::string encounter =
+      R"({"resourceType":"Encounter","id":"enc-p1","status":"in-progress","class":{"code":"IMP"},"subject":{"reference":"Patient/p1"}})";
+  const std::string task =
+      R"({"resourceType":"Task","id":"task-p1","status":"requested","intent":"order","for":{"reference":"Patient/p1"},"encounter":{"reference":"Encounter/enc-p1"}})";
+  settle_resources({{"Encounter", "enc-p1", encounter, false}, {"Task", "task-p1", task, true}});
+  ns = alerts::notification_events(*req, events, *s, alerts::payload_content::full_resource);
+  ASSERT_EQ(ns.size(), 2u);
+  EXPECT_NE(ns[0].focus.json.find(R"("id":"enc-p1")"), std::string::npos) << ns[0].focus.json;
+  EXPECT_TRUE(ns[0].context[0].json.empty());  // Patient p1 is not stored
+  EXPECT_NE(ns[0].context[1].json.find(R"("id":"task-p1")"), std::string::npos);
 }
 
 TEST_F(fan_out_fixture, ABatchLimitMovesThePositionStepByStep) {

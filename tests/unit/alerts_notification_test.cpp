@@ -1,6 +1,7 @@
 // Alerts core, notifications (gateway/alerts/notification): each backport Bundle type field by
 // field (handshake, heartbeat, event-notification at each content level, query-event, the $status
-// searchset), maxCount, refusals of bad input, determinism, and the Da Vinci discharge message.
+// searchset), maxCount, refusals of bad input, determinism, the attributed-admission topic's
+// events, and the Da Vinci discharge and admit messages.
 // With CAREBRIDGE_DUMP_DIR set, AlertsConformanceDump writes sample outputs there for
 // conformance/fhir/subscriptions_check.mjs.
 #include "gateway/alerts/notification.hpp"
@@ -89,6 +90,30 @@ alerts::notification_event event(std::uint64_t n, bool with_json = false) {
     e.context[1].json = patient_json;
     e.context[2].json = fix(task_json, "\"id\":\"t-1\"", "\"id\":\"t-" + std::to_string(n) + "\"");
   }
+  return e;
+}
+
+// An admission (or ED visit) of the attributed-admission topic: focus the Encounter, context the
+// Patient and the follow-up Task, as alerts::notification_events makes it.
+const std::string admitted_json =
+    R"({"resourceType":"Encounter","id":"e-2","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"EMER"},"subject":{"reference":"Patient/p-1"},"period":{"start":"2026-11-04T15:10:00-05:00"}})";
+const std::string admission_task_json =
+    R"({"resourceType":"Task","id":"t-2","status":"requested","intent":"order","focus":{"reference":"Encounter/e-2"},"for":{"reference":"Patient/p-1"},"encounter":{"reference":"Encounter/e-2"}})";
+
+alerts::subscription_request admission_subscription(payload_content content) {
+  auto sub = subscription(content);
+  sub.topic = alerts::topic_id::attributed_admission;
+  sub.filters = {{"event", "ed-visit"}};
+  return sub;
+}
+
+alerts::notification_event admission_event(std::uint64_t n, bool with_json = false) {
+  alerts::notification_event e;
+  e.number = n;
+  e.timestamp = "2026-11-04T20:1" + std::to_string(n % 10) + ":00Z";
+  e.focus = {"Encounter/e-2", with_json ? admitted_json : "", "PUT"};
+  e.context = {{"Patient/p-1", with_json ? patient_json : "", ""},
+               {"Task/t-2", with_json ? admission_task_json : "", "POST"}};
   return e;
 }
 
@@ -436,10 +461,54 @@ TEST(AlertsNotification, StatusSearchset) {
             notification_errc::bad_subscription_id);
 }
 
+// ------------------------------------------------------------------ attributed-admission topic
+
+TEST(AlertsNotification, AdmissionTopicFocusIsTheEncounter) {
+  const auto sub = admission_subscription(payload_content::id_only);
+  const std::vector events{admission_event(3)};
+  const auto r = alerts::notification_bundle(notification_type::event_notification, sub, state(3),
+                                             events, context());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  const auto d = parse(*r);
+  expect_notification_shape(d, "event-notification");
+  const auto& p = d["entry"][0]["resource"];
+  EXPECT_EQ(s((*parameter(p, "topic"))["valueCanonical"]),
+            "https://carebridge.example/fhir/SubscriptionTopic/attributed-admission");
+  const auto* ne = parameter(p, "notification-event");
+  ASSERT_NE(ne, nullptr);
+  std::vector<std::string> parts, refs;
+  for (const auto& part : (*ne)["part"].GetArray()) {
+    parts.push_back(s(part["name"]));
+    if (part.HasMember("valueReference")) refs.push_back(s(part["valueReference"]["reference"]));
+  }
+  EXPECT_THAT(parts, ::testing::ElementsAre("event-number", "timestamp", "focus",
+                                            "additional-context", "additional-context"));
+  EXPECT_THAT(refs, ::testing::ElementsAre(base + "/Encounter/e-2", base + "/Patient/p-1",
+                                           base + "/Task/t-2"));
+  // The Encounter, the Patient and the Task, each by reference (id-only).
+  const auto& entries = d["entry"];
+  ASSERT_EQ(entries.Size(), 4u);
+  EXPECT_EQ(s(entries[1]["fullUrl"]), base + "/Encounter/e-2");
+  EXPECT_EQ(s(entries[1]["request"]["method"]), "PUT");
+  EXPECT_EQ(s(entries[3]["fullUrl"]), base + "/Task/t-2");
+  EXPECT_EQ(s(entries[3]["request"]["method"]), "POST");
+  for (unsigned i = 1; i < entries.Size(); ++i) EXPECT_FALSE(entries[i].HasMember("resource"));
+
+  const std::vector full{admission_event(3, true)};
+  const auto f = alerts::notification_bundle(notification_type::event_notification,
+                                             admission_subscription(payload_content::full_resource),
+                                             state(3), full, context());
+  ASSERT_TRUE(f.has_value()) << f.error().message();
+  const auto fd = parse(*f);
+  EXPECT_EQ(s(fd["entry"][1]["resource"]["resourceType"]), "Encounter");
+  EXPECT_EQ(s(fd["entry"][1]["resource"]["status"]), "in-progress");
+  EXPECT_EQ(s(fd["entry"][3]["resource"]["resourceType"]), "Task");
+}
+
 // ---------------------------------------------------------------------------- Da Vinci message
 
-alerts::discharge_message discharge() {
-  alerts::discharge_message m;
+alerts::davinci_message discharge() {
+  alerts::davinci_message m;
   m.key = "sub-1/9";
   m.destination_endpoint = "https://ehr.group.example.org/fhir";
   m.encounter = {"Encounter/e-1", encounter_json, ""};
@@ -454,7 +523,7 @@ alerts::discharge_message discharge() {
 }
 
 TEST(AlertsDaVinci, DischargeMessageBundle) {
-  const auto r = alerts::discharge_message_bundle(discharge(), context());
+  const auto r = alerts::davinci_message_bundle(discharge(), context());
   ASSERT_TRUE(r.has_value()) << r.error().message();
   const auto d = parse(*r);
   EXPECT_EQ(s(d["resourceType"]), "Bundle");
@@ -476,6 +545,7 @@ TEST(AlertsDaVinci, DischargeMessageBundle) {
   EXPECT_EQ(s(mh["eventCoding"]["system"]),
             "http://hl7.org/fhir/us/davinci-alerts/CodeSystem/notification-event");
   EXPECT_EQ(s(mh["eventCoding"]["code"]), "notification-discharge");
+  EXPECT_EQ(s(mh["eventCoding"]["display"]), "Discharge Notification");
   EXPECT_EQ(s(mh["source"]["endpoint"]), base);
   EXPECT_EQ(s(mh["source"]["name"]), "CareBridge");
   EXPECT_EQ(s(mh["destination"][0]["endpoint"]), "https://ehr.group.example.org/fhir");
@@ -494,25 +564,64 @@ TEST(AlertsDaVinci, DischargeMessageBundle) {
   EXPECT_TRUE(urls.contains(base + "/Organization/o-1"));
 }
 
+alerts::davinci_message admit() {
+  alerts::davinci_message m;
+  m.event = alerts::topic_of(alerts::topic_id::attributed_admission).message;
+  m.key = "sub-2/4";
+  m.destination_endpoint = "https://ehr.group.example.org/fhir/";
+  m.encounter = {"Encounter/e-2", admitted_json, ""};
+  m.resources = {{"Patient/p-1", patient_json, ""}, {"Task/t-2", admission_task_json, ""}};
+  return m;
+}
+
+TEST(AlertsDaVinci, AdmitMessageBundle) {
+  const auto r = alerts::davinci_message_bundle(admit(), context());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  const auto d = parse(*r);
+  EXPECT_EQ(s(d["type"]), "message");
+  EXPECT_EQ(s(d["meta"]["profile"][0]),
+            "http://hl7.org/fhir/us/davinci-alerts/StructureDefinition/notifications-bundle");
+  const auto& entries = d["entry"];
+  ASSERT_EQ(entries.Size(), 4u);  // MessageHeader, Encounter, Patient, Task
+  const auto& mh = entries[0]["resource"];
+  EXPECT_EQ(s(mh["resourceType"]), "MessageHeader");
+  EXPECT_EQ(s(mh["meta"]["profile"][0]),
+            "http://hl7.org/fhir/us/davinci-alerts/StructureDefinition/"
+            "admit-notification-messageheader");
+  EXPECT_EQ(s(mh["eventCoding"]["system"]),
+            "http://hl7.org/fhir/us/davinci-alerts/CodeSystem/notification-event");
+  EXPECT_EQ(s(mh["eventCoding"]["code"]), "notification-admit");
+  EXPECT_EQ(s(mh["eventCoding"]["display"]), "Admit Notification");
+  EXPECT_EQ(s(mh["destination"][0]["endpoint"]), "https://ehr.group.example.org/fhir");
+  EXPECT_EQ(s(mh["focus"][0]["reference"]), base + "/Encounter/e-2");
+  EXPECT_EQ(s(entries[1]["fullUrl"]), base + "/Encounter/e-2");
+  EXPECT_EQ(s(entries[1]["resource"]["status"]), "in-progress");
+  EXPECT_EQ(s(entries[3]["fullUrl"]), base + "/Task/t-2");
+
+  // The same key and time as a discharge message still gives other ids: the event is part of them.
+  auto as_discharge = admit();
+  as_discharge.event = alerts::message_event::discharge;
+  const auto other = parse(alerts::davinci_message_bundle(as_discharge, context()).value());
+  EXPECT_EQ(s(other["entry"][0]["resource"]["eventCoding"]["code"]), "notification-discharge");
+  EXPECT_NE(s(other["id"]), s(d["id"]));
+  EXPECT_NE(s(other["entry"][0]["resource"]["id"]), s(mh["id"]));
+}
+
 TEST(AlertsDaVinci, RefusesWhatCannotBeBundled) {
   auto m = discharge();
   m.encounter.json.clear();
-  EXPECT_EQ(alerts::discharge_message_bundle(m, context()).error(),
-            notification_errc::no_encounter);
+  EXPECT_EQ(alerts::davinci_message_bundle(m, context()).error(), notification_errc::no_encounter);
   m = discharge();
   m.encounter = {"Patient/p-1", patient_json, ""};
-  EXPECT_EQ(alerts::discharge_message_bundle(m, context()).error(),
-            notification_errc::bad_reference);
+  EXPECT_EQ(alerts::davinci_message_bundle(m, context()).error(), notification_errc::bad_reference);
   m = discharge();
   m.resources[0].json.clear();
-  EXPECT_EQ(alerts::discharge_message_bundle(m, context()).error(),
-            notification_errc::bad_resource);
+  EXPECT_EQ(alerts::davinci_message_bundle(m, context()).error(), notification_errc::bad_resource);
   m = discharge();
   m.destination_endpoint = "not a url";
-  EXPECT_EQ(alerts::discharge_message_bundle(m, context()).error(),
-            notification_errc::bad_base_url);
+  EXPECT_EQ(alerts::davinci_message_bundle(m, context()).error(), notification_errc::bad_base_url);
   m = discharge();
-  EXPECT_EQ(alerts::discharge_message_bundle(m, {base, "2026-11-04"}).error(),
+  EXPECT_EQ(alerts::davinci_message_bundle(m, {base, "2026-11-04"}).error(),
             notification_errc::bad_timestamp);
 }
 
@@ -574,7 +683,20 @@ TEST(AlertsConformanceDump, WritesSamples) {
   st_items[1].state.id = "sub-2";
   write("status-searchset.json", alerts::status_bundle(st_items, context()).value());
   write("davinci-discharge-message.json",
-        alerts::discharge_message_bundle(discharge(), context()).value());
+        alerts::davinci_message_bundle(discharge(), context()).value());
+  // The attributed-admission topic: an ED visit, id-only and full-resource, and its admit message.
+  auto admission = [&](const std::string& name, payload_content c, bool with_json) {
+    const std::vector events{admission_event(3, with_json)};
+    const auto r =
+        alerts::notification_bundle(notification_type::event_notification,
+                                    admission_subscription(c), state(3), events, context());
+    ASSERT_TRUE(r.has_value()) << name;
+    write(name, *r);
+  };
+  admission("notification-admission-event-id-only.json", payload_content::id_only, false);
+  admission("notification-admission-event-full-resource.json", payload_content::full_resource,
+            true);
+  write("davinci-admit-message.json", alerts::davinci_message_bundle(admit(), context()).value());
 }
 
 }  // namespace

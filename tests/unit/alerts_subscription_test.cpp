@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -115,8 +116,8 @@ std::string all_text(const alerts::subscription_error& e) {
 
 // ------------------------------------------------------------------------------------- topics
 
-TEST(AlertsTopics, TwoTopicsWithTheirFiltersAndShape) {
-  ASSERT_EQ(alerts::topics().size(), 2u);
+TEST(AlertsTopics, ThreeTopicsWithTheirFiltersAndShape) {
+  ASSERT_EQ(alerts::topics().size(), 3u);
   const auto& risk = alerts::topic_of(alerts::topic_id::readmission_risk);
   EXPECT_EQ(risk.url, "https://carebridge.example/fhir/SubscriptionTopic/readmission-risk");
   EXPECT_EQ(risk.focus_type, "RiskAssessment");
@@ -138,6 +139,30 @@ TEST(AlertsTopics, TwoTopicsWithTheirFiltersAndShape) {
     EXPECT_TRUE(in_risk) << t;
     EXPECT_TRUE(in_discharge) << t;
   }
+  const auto& admission = alerts::topic_of(alerts::topic_id::attributed_admission);
+  EXPECT_EQ(admission.id, alerts::topic_id::attributed_admission);
+  EXPECT_EQ(admission.url,
+            "https://carebridge.example/fhir/SubscriptionTopic/attributed-admission");
+  EXPECT_EQ(admission.key, "attributed-admission");
+  EXPECT_EQ(admission.focus_type, "Encounter");
+  EXPECT_THAT(
+      std::vector<std::string_view>(admission.context_types.begin(), admission.context_types.end()),
+      ::testing::ElementsAre("Patient", "Task"));
+  const auto* patient = alerts::find_filter(admission, "patient");
+  ASSERT_NE(patient, nullptr);
+  EXPECT_EQ(patient->kind, alerts::filter_kind::patient_reference);
+  EXPECT_EQ(patient->resource, "Encounter");
+  const auto* event = alerts::find_filter(admission, "event");
+  ASSERT_NE(event, nullptr);
+  EXPECT_EQ(event->kind, alerts::filter_kind::encounter_event);
+  EXPECT_EQ(event->resource, "Encounter");
+  EXPECT_EQ(alerts::find_filter(admission, "risk"), nullptr);
+  EXPECT_EQ(alerts::find_filter(discharge, "event"), nullptr);
+  EXPECT_EQ(alerts::find_filter(risk, "event"), nullptr);
+  // On the message channel: Da Vinci admit for encounter starts, discharge for the others.
+  EXPECT_EQ(admission.message, alerts::message_event::admit);
+  EXPECT_EQ(discharge.message, alerts::message_event::discharge);
+  EXPECT_EQ(risk.message, alerts::message_event::discharge);
 }
 
 TEST(AlertsTopics, FindByCanonicalWithOrWithoutVersion) {
@@ -146,6 +171,10 @@ TEST(AlertsTopics, FindByCanonicalWithOrWithoutVersion) {
   EXPECT_EQ(alerts::find_topic(std::string(alerts::attributed_discharge_url) + "|1.0.0")->id,
             alerts::topic_id::attributed_discharge);
   EXPECT_EQ(alerts::find_topic(std::string(alerts::attributed_discharge_url) + "|2.0.0"), nullptr);
+  EXPECT_EQ(alerts::find_topic(alerts::attributed_admission_url)->id,
+            alerts::topic_id::attributed_admission);
+  EXPECT_EQ(alerts::find_topic_by_key("attributed-admission")->id,
+            alerts::topic_id::attributed_admission);
   EXPECT_EQ(alerts::find_topic("https://carebridge.example/fhir/SubscriptionTopic/other"), nullptr);
   EXPECT_EQ(alerts::find_topic(""), nullptr);
   EXPECT_EQ(alerts::find_topic_by_key("readmission-risk")->id, alerts::topic_id::readmission_risk);
@@ -186,16 +215,74 @@ TEST(AlertsTopics, BasicResourceCarriesTheCrossVersionExtensions) {
   }
 }
 
+// The trigger of each topic as its Basic says it: interactions, queryCriteria, HL7 v2 events.
+struct basic_trigger {
+  std::vector<std::string> interactions, v2_codes;
+  std::string previous, current, resource;
+};
+basic_trigger trigger_of(const alerts::topic& t) {
+  const std::string json = alerts::topic_basic_json(t);
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  EXPECT_FALSE(d.HasParseError()) << json;
+  const std::string xv = "http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.";
+  basic_trigger out;
+  for (const auto& e : d["extension"].GetArray()) {
+    const std::string u = e["url"].GetString();
+    if (u == xv + "resourceTrigger") {
+      for (const auto& x : e["extension"].GetArray()) {
+        const std::string name = x["url"].GetString();
+        if (name == "supportedInteraction") out.interactions.push_back(x["valueCode"].GetString());
+        if (name == "resource") out.resource = x["valueUri"].GetString();
+        if (name == "queryCriteria")
+          for (const auto& q : x["extension"].GetArray()) {
+            const std::string qn = q["url"].GetString();
+            if (qn == "previous") out.previous = q["valueString"].GetString();
+            if (qn == "current") out.current = q["valueString"].GetString();
+          }
+      }
+    }
+    if (u == xv + "eventTrigger")
+      for (const auto& x : e["extension"].GetArray())
+        if (std::string_view(x["url"].GetString()) == "event")
+          out.v2_codes.push_back(x["valueCodeableConcept"]["coding"][0]["code"].GetString());
+  }
+  return out;
+}
+
+TEST(AlertsTopics, BasicTriggersPerTopic) {
+  using ::testing::ElementsAre;
+  const auto risk = trigger_of(alerts::topic_of(alerts::topic_id::readmission_risk));
+  EXPECT_EQ(risk.resource, "http://hl7.org/fhir/StructureDefinition/RiskAssessment");
+  EXPECT_THAT(risk.interactions, ElementsAre("create"));
+  EXPECT_TRUE(risk.current.empty());
+  EXPECT_TRUE(risk.v2_codes.empty());
+  const auto discharge = trigger_of(alerts::topic_of(alerts::topic_id::attributed_discharge));
+  EXPECT_EQ(discharge.resource, "http://hl7.org/fhir/StructureDefinition/Encounter");
+  EXPECT_THAT(discharge.interactions, ElementsAre("create", "update"));
+  EXPECT_EQ(discharge.previous, "status:not=finished");
+  EXPECT_EQ(discharge.current, "status=finished");
+  EXPECT_THAT(discharge.v2_codes, ElementsAre("A03"));
+  const auto admission = trigger_of(alerts::topic_of(alerts::topic_id::attributed_admission));
+  EXPECT_EQ(admission.resource, "http://hl7.org/fhir/StructureDefinition/Encounter");
+  EXPECT_THAT(admission.interactions, ElementsAre("create", "update"));
+  EXPECT_EQ(admission.previous, "status:not=in-progress");
+  EXPECT_EQ(admission.current, "status=in-progress");
+  EXPECT_THAT(admission.v2_codes, ElementsAre("A01", "A04"));
+}
+
 TEST(AlertsTopics, CapabilityStatementCanonicals) {
   const auto c = alerts::capability_topic_canonicals();
-  ASSERT_EQ(c.size(), 2u);
+  ASSERT_EQ(c.size(), 3u);
   EXPECT_EQ(c[0], alerts::readmission_risk_url);
   EXPECT_EQ(c[1], alerts::attributed_discharge_url);
+  EXPECT_EQ(c[2], alerts::attributed_admission_url);
   rapidjson::Document d;
   const std::string json = alerts::capability_topic_extensions_json();
   d.Parse(json.c_str());
   ASSERT_TRUE(d.IsArray()) << json;
-  ASSERT_EQ(d.Size(), 2u);
+  ASSERT_EQ(d.Size(), 3u);
+  EXPECT_EQ(std::string_view(d[2]["valueCanonical"].GetString()), alerts::attributed_admission_url);
   EXPECT_EQ(std::string_view(d[0]["url"].GetString()),
             "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
             "capabilitystatement-subscriptiontopic-canonical");
@@ -822,7 +909,83 @@ TEST(AlertsSubscription, InstantSeconds) {
   EXPECT_FALSE(alerts::instant_seconds("").has_value());
 }
 
+// A Subscription on attributed-admission with these filter texts.
+std::string admission_subscription(std::initializer_list<std::string_view> filters) {
+  std::string ext;
+  for (const std::string_view f : filters)
+    ext += std::string(ext.empty() ? "" : ",") + R"({"url":")" + sd +
+           R"(backport-filter-criteria","valueString":")" + std::string(f) + R"("})";
+  return R"({"resourceType":"Subscription","status":"requested","reason":"admissions",
+    "criteria":"https://carebridge.example/fhir/SubscriptionTopic/attributed-admission",
+    "_criteria":{"extension":[)" +
+         ext + R"(]},
+    "channel":{"type":"rest-hook","endpoint":"https://care.example.org/hook",
+      "payload":"application/fhir+json"}})";
+}
+
+TEST(AlertsSubscription, AdmissionTopicWithItsFilters) {
+  auto r = alerts::parse_subscription(
+      admission_subscription({"patient=Patient/p-1", "Encounter?event=ed-visit"}));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->topic, alerts::topic_id::attributed_admission);
+  ASSERT_EQ(r->filters.size(), 2u);
+  EXPECT_EQ(r->filters[0], (alerts::subscription_filter{"patient", "Patient/p-1"}));
+  EXPECT_EQ(r->filters[1], (alerts::subscription_filter{"event", "ed-visit"}));
+  r = alerts::parse_subscription(admission_subscription({"Encounter.event=admission"}));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->filters[0], (alerts::subscription_filter{"event", "admission"}));
+  // Read back as stored, the filters say the resource type they apply to.
+  const std::string stored = alerts::subscription_json(*r, {});
+  EXPECT_THAT(stored, HasSubstr("Encounter?event=admission"));
+  EXPECT_THAT(stored, HasSubstr(alerts::attributed_admission_url));
+  EXPECT_EQ(alerts::parse_subscription(stored).value().filters, r->filters);
+
+  const std::string f0 = "Subscription.criteria.extension[0].valueString";
+  struct bad {
+    const char* what;
+    std::string json;
+    subscription_errc code;
+  };
+  const bad cases[] = {
+      {"event not admission or ed-visit", admission_subscription({"event=discharge"}),
+       subscription_errc::bad_filter_value},
+      {"event spelt as the store does", admission_subscription({"event=ed_visit"}),
+       subscription_errc::bad_filter_value},
+      {"event on another resource type", admission_subscription({"Patient.event=admission"}),
+       subscription_errc::unknown_filter},
+      {"risk is not a filter of this topic", admission_subscription({"risk=high"}),
+       subscription_errc::unknown_filter},
+      {"unknown filter", admission_subscription({"class=EMER"}), subscription_errc::unknown_filter},
+      {"event twice, two values", admission_subscription({"event=admission", "event=ed-visit"}),
+       subscription_errc::conflicting_filters},
+      {"event is not a filter of attributed-discharge",
+       edited([](auto& d) { set(d, "/_criteria/extension/0/valueString", "event=admission"); },
+              R"({"resourceType":"Subscription","status":"requested","reason":"alerts",
+    "criteria":"https://carebridge.example/fhir/SubscriptionTopic/attributed-discharge",
+    "_criteria":{"extension":[{"url":")" +
+                  sd + R"(backport-filter-criteria","valueString":"x=y"}]},
+    "channel":{"type":"rest-hook","endpoint":"https://care.example.org/hook",
+      "payload":"application/fhir+json"}})"),
+       subscription_errc::unknown_filter},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const auto e = refused(c.json);
+    ASSERT_FALSE(e.issues.empty());
+    const std::string at = c.code == subscription_errc::conflicting_filters
+                               ? "Subscription.criteria.extension[1].valueString"
+                               : f0;
+    EXPECT_TRUE(has_issue(e, c.code, at)) << e.describe();
+  }
+  // The refusal names the topic's filters.
+  EXPECT_THAT(all_text(refused(admission_subscription({"risk=high"}))),
+              HasSubstr("can be filtered by: patient, event"));
+}
+
 TEST(AlertsSubscription, FilterCriteriaText) {
+  EXPECT_EQ(
+      alerts::filter_criteria_text(alerts::topic_id::attributed_admission, {"event", "ed-visit"}),
+      "Encounter?event=ed-visit");
   EXPECT_EQ(alerts::filter_criteria_text(alerts::topic_id::attributed_discharge,
                                          {"patient", "Patient/p-1"}),
             "Encounter?patient=Patient/p-1");
@@ -896,6 +1059,35 @@ TEST(AlertsFilters, FiltersAreAnded) {
       alerts::matches(odd, {alerts::topic_id::attributed_discharge, "g", "Patient/p", "high"}));
 }
 
+TEST(AlertsFilters, EncounterEventIsEqual) {
+  const auto s = owned("g", alerts::topic_id::attributed_admission, {{"event", "ed-visit"}});
+  auto of = [&](std::string event) {
+    return alerts::matches(s,
+                           {alerts::topic_id::attributed_admission, "g", "Patient/p", "", event});
+  };
+  EXPECT_TRUE(of("ed-visit"));
+  EXPECT_FALSE(of("admission"));
+  EXPECT_FALSE(of(""));
+  // Without the filter, both kinds; never another topic's event.
+  const auto all = owned("g", alerts::topic_id::attributed_admission, {{"patient", "Patient/p"}});
+  EXPECT_TRUE(alerts::matches(
+      all, {alerts::topic_id::attributed_admission, "g", "Patient/p", "", "admission"}));
+  EXPECT_TRUE(alerts::matches(
+      all, {alerts::topic_id::attributed_admission, "g", "Patient/p", "", "ed-visit"}));
+  EXPECT_FALSE(alerts::matches(
+      all, {alerts::topic_id::attributed_admission, "g", "Patient/q", "", "ed-visit"}));
+  EXPECT_FALSE(
+      alerts::matches(all, {alerts::topic_id::attributed_discharge, "g", "Patient/p", "", ""}));
+}
+
+TEST(AlertsFilters, EncounterEventOfAnAlertKind) {
+  EXPECT_EQ(alerts::encounter_event_of("admission"), "admission");
+  EXPECT_EQ(alerts::encounter_event_of("ed_visit"), "ed-visit");
+  EXPECT_EQ(alerts::encounter_event_of("discharge"), "");
+  EXPECT_EQ(alerts::encounter_event_of("registration"), "");
+  EXPECT_EQ(alerts::encounter_event_of(""), "");
+}
+
 TEST(AlertsFilters, ParsedSubscriptionMatches) {
   auto s = alerts::parse_subscription(full_example()).value();
   s.owner_group = "grp-7";
@@ -935,6 +1127,31 @@ TEST(AlertsFilters, FactsOfACareOutcome) {
   o.attribution = "attributed";
   o.group_id = "grp-1";
   o.event_kind = "admission";
+  o.risk_assessment_id.clear();
+  o.risk_band.clear();
+  o.alert_kind = "admission";
+  o.alert_wanted = false;  // the group does not ask for admissions
+  o.alert_reason = "event_not_wanted";
+  EXPECT_TRUE(alerts::facts_of(o).empty());
+
+  o.alert_wanted = true;
+  o.alert_reason.clear();
+  f = alerts::facts_of(o);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].topic, alerts::topic_id::attributed_admission);
+  EXPECT_EQ(f[0].group_id, "grp-1");
+  EXPECT_EQ(f[0].patient_reference, "Patient/p-9");
+  EXPECT_EQ(f[0].encounter_event, "admission");
+
+  o.event_kind = "registration";  // an A04 of an emergency visit
+  o.alert_kind = "ed_visit";
+  f = alerts::facts_of(o);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].topic, alerts::topic_id::attributed_admission);
+  EXPECT_EQ(f[0].encounter_event, "ed-visit");
+
+  o.alert_kind.clear();  // another registration: no alert kind
+  o.alert_wanted = false;
   EXPECT_TRUE(alerts::facts_of(o).empty());
 }
 
