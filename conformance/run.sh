@@ -20,8 +20,9 @@ bin=${CAREBRIDGE_BIN:-$here/../build/ci/gateway/carebridge}
 node "$here/fhir/validate.mjs" --quiet "$here/../tests/data/fhir/golden"
 
 # The alerts core's output (backport notifications, $status, the Da Vinci discharge message, topics,
-# Subscription reads), dumped by the unit tests, through the same validators plus the IG's shape
-# rules; the script also proves the rules on broken copies.
+# Subscription reads), dumped by the unit tests, and the notifications real endpoints received in
+# the alert e2e tests (e2e/carebridge_e2e_tests beside the unit tests), through the same validators
+# plus the IG's shape rules; the script also proves the rules on broken copies.
 "$here/fhir/subscriptions_check.sh" "${CAREBRIDGE_UNIT_TESTS:-$(dirname "$bin")/../tests/carebridge_unit_tests}"
 
 # The FHIR REST API's own answers (CapabilityStatement, OperationOutcomes, transaction-responses,

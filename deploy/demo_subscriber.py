@@ -4,14 +4,25 @@
 Stands in for a physician group's care-management system in the demo and the end-to-end tests:
 it accepts POSTs of notification Bundles, answers 200, prints one line per notification (type,
 subscription, event numbers, focus: ids only, never PHI) and, with --record FILE, appends each
-Bundle as one JSON line to FILE.
+Bundle it accepted (answered 200) as one JSON line to FILE.
 
     deploy/demo_subscriber.py [--listen HOST:PORT] [--tls-cert CRT --tls-key KEY]
-                              [--token TOKEN] [--record FILE]
+                              [--token TOKEN] [--record FILE] [--attempts FILE]
+                              [--hang-first N [--hang-seconds S]]
+                              [--fail-first N [--fail-status CODE] [--retry-after S]]
+                              [--fault-types TYPE,...]
 
 Port 0 takes a free port; the first line on stdout is {"event":"listening","address":"HOST:PORT"}.
 With --token, a request whose Authorization header is not "Bearer TOKEN" gets 401 (the channel
 header of the Subscription carries it). Stops on SIGINT/SIGTERM.
+
+Misbehaving, for the end-to-end fault tests (by default it never does): of the notifications
+whose type is in --fault-types (default event-notification; handshakes and heartbeats are then
+always taken), the first --hang-first are held open for --hang-seconds (default 10) and the
+connection closed without an answer; the next --fail-first are answered --fail-status (default
+500) with a Retry-After header of --retry-after seconds when given. Neither is recorded with
+--record. --attempts FILE appends one JSON line per request, whatever came of it:
+{"t": monotonic seconds, "type", "events": [numbers], "answer": status or "hang"} (ids only).
 """
 import argparse
 import http.server
@@ -20,6 +31,7 @@ import signal
 import ssl
 import sys
 import threading
+import time
 
 
 def summary(bundle):
@@ -49,9 +61,25 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--token")
     ap.add_argument("--record")
+    ap.add_argument("--attempts")
+    ap.add_argument("--hang-first", type=int, default=0)
+    ap.add_argument("--hang-seconds", type=float, default=10.0)
+    ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--fail-status", type=int, default=500)
+    ap.add_argument("--retry-after")
+    ap.add_argument("--fault-types", default="event-notification")
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
     lock = threading.Lock()
+    fault_types = set(t for t in args.fault_types.split(",") if t)
+    faulted = [0]  # notifications of those types seen so far
+    stopping = threading.Event()
+
+    def note(kind, numbers, answer):
+        if args.attempts:
+            with open(args.attempts, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"t": time.monotonic(), "type": kind, "events": numbers,
+                                    "answer": answer}, separators=(",", ":")) + "\n")
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -79,7 +107,37 @@ def main():
                 self.answer(400, '{"resourceType":"OperationOutcome"}')
                 return
             kind, subscription, numbers, focus = summary(bundle)
+            fault = None
             with lock:
+                if kind in fault_types:
+                    n = faulted[0]
+                    faulted[0] += 1
+                    if n < args.hang_first:
+                        fault = "hang"
+                    elif n < args.hang_first + args.fail_first:
+                        fault = args.fail_status
+                if fault is not None:
+                    note(kind, numbers, fault)
+                    print("%s: %s %s%s" % ("hanging" if fault == "hang" else "refused %d" % fault,
+                                           kind, subscription,
+                                           " events %s" % ",".join(numbers) if numbers else ""),
+                          flush=True)
+            if fault == "hang":
+                stopping.wait(args.hang_seconds)
+                self.close_connection = True
+                return
+            if fault is not None:
+                body = b'{"resourceType":"OperationOutcome"}'
+                self.send_response(fault)
+                if args.retry_after is not None:
+                    self.send_header("Retry-After", args.retry_after)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            with lock:
+                note(kind, numbers, 200)
                 line = "notification: %s %s" % (kind, subscription)
                 if numbers:
                     line += " events %s" % ",".join(numbers)
@@ -97,7 +155,11 @@ def main():
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    def stop(*_):
+        stopping.set()
+        threading.Thread(target=server.shutdown).start()
+
+    signal.signal(signal.SIGTERM, stop)
     print(json.dumps({"event": "listening", "address": "%s:%d" % server.server_address[:2]},
                      separators=(",", ":")), flush=True)
     try:

@@ -230,6 +230,7 @@ void notifier::pass() {
     d.request.body = std::move(body);
     d.request.content_type = req->mime_type;
     d.request.headers = req->headers;
+    d.request.timeout = std::chrono::seconds(req->timeout_seconds);  // backport-timeout
     {
       std::lock_guard lock(state_mu_);
       lane_state& s = lanes_[row.id];

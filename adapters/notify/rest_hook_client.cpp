@@ -494,7 +494,10 @@ asio::awaitable<delivery_result> rest_hook_client::attempt(std::shared_ptr<impl>
                                                            delivery_request request) {
   impl& d = *self;
   const auto started = steady::now();
-  const auto deadline = started + d.opts.attempt_timeout;
+  const auto budget = request.timeout && *request.timeout > std::chrono::milliseconds::zero()
+                          ? std::min(*request.timeout, d.opts.attempt_timeout)
+                          : d.opts.attempt_timeout;
+  const auto deadline = started + budget;
   delivery_result r;
   std::string detail;
   const auto ep = parse_endpoint(request.endpoint, d.opts.allow_insecure_loopback);

@@ -10,9 +10,10 @@
 // flight (they complete with error::shut_down) and refuses new ones. The io_context must outlive
 // the client; the destructor calls shutdown().
 //
-// Each attempt has one deadline (options::attempt_timeout) covering the wait for a pooled
-// connection, connect, TLS handshake, writing the request and reading the response, so a dead or
-// slow endpoint only ever holds its own attempts. Connections are kept alive and reused per
+// Each attempt has one deadline covering the wait for a pooled connection, connect, TLS
+// handshake, writing the request and reading the response, so a dead or slow endpoint only ever
+// holds its own attempts: the request's own timeout (the Subscription's backport-timeout) when it
+// has one, at most client_options::attempt_timeout, which is also the default. Connections are kept alive and reused per
 // (scheme, host, port), at most max_connections_per_host open at once (further attempts to that
 // origin wait, within their deadline, for one to come free); idle ones are closed after
 // idle_timeout. An idle connection the peer has closed is noticed before use (a non-blocking peek)
@@ -50,7 +51,9 @@ struct client_options {
   std::string ca_file;           // PEM bundle to verify servers against; empty: the system store
   std::string certificate_file;  // PEM chain presented for mutual TLS; empty: none
   std::string private_key_file;  // its PEM key
-  std::chrono::milliseconds attempt_timeout{std::chrono::seconds(30)};  // backport-timeout
+  /// One attempt at the most: the default for requests without a timeout of their own, and the
+  /// cap of those with one (delivery_request::timeout).
+  std::chrono::milliseconds attempt_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(50)};     // pooled idle connection
   std::size_t max_connections_per_host = 4;   // open at once per origin (idle ones included)
   std::size_t max_idle_per_host = 2;          // kept idle per origin; more are closed
@@ -96,6 +99,9 @@ struct delivery_request {
   std::string body;                                    // the notification Bundle, as sent
   std::string content_type = "application/fhir+json";  // Subscription.channel.payload
   std::vector<std::string> headers;                    // Subscription.channel.header entries
+  /// This attempt's deadline (the Subscription's backport-timeout) instead of
+  /// client_options::attempt_timeout, which caps it; unset or not positive: that default.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 struct delivery_result {

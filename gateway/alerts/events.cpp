@@ -26,6 +26,13 @@ subscription_state state_of(const store::subscription_row& row) {
                                      : subscription_status::requested;
   s.events_since_start = static_cast<std::uint64_t>(row.events_since_start);
   s.error_text = row.error;
+  // The notifier stores the subscription-error code first ("error-response (HTTP 400)"): the
+  // status's `error` parameter ($status, $events) carries it while the subscription is in error.
+  if (s.status == subscription_status::error)
+    for (const std::string_view code : {std::string_view("dns-resolution-error"),
+                                        std::string_view("no-response"),
+                                        std::string_view("error-response")})
+      if (s.error_text.starts_with(code)) s.error_codes.push_back(code);
   return s;
 }
 

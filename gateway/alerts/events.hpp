@@ -28,7 +28,9 @@ namespace carebridge::gateway::alerts {
 /// nor on a loopback allowance that may have changed since.
 std::optional<subscription_request> read_stored(const store::subscription_row& row);
 
-/// The stored row's state as the alerts core wants it (status, events counted, error text).
+/// The stored row's state as the alerts core wants it (status, events counted, error text; in
+/// error, the subscription-error code the error text starts with). Views into `row`'s strings or
+/// static ones: the row must outlive it.
 subscription_state state_of(const store::subscription_row& row);
 
 /// read_stored() once per version of each subscription (its updated_us), for the passes that look

@@ -267,6 +267,8 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   no.client.attempt_timeout = ms(c.notify.attempt_timeout_seconds);
   no.client.allow_insecure_loopback = c.fhir.allow_insecure_loopback_endpoints;
   no.worker.failure_threshold = c.notify.failure_threshold;
+  no.worker.backoff.base = std::chrono::milliseconds(c.notify.backoff_initial_ms);
+  no.worker.backoff.cap = std::chrono::milliseconds(c.notify.backoff_max_ms);
   std::unique_ptr<adapters::notify::notifier> notifier;
   try {
     notifier = std::make_unique<adapters::notify::notifier>(ioc, *store, *store, metrics, no);

@@ -318,6 +318,10 @@ config load_text(const std::string& json, const std::string& name) {
     std::size_t threshold = c.notify.failure_threshold;
     n.positive("failure_threshold", threshold, 1000);
     c.notify.failure_threshold = static_cast<unsigned>(threshold);
+    n.positive("backoff_initial_ms", c.notify.backoff_initial_ms, 3'600'000);
+    n.positive("backoff_max_ms", c.notify.backoff_max_ms, 3'600'000);
+    if (c.notify.backoff_initial_ms > c.notify.backoff_max_ms)
+      n.fail("must not be above backoff_max_ms", "backoff_initial_ms");
     n.done();
   }
   if (const value* v = top.get("group_clients")) {

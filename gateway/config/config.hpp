@@ -86,6 +86,10 @@ struct notify_config {
   std::string private_key;
   double attempt_timeout_seconds = 30;  // one delivery attempt (connect, TLS, write, answer)
   unsigned failure_threshold = 15;      // failed attempts in a row before a subscription errors
+  /// Retries wait a random time (full jitter) up to initial * 2^(retry-1), at most max; never
+  /// less than a server's Retry-After (adapters/notify/backoff.hpp).
+  unsigned backoff_initial_ms = 1000;
+  unsigned backoff_max_ms = 300'000;
 };
 
 /// A physician group's client of the FHIR API (its Subscriptions, the alerts' resources), known by

@@ -5,141 +5,20 @@
 // endpoint as a backport event-notification (focus the RiskAssessment, the channel's token in
 // Authorization), and the other group's endpoint receives nothing but its handshake. The
 // gateway's log names no patient.
-#include "tests/e2e/process.hpp"
+#include "tests/e2e/alerts_setup.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <regex>
 
 namespace {
 
 using namespace carebridge::test;
+using namespace carebridge::test::alerts_e2e;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
-
-const std::string bin = CAREBRIDGE_BIN;
-const std::string data = CAREBRIDGE_TEST_DATA;
-const std::string source = CAREBRIDGE_SOURCE_DIR;
-
-int port_of(const std::string& line) {
-  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
-}
-
-// curl from a given loopback source address (the group clients are told apart by address).
-process_result http(const std::string& from, const std::string& method, const std::string& url,
-                const std::string& body = {}) {
-  std::vector<std::string> argv{"/usr/bin/curl", "-s",  "--interface", from, "-X", method,
-                                "-w",            "\n%{http_code}", url};
-  if (!body.empty()) {
-    argv.insert(argv.end(), {"-H", "Content-Type: application/fhir+json", "--data-binary", body});
-  }
-  return run_process(argv);
-}
-
-std::string subscription(const std::string& endpoint) {
-  return R"({"resourceType":"Subscription","status":"requested","reason":"care coordination",
-    "criteria":"https://carebridge.example/fhir/SubscriptionTopic/readmission-risk",
-    "channel":{"type":"rest-hook","endpoint":")" +
-         endpoint + R"(","payload":"application/fhir+json",
-      "header":["Authorization: Bearer group-token"]}})";
-}
-
-struct endpoint {
-  std::unique_ptr<background_process> proc;
-  std::filesystem::path record;
-  int port = -1;
-  endpoint(const std::filesystem::path& dir, const std::string& name,
-           const std::filesystem::path& certs, int fixed_port = 0) {
-    record = dir / (name + ".jsonl");
-    proc = std::make_unique<background_process>(
-        std::vector<std::string>{"/usr/bin/env", "bash", "-c",
-                                 "exec python3 " + source + "/deploy/demo_subscriber.py "
-                                 "--listen 127.0.0.1:" + std::to_string(fixed_port) +
-                                 " --tls-cert " + (certs / "server.crt").string() +
-                                 " --tls-key " + (certs / "server.key").string() +
-                                 " --token group-token --record " + record.string() + " 1>&2"},
-        dir / (name + ".log"));
-    port = port_of(proc->wait_for_log("\"listening\"", 20s));
-  }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/hook"; }
-  std::string received() const { return slurp(record); }
-  bool wait_for(const std::string& needle) const {
-    for (int i = 0; i < 1000; ++i) {
-      if (std::filesystem::exists(record) && received().find(needle) != std::string::npos)
-        return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-};
-
-// A roster (one member of G-SB), dev certificates, and a config with two group clients by address
-// (127.0.0.1 for G-SB, 127.0.0.2 for G-OTHER) and the dev CA for the endpoints.
-struct setup {
-  temp_dir dir;
-  std::filesystem::path certs = dir / "certs";
-  std::filesystem::path data_dir = dir / "data";
-  setup() {
-    EXPECT_EQ(run_process({"/usr/bin/env", "bash", source + "/certs/make-dev-certs.sh",
-                           certs.string()})
-                  .exit_code,
-              0);
-    std::filesystem::create_directories(data_dir);
-    {
-      std::ofstream f(dir / "roster.csv");
-      f << "member_id,family,given,birth_date,sex,postal_code,group_id,group_name,period_start,"
-           "period_end\n"
-           "HMA300481772,Doherty,Francis,1947-06-03,male,02127,G-SB,St Brigid Primary Care,"
-           "2026-01-01,\n";
-    }
-    auto imported = run_process({bin, "roster", "import", (dir / "roster.csv").string(),
-                                 "--data-dir", data_dir.string()});
-    EXPECT_EQ(imported.exit_code, 0) << imported.err;
-    EXPECT_EQ(run_process({bin, "group", "set", "G-SB", "--risk-threshold", "low", "--data-dir",
-                           data_dir.string()})
-                  .exit_code,
-              0);
-    // The config: the sample facilities, two group clients by address, the dev CA for endpoints.
-    std::string cfg = slurp(data + "/fhir/facilities.json");
-    const auto last = cfg.rfind('}');
-    cfg.insert(last, R"(,
-    "group_clients": [
-      {"name": "st-brigid-pcp", "group": "G-SB", "addresses": ["127.0.0.1"]},
-      {"name": "other-group", "group": "G-OTHER", "addresses": ["127.0.0.2"]}],
-    "notify": {"ca_file": ")" + (certs / "ca.crt").string() + R"("}
-  )");
-    std::ofstream(dir / "config.json") << cfg;
-  }
-  // `carebridge serve` on free ports; the HTTP base and the MLLP port once it has started.
-  std::unique_ptr<background_process> serve(const std::string& log, int& mllp, std::string& base) {
-    auto gw = std::make_unique<background_process>(
-        std::vector<std::string>{bin, "serve", "--data-dir", data_dir.string(), "--config",
-                                 (dir / "config.json").string(), "--mllp-listen", "127.0.0.1:0",
-                                 "--http-listen", "127.0.0.1:0"},
-        dir / log);
-    mllp = port_of(gw->wait_for_log("\"listener\":\"mllp\"", 20s));
-    const int http_port = port_of(gw->wait_for_log("\"listener\":\"http\"", 20s));
-    gw->wait_for_log("\"event\":\"started\"", 20s);
-    base = "http://127.0.0.1:" + std::to_string(http_port) + "/fhir";
-    return gw;
-  }
-};
-
-// Whether a subscription's status, as its group's client reads it, becomes `want` (10 s at most).
-bool becomes(const std::string& base, const std::string& id, const std::string& want) {
-  for (int i = 0; i < 500; ++i) {
-    if (http("127.0.0.1", "GET", base + "/Subscription/" + id).out.find(
-            "\"status\":\"" + want + "\"") != std::string::npos)
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
 
 TEST(AlertsServe, AnAlertArrivesAtItsGroupsEndpointOnly) {
   setup su;
@@ -197,6 +76,8 @@ TEST(AlertsServe, AnAlertArrivesAtItsGroupsEndpointOnly) {
   EXPECT_THAT(log, Not(HasSubstr("group-token")));
   mine.proc->signal(SIGTERM);
   theirs.proc->signal(SIGTERM);
+  dump_received(mine, "serve-mine");
+  dump_received(theirs, "serve-theirs");
 }
 
 // The gateway killed (SIGKILL) after the alert was decided and numbered but before its endpoint,
@@ -245,6 +126,7 @@ TEST(AlertsServe, AnAlertDecidedBeforeAKillArrivesAfterTheRestart) {
   gw->signal(SIGTERM);
   EXPECT_EQ(gw->wait_for_exit(20s), 0);
   back.proc->signal(SIGTERM);
+  dump_received(back, "restart");
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // subscriber (our own Beast server) receives, how each answer is classified, retries in order,
 // Retry-After, permanent failures, timeouts, refused connections and certificates, mutual TLS,
 // connection reuse and the per-host limit, and that a slow subscriber does not hold up another.
-// Timing is only ever asserted from below (a wait was not shorter than asked); orderings are
+// Timing is only ever asserted from below (a wait was not shorter than asked) — or, for the
+// request timeout, as "ended before a 60 s deadline that must not have applied"; orderings are
 // asserted with explicit hand-offs, never with wall-clock upper bounds.
 #include "adapters/fhir_rest/http_server.hpp"
 #include "adapters/notify/delivery_worker.hpp"
@@ -309,6 +310,49 @@ TEST(NotifyClient, NoAnswerTimesOutAndIsRetryable) {
   EXPECT_EQ(r.classified.error, notify::subscription_error::no_response);
   EXPECT_GE(r.elapsed, 300ms);
   EXPECT_TRUE(sub.wait_requests(1));  // it did arrive; the answer did not
+  sub.release(status(200));
+}
+
+// The Subscription's backport-timeout bounds its attempts: a subscriber that never answers, a
+// request timeout of 1 s and a client-wide one of 60 s — the attempt ends as a timeout, not before
+// the request's second, and before the client's deadline could have ended it.
+TEST(NotifyClient, RequestTimeoutBoundsTheAttemptBeforeTheClientWideOne) {
+  subscriber sub({}, [](const seen&, std::size_t) { return std::optional<rest::http_response>(); });
+  auto co = trusting_dev_ca();
+  co.attempt_timeout = 60s;
+  sender out(co);
+  auto req = to(sub.url());
+  req.timeout = 1s;
+  const auto r = out.post(req);
+  EXPECT_EQ(r.error, notify::error::timeout) << r.error_text;
+  EXPECT_EQ(r.status, 0u);
+  EXPECT_EQ(r.classified.outcome, notify::outcome::retry);
+  EXPECT_EQ(r.classified.error, notify::subscription_error::no_response);
+  EXPECT_GE(r.elapsed, 1s);
+  EXPECT_LT(r.elapsed, 60s);  // not a speed bound: the client-wide deadline did not end it
+  EXPECT_TRUE(sub.wait_requests(1));
+  sub.release(status(200));
+}
+
+// The client-wide timeout is the cap of a request's own: a request asking for 60 s on a client
+// allowing 300 ms times out as the client says. A request timeout of zero means the default.
+TEST(NotifyClient, ClientWideTimeoutCapsTheRequestTimeout) {
+  subscriber sub({}, [](const seen&, std::size_t) { return std::optional<rest::http_response>(); });
+  auto co = trusting_dev_ca();
+  co.attempt_timeout = 300ms;
+  sender out(co);
+  auto req = to(sub.url());
+  req.timeout = 60s;
+  auto r = out.post(req);
+  EXPECT_EQ(r.error, notify::error::timeout) << r.error_text;
+  EXPECT_GE(r.elapsed, 300ms);
+  EXPECT_LT(r.elapsed, 60s);
+  req.timeout = 0ms;
+  r = out.post(req);
+  EXPECT_EQ(r.error, notify::error::timeout) << r.error_text;
+  EXPECT_GE(r.elapsed, 300ms);
+  EXPECT_LT(r.elapsed, 60s);
+  EXPECT_TRUE(sub.wait_requests(2));
   sub.release(status(200));
 }
 

@@ -203,6 +203,18 @@ TEST(Config, Notify) {
   EXPECT_EQ(c.notify.ca_file, "/etc/ca.pem");
   EXPECT_EQ(c.notify.attempt_timeout_seconds, 5.0);
   EXPECT_EQ(c.notify.failure_threshold, 3u);
+  EXPECT_EQ(c.notify.backoff_initial_ms, 1000u);  // defaults
+  EXPECT_EQ(c.notify.backoff_max_ms, 300'000u);
+  const auto fast = config::load_text(
+      R"({"notify": {"backoff_initial_ms": 50, "backoff_max_ms": 200}})", "test.json");
+  EXPECT_EQ(fast.notify.backoff_initial_ms, 50u);
+  EXPECT_EQ(fast.notify.backoff_max_ms, 200u);
+  EXPECT_THAT(error_of(R"({"notify": {"backoff_initial_ms": 0}})"),
+              HasSubstr("backoff_initial_ms"));
+  EXPECT_THAT(error_of(R"({"notify": {"backoff_max_ms": 3600001}})"),
+              HasSubstr("backoff_max_ms"));
+  EXPECT_THAT(error_of(R"({"notify": {"backoff_initial_ms": 500, "backoff_max_ms": 100}})"),
+              HasSubstr("must not be above backoff_max_ms"));
   EXPECT_THAT(error_of(R"({"notify": {"certificate": "/a.crt"}})"), HasSubstr("go together"));
   EXPECT_THAT(error_of(R"({"notify": {"attempt_timeout_seconds": 0}})"),
               HasSubstr("attempt_timeout_seconds"));
