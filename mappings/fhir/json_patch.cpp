@@ -47,6 +47,23 @@ bool add_at(rapidjson::Document& d, const rapidjson::Pointer& p, rapidjson::Valu
   return true;
 }
 
+// The JSON values in `v` (itself included), counting no further than `limit` + 1.
+std::size_t values_in(const rapidjson::Value& v, std::size_t limit) {
+  std::size_t n = 1;
+  if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) {
+      if (n > limit) break;
+      n += values_in(e, limit - n);
+    }
+  } else if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      if (n > limit) break;
+      n += values_in(m.value, limit - n);
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 patch_refusal patch_malformed(std::size_t index, std::string_view what) {
@@ -90,8 +107,9 @@ std::optional<patch_refusal> check_patch(const rapidjson::Value& ops,
 }
 
 std::optional<patch_refusal> apply_patch(rapidjson::Document& d, const rapidjson::Value& ops,
-                                         std::string_view document) {
+                                         std::string_view document, std::size_t max_copied_values) {
   auto& a = d.GetAllocator();
+  std::size_t copied = 0;
   const auto not_there = [document](rapidjson::SizeType i) {
     return patch_refusal{422, "processing",
                          "JSON Patch operation " + std::to_string(i) +
@@ -122,6 +140,16 @@ std::optional<patch_refusal> apply_patch(rapidjson::Document& d, const rapidjson
       const rapidjson::Pointer from(o["from"].GetString(), o["from"].GetStringLength());
       const rapidjson::Value* src = from.Get(d);
       if (src == nullptr) return not_there(i);
+      // Copying the document into itself doubles it: forty operations of a few bytes each would
+      // ask for terabytes. Every other operation adds at most what the patch holds.
+      if (op == "copy") {
+        copied += values_in(*src, max_copied_values - copied);
+        if (copied > max_copied_values)
+          return patch_refusal{422, "too-costly",
+                               "JSON Patch operation " + std::to_string(i) +
+                                   ": the copies would add more than " +
+                                   std::to_string(max_copied_values) + " values"};
+      }
       rapidjson::Value v(*src, a);
       if (op == "move") {
         // A value cannot be moved into itself (RFC 6902 §4.4).

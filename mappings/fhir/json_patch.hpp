@@ -14,6 +14,8 @@
 //   - apply atomically: apply_patch changes the document in place and leaves it half-changed when
 //     an operation is refused, so callers apply it to a copy (the Task PATCH does);
 //   - limit depth: the document and the patch are as deep as their parser allowed;
+//   - limit size, but for copies: the other operations add at most what the patch holds, whereas
+//     copying the document into itself doubles it, so copies have a budget (max_copied_values);
 //   - remove the whole document (path ""): that is a missing target;
 //   - JSON Merge Patch (RFC 7386) or FHIRPath Patch.
 //
@@ -32,7 +34,8 @@ namespace carebridge::mappings::fhir {
 
 struct patch_refusal {
   unsigned status;   // 400 malformed; 409 a failed test; 422 a target that is not there
-  std::string code;  // OperationOutcome issue code: invalid, too-long, conflict, processing
+  std::string code;  // OperationOutcome issue code: invalid, too-long, conflict, processing,
+                     // too-costly
   std::string text;  // names the operation by its position, never echoes its values
 };
 
@@ -57,8 +60,11 @@ std::optional<patch_refusal> check_patch(const rapidjson::Value& ops,
 /// Applies operations that check_patch accepted to `d`, in order. A failed test is 409 conflict; a
 /// target (or from, or an add's parent) that is not there, 422 processing, with a text that calls
 /// the document `document` ("its target is not in the Task"); a move into its own child, 400
-/// invalid. On a refusal `d` is half-changed: apply to a copy.
+/// invalid; copies that would add more than `max_copied_values` JSON values in all (each object,
+/// array, string, number, boolean and null counts one), 422 too-costly. On a refusal `d` is
+/// half-changed: apply to a copy.
 std::optional<patch_refusal> apply_patch(rapidjson::Document& d, const rapidjson::Value& ops,
-                                         std::string_view document = "document");
+                                         std::string_view document = "document",
+                                         std::size_t max_copied_values = 10000);
 
 }  // namespace carebridge::mappings::fhir

@@ -4,8 +4,9 @@
 // check_patch() with the Task PATCH's 100-operation cap, then apply_patch() to a copy, and the
 // promises of json_patch.hpp:
 //   - a refused shape is 400 invalid or too-long, with a text that names no value;
-//   - a refused operation is 409 conflict (a test), 422 processing (a target not there) or 400
-//     invalid (a move into its own child), and names an operation of the patch;
+//   - a refused operation is 409 conflict (a test), 422 processing (a target not there), 422
+//     too-costly (copies over their budget) or 400 invalid (a move into its own child), and names
+//     an operation of the patch;
 //   - the original document is never changed (the patch goes to a copy);
 //   - a patched document writes as valid JSON that reads back to the same document;
 //   - when the last operation is an add (not "-") or a replace, its value is at its path;
@@ -111,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (r) {
     CB_FUZZ_REQUIRE(names_an_operation(r->text, ops->Size()));
     CB_FUZZ_REQUIRE((r->status == 409 && r->code == "conflict") ||
-                    (r->status == 422 && r->code == "processing") ||
+                    (r->status == 422 && (r->code == "processing" || r->code == "too-costly")) ||
                     (r->status == 400 && r->code == "invalid"));
     CB_FUZZ_REQUIRE(second == std::to_string(r->status) + " " + r->code + ": " + r->text);
     return 0;

@@ -207,6 +207,28 @@ TEST(JsonPatchRfc6902, CopyFromWhatIsNotThereIsRefused) {
             "422 processing");
 }
 
+TEST(JsonPatchRfc6902, CopiesHaveABudgetSoThatADocumentCannotDoubleItselfAway) {
+  // Forty copies of the document into its own array would make 2^40 copies of it.
+  std::string patch = "[";
+  for (int i = 0; i < 40; ++i)
+    patch += std::string(i ? "," : "") + R"({"op":"copy","from":"","path":"/note/-"})";
+  patch += "]";
+  const auto o = run(R"({"status":"requested","note":[]})", patch);
+  EXPECT_EQ(o.refusal, "422 too-costly");
+  // {"status","note":[]} is 3 values: 3, 6, 12, ... 3 * 2^11 = 6144 in all after 12 copies.
+  EXPECT_EQ(o.text, "JSON Patch operation 12: the copies would add more than 10000 values");
+  // The budget is the caller's; a copy within it goes through.
+  auto d = parse(R"({"a":[1,2,3]})");
+  const auto ops =
+      parse(R"([{"op":"copy","from":"/a","path":"/b"},{"op":"copy","from":"/a","path":"/c"}])");
+  EXPECT_FALSE(f::apply_patch(d, ops, "document", 8));
+  auto e = parse(R"({"a":[1,2,3]})");
+  const auto r = f::apply_patch(e, ops, "document", 7);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422u);
+  EXPECT_EQ(r->text, "JSON Patch operation 1: the copies would add more than 7 values");
+}
+
 // --- test ---------------------------------------------------------------------------------------
 
 TEST(JsonPatchRfc6902, TestComparesDeeply) {
