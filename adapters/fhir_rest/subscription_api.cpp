@@ -7,6 +7,7 @@
 #include "gateway/obs/log.hpp"
 #include "mappings/fhir/fhir_ingest.hpp"
 #include "mappings/fhir/fhir_json.hpp"
+#include "mappings/fhir/json_patch.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
@@ -123,25 +124,7 @@ std::optional<std::string> patient_of(std::string_view ref) {
   return std::string(id);
 }
 
-// --- RFC 6902 JSON Patch -------------------------------------------------------------------------
-// Pure functions over rapidjson values (no I/O). JSON Pointers are rapidjson::Pointer's.
-
-struct patch_refusal {
-  unsigned status;
-  std::string code;
-  std::string text;  // names the operation by its position, never echoes its values
-};
-
-patch_refusal patch_malformed(std::size_t i, std::string_view what) {
-  return {400, "invalid", "JSON Patch operation " + std::to_string(i) + ": " + std::string(what)};
-}
-
-bool valid_pointer(const rapidjson::Value& v) {
-  if (!v.IsString()) return false;
-  const std::string_view s(v.GetString(), v.GetStringLength());
-  return (s.empty() || s.front() == '/') &&
-         rapidjson::Pointer(v.GetString(), v.GetStringLength()).IsValid();
-}
+// --- Task PATCH: which operations a group may send (the patch itself: mappings/fhir/json_patch) --
 
 // The first reference token of a pointer ("/note/0/text" → "note"); "" for the whole document.
 std::string_view first_token(const rapidjson::Value& v) {
@@ -153,123 +136,26 @@ std::string_view first_token(const rapidjson::Value& v) {
 
 // The shape of every operation (400), and that the ones that change something change only what
 // the group may (422). Run before anything is applied.
-std::optional<patch_refusal> check_task_patch(const rapidjson::Value& ops) {
-  if (!ops.IsArray() || ops.Empty())
-    return patch_refusal{400, "invalid", "a JSON Patch is a non-empty array of operations"};
+std::optional<mappings::fhir::patch_refusal> check_task_patch(const rapidjson::Value& ops) {
   // A Task has a handful of elements a group changes: more operations than this are not a
   // follow-up note but a cost (array inserts are linear).
   constexpr rapidjson::SizeType max_operations = 100;
-  if (ops.Size() > max_operations)
-    return patch_refusal{400, "too-long", "a JSON Patch has at most 100 operations"};
+  if (auto refused = mappings::fhir::check_patch_array(ops, max_operations)) return refused;
   const auto group_field = [](std::string_view f) {
     return std::find(std::begin(task_group_fields), std::end(task_group_fields), f) !=
            std::end(task_group_fields);
   };
   for (rapidjson::SizeType i = 0; i < ops.Size(); ++i) {
     const auto& o = ops[i];
-    if (!o.IsObject() || !o.HasMember("op") || !o["op"].IsString())
-      return patch_malformed(i, "op is missing");
+    if (auto refused = mappings::fhir::check_patch_operation(o, i)) return refused;
     const std::string_view op(o["op"].GetString(), o["op"].GetStringLength());
-    const bool needs_value = op == "add" || op == "replace" || op == "test";
-    const bool needs_from = op == "move" || op == "copy";
-    if (!needs_value && !needs_from && op != "remove")
-      return patch_malformed(i, "op must be add, remove, replace, move, copy or test");
-    if (!o.HasMember("path") || !valid_pointer(o["path"]))
-      return patch_malformed(i, "path must be a JSON Pointer");
-    if (needs_value && !o.HasMember("value")) return patch_malformed(i, "value is missing");
-    if (needs_from && (!o.HasMember("from") || !valid_pointer(o["from"])))
-      return patch_malformed(i, "from must be a JSON Pointer");
     if (op == "test") continue;  // reads only
     if (!group_field(first_token(o["path"])) ||
         (op == "move" && !group_field(first_token(o["from"]))))
-      return patch_refusal{422, "business-rule",
-                           "JSON Patch operation " + std::to_string(i) +
-                               ": a group changes only Task.status, statusReason, businessStatus, "
-                               "note, output and executionPeriod"};
-  }
-  return std::nullopt;
-}
-
-// Puts `v` where `p` points (RFC 6902 "add"): a member set or replaced, or an array element
-// inserted (at an index up to the size, or "-" for the end). False when the parent is missing.
-bool add_at(rapidjson::Document& d, const rapidjson::Pointer& p, rapidjson::Value& v) {
-  const std::size_t n = p.GetTokenCount();
-  auto& a = d.GetAllocator();
-  if (n == 0) {
-    d.CopyFrom(v, a);
-    return true;
-  }
-  const rapidjson::Pointer::Token* tokens = p.GetTokens();
-  const rapidjson::Pointer parent_pointer(tokens, n - 1);  // borrows p's tokens
-  rapidjson::Value* parent = parent_pointer.Get(d);
-  if (parent == nullptr) return false;
-  const auto& last = tokens[n - 1];
-  if (parent->IsObject()) {
-    const rapidjson::Value name(rapidjson::StringRef(last.name, last.length));
-    if (auto it = parent->FindMember(name); it != parent->MemberEnd())
-      it->value = v;  // moves
-    else
-      parent->AddMember(rapidjson::Value(last.name, last.length, a), v, a);
-    return true;
-  }
-  if (!parent->IsArray()) return false;
-  const rapidjson::SizeType size = parent->Size();
-  rapidjson::SizeType at = size;
-  if (!(last.length == 1 && last.name[0] == '-')) {
-    if (last.index == rapidjson::kPointerInvalidIndex || last.index > size) return false;
-    at = static_cast<rapidjson::SizeType>(last.index);
-  }
-  parent->PushBack(v, a);
-  for (rapidjson::SizeType i = size; i > at; --i) (*parent)[i].Swap((*parent)[i - 1]);
-  return true;
-}
-
-// Applies checked operations to `d` in order; on a refusal `d` is half-changed (work on a copy).
-// A failed test is 409 (the Task is not in the state the client expected: RFC 5789 §2.2 conflicting
-// state); a path that is not there, 422.
-std::optional<patch_refusal> apply_patch(rapidjson::Document& d, const rapidjson::Value& ops) {
-  auto& a = d.GetAllocator();
-  const auto not_there = [](rapidjson::SizeType i) {
-    return patch_refusal{422, "processing",
-                         "JSON Patch operation " + std::to_string(i) +
-                             " cannot be applied: its target is not in the Task"};
-  };
-  for (rapidjson::SizeType i = 0; i < ops.Size(); ++i) {
-    const auto& o = ops[i];
-    const std::string_view op(o["op"].GetString(), o["op"].GetStringLength());
-    const rapidjson::Pointer path(o["path"].GetString(), o["path"].GetStringLength());
-    if (op == "test") {
-      const rapidjson::Value* at = path.Get(d);
-      if (at == nullptr || *at != o["value"])
-        return patch_refusal{409, "conflict",
-                             "JSON Patch operation " + std::to_string(i) + " (test) failed"};
-    } else if (op == "remove") {
-      if (path.GetTokenCount() == 0 || !path.Erase(d)) return not_there(i);
-    } else if (op == "replace") {
-      rapidjson::Value* at = path.Get(d);
-      if (at == nullptr) return not_there(i);
-      at->CopyFrom(o["value"], a);
-    } else if (op == "add") {
-      rapidjson::Value v(o["value"], a);
-      if (!add_at(d, path, v)) return not_there(i);
-    } else {  // move, copy
-      const std::string_view from_text(o["from"].GetString(), o["from"].GetStringLength());
-      const std::string_view to_text(o["path"].GetString(), o["path"].GetStringLength());
-      const rapidjson::Pointer from(o["from"].GetString(), o["from"].GetStringLength());
-      const rapidjson::Value* src = from.Get(d);
-      if (src == nullptr) return not_there(i);
-      rapidjson::Value v(*src, a);
-      if (op == "move") {
-        // A value cannot be moved into itself (RFC 6902 §4.4).
-        if (to_text.starts_with(from_text) &&
-            (to_text.size() == from_text.size() || to_text[from_text.size()] == '/')) {
-          if (to_text.size() == from_text.size()) continue;  // onto itself: nothing to do
-          return patch_malformed(i, "from must not be a prefix of path");
-        }
-        from.Erase(d);
-      }
-      if (!add_at(d, path, v)) return not_there(i);
-    }
+      return mappings::fhir::patch_refusal{422, "business-rule",
+                                           "JSON Patch operation " + std::to_string(i) +
+                                               ": a group changes only Task.status, statusReason, "
+                                               "businessStatus, note, output and executionPeriod"};
   }
   return std::nullopt;
 }
@@ -627,7 +513,7 @@ struct api : std::enable_shared_from_this<api> {
       return reply(outcome(refused->status, refused->code, refused->text));
     rapidjson::Document wanted;
     wanted.CopyFrom(task->doc, wanted.GetAllocator());
-    if (auto refused = apply_patch(wanted, ops))
+    if (auto refused = mappings::fhir::apply_patch(wanted, ops, "Task"))
       return reply(outcome(refused->status, refused->code, refused->text));
     change_task(r, id, *task, wanted, std::move(reply));
   }
