@@ -8,6 +8,7 @@
 #include "mappings/fhir/fhir_ingest.hpp"
 #include "mappings/fhir/fhir_json.hpp"
 #include "mappings/fhir/json_patch.hpp"
+#include "mappings/fhir/json_read.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
@@ -30,6 +31,8 @@ namespace obs = gateway::obs;
 namespace {
 
 constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
+// Nesting allowed in a Task or a patch a group sends (a Task nests a few levels).
+constexpr std::size_t max_body_depth = 32;
 
 http_response outcome(unsigned status, std::string code, std::string text) {
   mappings::fhir::fhir_input_error e{status, std::move(code), std::move(text), {}};
@@ -487,9 +490,11 @@ struct api : std::enable_shared_from_this<api> {
     if (!task) return reply(no_task(id));
     if (!json_body(r)) return reply(not_json());
     rapidjson::Document in;
-    in.Parse(r.body.data(), r.body.size());
-    if (in.HasParseError() || !in.IsObject())
-      return reply(outcome(400, "invalid", "the body is not a JSON object"));
+    if (mappings::fhir::read_json(in, r.body, max_body_depth) != mappings::fhir::json_read::ok ||
+        !in.IsObject())
+      return reply(outcome(400, "invalid",
+                           "the body is not a JSON object (UTF-8, nested at most " +
+                               std::to_string(max_body_depth) + " levels)"));
     change_task(r, id, *task, in, std::move(reply));
   }
 
@@ -507,14 +512,21 @@ struct api : std::enable_shared_from_this<api> {
                            "PATCH takes a JSON Patch (Content-Type application/json-patch+json); "
                            "FHIRPath Patch is not supported"));
     rapidjson::Document ops;
-    ops.Parse(r.body.data(), r.body.size());
-    if (ops.HasParseError()) return reply(outcome(400, "invalid", "the body is not JSON"));
+    if (mappings::fhir::read_json(ops, r.body, max_body_depth) != mappings::fhir::json_read::ok)
+      return reply(outcome(400, "invalid",
+                           "the body is not JSON (UTF-8, nested at most " +
+                               std::to_string(max_body_depth) + " levels)"));
     if (auto refused = check_task_patch(ops))
       return reply(outcome(refused->status, refused->code, refused->text));
     rapidjson::Document wanted;
     wanted.CopyFrom(task->doc, wanted.GetAllocator());
     if (auto refused = mappings::fhir::apply_patch(wanted, ops, "Task"))
       return reply(outcome(refused->status, refused->code, refused->text));
+    // Copies can nest the Task inside itself: what is written back stays within the limit too.
+    if (mappings::fhir::json_depth(wanted, max_body_depth) > max_body_depth)
+      return reply(outcome(422, "too-costly",
+                           "the patched Task would nest deeper than " +
+                               std::to_string(max_body_depth) + " levels"));
     change_task(r, id, *task, wanted, std::move(reply));
   }
 

@@ -3,6 +3,7 @@
 #include "mappings/fhir/datetime_text.hpp"
 #include "mappings/fhir/fhir_ingest.hpp"
 #include "mappings/fhir/fhir_json.hpp"
+#include "mappings/fhir/json_read.hpp"
 
 #include <rapidjson/document.h>
 
@@ -35,7 +36,7 @@ constexpr std::string_view rule_system =
     "https://carebridge.example/fhir/CodeSystem/subscription-rule";
 
 constexpr std::string_view fhir_json_mime = "application/fhir+json";
-constexpr int max_json_depth = 32;
+constexpr std::size_t max_json_depth = 32;
 
 // Headers that the sender writes itself (framing, connection management): a subscriber's copy
 // would confuse the request or smuggle a second one.
@@ -66,17 +67,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-int depth_of(const Value& v, int depth) {
-  if (depth > max_json_depth) return depth;
-  int deepest = depth;
-  if (v.IsObject()) {
-    for (const auto& m : v.GetObject()) deepest = std::max(deepest, depth_of(m.value, depth + 1));
-  } else if (v.IsArray()) {
-    for (const auto& e : v.GetArray()) deepest = std::max(deepest, depth_of(e, depth + 1));
-  }
-  return deepest;
-}
-
 // RFC 9110 tchar.
 bool token_char(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -89,13 +79,12 @@ class parser {
 
   boost::system::result<subscription_request, subscription_error> run(std::string_view json) {
     rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(json.data(),
-                                                                                      json.size());
-    if (doc.HasParseError()) {
+    const auto read = mappings::fhir::read_json(doc, json, max_json_depth);
+    if (read == mappings::fhir::json_read::not_json) {
       add(subscription_errc::not_json, "Subscription", "the body is not valid JSON (UTF-8)");
       return fail();
     }
-    if (depth_of(doc, 0) > max_json_depth) {
+    if (read == mappings::fhir::json_read::too_deep) {
       add(subscription_errc::not_json, "Subscription",
           "the JSON nests deeper than " + std::to_string(max_json_depth) + " levels");
       return fail();

@@ -3,6 +3,7 @@
 #include "mappings/fhir/datetime_text.hpp"
 #include "mappings/fhir/fhir_json.hpp"
 #include "mappings/fhir/ids.hpp"
+#include "mappings/fhir/json_read.hpp"
 #include "mappings/fhir/resource_ids.hpp"
 
 #include <rapidjson/document.h>
@@ -164,25 +165,6 @@ bool valid_datetime(std::string_view s, bool instant = false) {
 fhir_input_error refuse(unsigned status, std::string code, std::string diagnostics,
                         std::string expression = {}) {
   return {status, std::move(code), std::move(diagnostics), std::move(expression)};
-}
-
-/// Deepest nesting of arrays and objects, without recursion (the parser is iterative too).
-std::size_t depth_of(const value& root) {
-  std::vector<std::pair<const value*, std::size_t>> stack{{&root, 1}};
-  std::size_t deepest = 0;
-  while (!stack.empty()) {
-    auto [v, d] = stack.back();
-    stack.pop_back();
-    if (!v->IsObject() && !v->IsArray()) continue;
-    deepest = std::max(deepest, d);
-    if (d > max_depth) return d;
-    if (v->IsObject()) {
-      for (const auto& m : v->GetObject()) stack.emplace_back(&m.value, d + 1);
-    } else {
-      for (const value& e : v->GetArray()) stack.emplace_back(&e, d + 1);
-    }
-  }
-  return deepest;
 }
 
 std::string serialize(const value& v) {
@@ -944,7 +926,7 @@ void converter::rewrite(std::size_t i) {
 }
 
 void converter::rewrite_tree(std::size_t from, value& v, std::size_t depth) {
-  if (depth > max_depth) return;  // depth_of() refused deeper input already
+  if (depth > max_depth) return;  // read_json() refused deeper input already
   if (v.IsArray()) {
     for (value& e : v.GetArray()) rewrite_tree(from, e, depth + 1);
     return;
@@ -1305,13 +1287,15 @@ bool valid_id(std::string_view id) noexcept {
 boost::system::result<fhir_conversion, fhir_input_error> from_fhir(
     std::string_view json, fhir_route route, const fhir_input_options& options) {
   document doc;
-  // Iterative: no recursion however deep the input nests; UTF-8 is checked.
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(json.data(),
-                                                                                    json.size());
-  if (doc.HasParseError()) return refuse(400, "structure", "the body is not valid JSON (UTF-8)");
-  if (depth_of(doc) > max_depth)
-    return refuse(400, "structure",
-                  "the JSON nests deeper than " + std::to_string(max_depth) + " levels");
+  switch (read_json(doc, json, max_depth)) {
+    case json_read::ok:
+      break;
+    case json_read::not_json:
+      return refuse(400, "structure", "the body is not valid JSON (UTF-8)");
+    case json_read::too_deep:
+      return refuse(400, "structure",
+                    "the JSON nests deeper than " + std::to_string(max_depth) + " levels");
+  }
   converter c(doc, json, route, options);
   return c.run();
 }

@@ -531,6 +531,22 @@ TEST(GroupTaskPatch, RefusalsChangeNothing) {
         R"([{"op":"replace","path":"status","value":"completed"}])",
         R"([{"op":"copy","path":"/note"}])", R"([])", "[{not json"})
     expect_outcome(patch(s, "client-mercy", "t1", ops), 400, "invalid");
+  // Deeply nested input is refused before anything recurses over it: the patch itself, a value it
+  // adds, and a PUT body (200,000 levels would overflow a recursive parser's or writer's stack).
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  expect_outcome(patch(s, "client-mercy", "t1", deep), 400, "invalid");
+  expect_outcome(patch(s, "client-mercy", "t1",
+                       R"([{"op":"add","path":"/note/-","value":)" + std::string(40, '[') +
+                           std::string(40, ']') + "}]"),
+                 400, "invalid");
+  expect_outcome(call_tls(s.port(), "client-mercy", "PUT", "/fhir/Task/t1", deep), 400, "invalid");
+  // Copies that would nest the Task deeper than a body may: 422, nothing written.
+  const std::string nested = std::string(29, '[') + std::string(29, ']');
+  expect_outcome(patch(s, "client-mercy", "t1",
+                       R"([{"op":"add","path":"/note","value":[)" + nested + R"(]},
+                           {"op":"copy","from":"/note/0","path":"/note/0/-"},
+                           {"op":"copy","from":"/note/0","path":"/note/0/-"}])"),
+                 422, "too-costly");
   std::string many = "[";
   for (int i = 0; i < 101; ++i)
     many += std::string(i ? "," : "") + R"({"op":"add","path":"/note/-","value":{"text":"x"}})";
