@@ -9,6 +9,7 @@
 #include "gateway/store/sqlite_store.hpp"
 #include "tests/e2e/process.hpp"
 #include "tests/integration/subscriber.hpp"
+#include "tests/support/settled_message.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 
@@ -19,6 +20,7 @@ namespace {
 
 using namespace carebridge;
 using namespace carebridge::test_http;
+using carebridge::test::settle_message;
 namespace notify = carebridge::adapters::notify;
 namespace store = carebridge::gateway::store;
 namespace alerts = carebridge::gateway::alerts;
@@ -95,15 +97,6 @@ struct gateway_side {
     ASSERT_TRUE(wait([&](auto d) { db->save_subscription(r, d); }));
   }
   void alert(const std::string& group, const std::string& patient) {
-    store::inbound_record r;
-    r.sending_application = "EPIC";
-    r.sending_facility = "MERCY";
-    r.control_id = "N" + std::to_string(next_control++);
-    r.message_type = "ADT^A03";
-    r.ack_code = "AA";
-    r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + r.control_id + "|P|2.5\r";
-    std::promise<store::commit_result> c;
-    db->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
     store::processing_result pr;
     store::alert_row a;
     a.kind = "alert";
@@ -115,8 +108,7 @@ struct gateway_side {
     a.task_id = "task-" + patient;
     a.risk_band = "high";
     pr.alerts.push_back(a);
-    const auto id = c.get_future().get().id;
-    ASSERT_TRUE(wait([&](auto d) { db->settle_processed(id, pr, d); }));
+    ASSERT_NE(settle_message(*db, "N" + std::to_string(next_control++), pr), 0);
   }
   std::string status(const std::string& id) { return db->subscription(id)->status; }
 };
@@ -182,15 +174,6 @@ TEST(Notifier, AdmissionAlertsGoAsDaVinciAdmitMessages) {
   ASSERT_TRUE(eventually(
       *g.n, g.f, [&] { return g.status("adm-g1") == "active" && g.status("dis-g1") == "active"; }));
 
-  store::inbound_record r;
-  r.sending_application = "EPIC";
-  r.sending_facility = "MERCY";
-  r.control_id = "ADM1";
-  r.message_type = "ADT^A01";
-  r.ack_code = "AA";
-  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A01|ADM1|P|2.5\r";
-  std::promise<store::commit_result> c;
-  g.db->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
   store::processing_result pr;
   pr.resources = {
       {"Patient", "p1", R"({"resourceType":"Patient","id":"p1"})", false},
@@ -208,8 +191,7 @@ TEST(Notifier, AdmissionAlertsGoAsDaVinciAdmitMessages) {
   a.encounter_id = "enc-p1";
   a.task_id = "task-p1";
   pr.alerts.push_back(a);
-  const auto id = c.get_future().get().id;
-  ASSERT_TRUE(wait([&](auto d) { g.db->settle_processed(id, pr, d); }));
+  ASSERT_NE(settle_message(*g.db, "ADM1", pr, "ADT^A01"), 0);
 
   ASSERT_TRUE(
       eventually(*g.n, g.f, [&] { return g.db->subscription("adm-g1")->delivered_through == 1; }));

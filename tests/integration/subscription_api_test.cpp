@@ -14,6 +14,7 @@
 #include "gateway/store/sqlite_store.hpp"
 #include "tests/e2e/process.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/support/settled_message.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <rapidjson/stringbuffer.h>
@@ -27,6 +28,7 @@ namespace {
 
 using namespace carebridge;
 using namespace carebridge::test_http;
+using carebridge::test::settle_message;
 namespace store = carebridge::gateway::store;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -206,15 +208,6 @@ TEST(SubscriptionApi, StatusAndEventsFromTheEventLog) {
   ASSERT_FALSE(id.empty());
   // Two discharge alerts for G1 and one for G2 reach the outbox; the fan-out numbers them.
   for (int i = 0; i < 3; ++i) {
-    store::inbound_record r;
-    r.sending_application = "EPIC";
-    r.sending_facility = "MERCY";
-    r.control_id = "S" + std::to_string(i);
-    r.message_type = "ADT^A03";
-    r.ack_code = "AA";
-    r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + r.control_id + "|P|2.5\r";
-    std::promise<store::commit_result> c;
-    s.db().submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
     store::processing_result pr;
     store::alert_row a;
     a.kind = "alert";
@@ -226,10 +219,7 @@ TEST(SubscriptionApi, StatusAndEventsFromTheEventLog) {
     a.task_id = "t" + std::to_string(i);
     a.risk_band = "high";
     pr.alerts.push_back(a);
-    std::promise<bool> settled;
-    s.db().settle_processed(c.get_future().get().id, pr,
-                            [&settled](bool ok) { settled.set_value(ok); });
-    ASSERT_TRUE(settled.get_future().get());
+    ASSERT_NE(settle_message(s.db(), "S" + std::to_string(i), pr), 0);
   }
   gateway::alerts::fan_out f(s.db(), s.db());
   EXPECT_EQ(f.run_once().events, 2u);
@@ -300,15 +290,6 @@ TEST(SubscriptionApi, TopicsAndCapabilityStatement) {
 // A settled message whose care stage made a follow-up Task for G1 (and its alert row).
 void alert_with_task(store::sqlite_store& db, const std::string& control, const std::string& task,
                      const std::string& priority = "urgent") {
-  store::inbound_record r;
-  r.sending_application = "EPIC";
-  r.sending_facility = "MERCY";
-  r.control_id = control;
-  r.message_type = "ADT^A03";
-  r.ack_code = "AA";
-  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + control + "|P|2.5\r";
-  std::promise<store::commit_result> c;
-  db.submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
   store::processing_result pr;
   pr.resources.push_back(
       {"Task", task,
@@ -326,9 +307,7 @@ void alert_with_task(store::sqlite_store& db, const std::string& control, const 
   a.encounter_id = "e-" + task;
   a.task_id = task;
   pr.alerts.push_back(a);
-  std::promise<bool> settled;
-  db.settle_processed(c.get_future().get().id, pr, [&settled](bool ok) { settled.set_value(ok); });
-  ASSERT_TRUE(settled.get_future().get());
+  ASSERT_NE(settle_message(db, control, pr), 0);
 }
 
 TEST(SubscriptionApi, AGroupReadsOnlyItsOwnAlertsResources) {
@@ -397,15 +376,6 @@ TEST(SubscriptionApi, AGroupUpdatesItsTaskAndTheFollowUpIsCounted) {
 void seed_alert(store::sqlite_store& db, const std::string& control, const std::string& group,
                 const std::string& patient, const std::string& task,
                 const std::string& status = "requested") {
-  store::inbound_record r;
-  r.sending_application = "EPIC";
-  r.sending_facility = "MERCY";
-  r.control_id = control;
-  r.message_type = "ADT^A03";
-  r.ack_code = "AA";
-  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + control + "|P|2.5\r";
-  std::promise<store::commit_result> c;
-  db.submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
   const std::string subject = R"({"reference":"Patient/)" + patient + R"("})";
   store::processing_result pr;
   pr.resources.push_back(
@@ -436,9 +406,7 @@ void seed_alert(store::sqlite_store& db, const std::string& control, const std::
   a.task_id = task;
   a.risk_band = "high";
   pr.alerts.push_back(a);
-  std::promise<bool> settled;
-  db.settle_processed(c.get_future().get().id, pr, [&settled](bool ok) { settled.set_value(ok); });
-  ASSERT_TRUE(settled.get_future().get());
+  ASSERT_NE(settle_message(db, control, pr), 0);
 }
 
 reply patch(server& s, const std::string& cert, const std::string& id, const std::string& ops,
@@ -685,15 +653,6 @@ TEST(GroupReadPolicy, ConditionsAndCoveragesOfTheGroupsPatients) {
   EXPECT_EQ(s.as("client-other", "GET", "/fhir/Condition/cond-t3").status, 200u);
   expect_outcome(s.as("client-other", "GET", "/fhir/Coverage/cov-t1"), 404, "not-found");
   // One whose Patient no alert names, or that names no Patient: hidden from every group.
-  store::inbound_record r;
-  r.sending_application = "EPIC";
-  r.sending_facility = "MERCY";
-  r.control_id = "R3";
-  r.message_type = "ADT^A03";
-  r.ack_code = "AA";
-  r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|R3|P|2.5\r";
-  std::promise<store::commit_result> c;
-  s.db().submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
   store::processing_result pr;
   pr.resources.push_back(
       {"Condition", "cond-x",
@@ -701,10 +660,7 @@ TEST(GroupReadPolicy, ConditionsAndCoveragesOfTheGroupsPatients) {
   pr.resources.push_back(
       {"Coverage", "cov-x",
        R"({"resourceType":"Coverage","id":"cov-x","beneficiary":{"display":"x"}})"});
-  std::promise<bool> settled;
-  s.db().settle_processed(c.get_future().get().id, pr,
-                          [&settled](bool ok) { settled.set_value(ok); });
-  ASSERT_TRUE(settled.get_future().get());
+  ASSERT_NE(settle_message(s.db(), "R3", pr), 0);
   expect_outcome(s.as("client-mercy", "GET", "/fhir/Condition/cond-x"), 404, "not-found");
   expect_outcome(s.as("client-mercy", "GET", "/fhir/Coverage/cov-x"), 404, "not-found");
   // A caller that is no group's client reads as before (issue 7).

@@ -4,6 +4,7 @@
 #include "gateway/alerts/fan_out.hpp"
 #include "gateway/store/sqlite_store.hpp"
 #include "tests/e2e/process.hpp"
+#include "tests/support/settled_message.hpp"
 
 #include <gtest/gtest.h>
 
@@ -50,35 +51,17 @@ struct fan_out_fixture : ::testing::Test {
     ASSERT_TRUE(wait([&](auto d) { s->save_subscription(r, d); }));
   }
   void settle(std::vector<store::alert_row> alerts) {
-    store::inbound_record r;
-    r.sending_application = "EPIC";
-    r.sending_facility = "MERCY";
-    r.control_id = "F" + std::to_string(next_control++);
-    r.message_type = "ADT^A03";
-    r.ack_code = "AA";
-    r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A03|" + r.control_id + "|P|2.5\r";
-    std::promise<store::commit_result> c;
-    s->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
-    const auto id = c.get_future().get().id;
     store::processing_result pr;
     pr.alerts = std::move(alerts);
-    ASSERT_TRUE(wait([&](auto d) { s->settle_processed(id, pr, d); }));
+    ASSERT_NE(carebridge::test::settle_message(*s, "F" + std::to_string(next_control++), pr), 0);
   }
   // A settled message that wrote these resources (and no alerts).
   void settle_resources(std::vector<store::resource_row> resources) {
-    store::inbound_record r;
-    r.sending_application = "EPIC";
-    r.sending_facility = "MERCY";
-    r.control_id = "R" + std::to_string(next_control++);
-    r.message_type = "ADT^A01";
-    r.ack_code = "AA";
-    r.raw = "MSH|^~\\&|EPIC|MERCY|||||ADT^A01|" + r.control_id + "|P|2.5\r";
-    std::promise<store::commit_result> c;
-    s->submit(r, [&c](store::commit_result x) { c.set_value(std::move(x)); });
-    const auto id = c.get_future().get().id;
     store::processing_result pr;
     pr.resources = std::move(resources);
-    ASSERT_TRUE(wait([&](auto d) { s->settle_processed(id, pr, d); }));
+    ASSERT_NE(
+        carebridge::test::settle_message(*s, "R" + std::to_string(next_control++), pr, "ADT^A01"),
+        0);
   }
   static store::alert_row row(std::string kind, std::string group, std::string patient,
                               std::string band) {
