@@ -323,3 +323,65 @@ TEST(Serve, CrashTestEveryAcknowledgedMessageIsStoredExactlyOnce) {
 }
 
 }  // namespace
+
+namespace {
+
+// Sends one message with `carebridge send --tls`, trusting `ca`; the exit code.
+int send_tls(int port, const std::filesystem::path& file, const std::filesystem::path& ca) {
+  return run_process({bin, "send", "127.0.0.1:" + std::to_string(port), file.string(), "--tls",
+                      "--ca", ca.string(), "--timeout", "5"})
+      .exit_code;
+}
+
+}  // namespace
+
+// Renewed TLS certificates are taken on SIGHUP without a restart; files that do not load leave the
+// listener as it was, with one log line and a metric.
+TEST(Serve, SighupReloadsTheTlsCertificates) {
+  temp_dir dir;
+  const auto make = [&](const char* name) {
+    const auto d = dir / name;
+    EXPECT_EQ(run_process({"/usr/bin/env", "bash", std::string(CAREBRIDGE_SOURCE_DIR) +
+                                                       "/certs/make-dev-certs.sh",
+                           d.string()})
+                  .exit_code,
+              0);
+    return d;
+  };
+  const auto first = make("first"), renewed = make("renewed");
+  const auto live = dir / "live";
+  std::filesystem::create_directories(live);
+  const auto put = [&](const std::filesystem::path& from) {
+    for (const char* f : {"server.crt", "server.key"})
+      std::filesystem::copy_file(from / f, live / f,
+                                 std::filesystem::copy_options::overwrite_existing);
+  };
+  put(first);
+  write_file(dir / "config.json", R"({"mllp": {"tls": {"certificate": ")" +
+                                      (live / "server.crt").string() + R"(", "private_key": ")" +
+                                      (live / "server.key").string() +
+                                      R"(", "require_client_certificate": false}}})");
+  gateway g(dir / "data", dir / "log", {"--config", (dir / "config.json").string()});
+  ASSERT_GT(g.mllp_port, 0) << g.proc->log();
+  write_file(dir / "m.hl7", a03("TLS-1"));
+  EXPECT_EQ(send_tls(g.mllp_port, dir / "m.hl7", first / "ca.crt"), 0) << g.proc->log();
+  EXPECT_NE(send_tls(g.mllp_port, dir / "m.hl7", renewed / "ca.crt"), 0);
+
+  put(renewed);
+  g.proc->signal(SIGHUP);
+  g.proc->wait_for_log("\"event\":\"tls.reloaded\"", 10s);
+  EXPECT_EQ(send_tls(g.mllp_port, dir / "m.hl7", renewed / "ca.crt"), 0) << g.proc->log();
+  EXPECT_NE(send_tls(g.mllp_port, dir / "m.hl7", first / "ca.crt"), 0);
+
+  write_file(live / "server.key", "not a key\n");
+  g.proc->signal(SIGHUP);
+  g.proc->wait_for_log("\"event\":\"tls.reload_failed\"", 10s);
+  EXPECT_EQ(send_tls(g.mllp_port, dir / "m.hl7", renewed / "ca.crt"), 0) << g.proc->log();
+  const std::string metrics = http_get(g.http_port, "/metrics");
+  EXPECT_THAT(metrics,
+              HasSubstr("carebridge_tls_reloads_total{listener=\"mllp\",outcome=\"reloaded\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("carebridge_tls_reloads_total{listener=\"mllp\",outcome=\"failed\"} 1"));
+  g.proc->signal(SIGTERM);
+  EXPECT_EQ(g.proc->wait_for_exit(15s), 0) << g.proc->log();
+}
