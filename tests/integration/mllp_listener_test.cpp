@@ -14,6 +14,7 @@
 #include <boost/asio/write.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -512,6 +513,44 @@ TEST(MllpListenerTls, RenewedCertificatesAreTakenWithoutARestart) {
   }
   tls_client after(new_ca, s.port());
   EXPECT_FALSE(after.handshake()) << "a failed reload changed the certificate";
+}
+
+// The TLS baseline: protocol versions below 1.2, and TLS 1.2 suites without forward secrecy or
+// without AEAD, are refused even from a client that offers nothing else (its own security level
+// lowered to 0 so that it does offer them); what gets agreed is TLS 1.3, or TLS 1.2 with an ECDHE
+// AEAD suite.
+TEST(MllpListenerTls, OnlyTls12OrNewerWithForwardSecretAeadSuites) {
+  adapters::mllp::options o;
+  o.tls = adapters::tls::server_options{(certs_dir() / "server.crt").string(),
+                                        (certs_dir() / "server.key").string(), "", false};
+  server s(o);
+  // The protocol and suite agreed, or "" when the handshake failed.
+  const auto agreed = [&](int max_version, const char* ciphers) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    SSL_CTX* c = ctx.native_handle();
+    SSL_CTX_set_security_level(c, 0);
+    SSL_CTX_set_min_proto_version(c, TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(c, max_version);
+    if (ciphers != nullptr) EXPECT_EQ(SSL_CTX_set_cipher_list(c, ciphers), 1) << ciphers;
+    tls_client client(ctx, s.port());
+    boost::system::error_code ec;
+    client.stream().handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return std::string();
+    SSL* ssl = client.stream().native_handle();
+    return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+  };
+  EXPECT_EQ(agreed(TLS1_VERSION, "ALL:@SECLEVEL=0"), "") << "TLS 1.0 was accepted";
+  EXPECT_EQ(agreed(TLS1_1_VERSION, "ALL:@SECLEVEL=0"), "") << "TLS 1.1 was accepted";
+  // TLS 1.2 without AEAD (CBC suites), or without forward secrecy (RSA key exchange).
+  EXPECT_EQ(agreed(TLS1_2_VERSION,
+                   "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256:"
+                   "ECDHE-ECDSA-AES256-SHA384:AES128-SHA:AES256-SHA:AES128-GCM-SHA256:"
+                   "AES256-GCM-SHA384:@SECLEVEL=0"),
+            "")
+      << "a suite without forward secrecy or AEAD was accepted";
+  EXPECT_EQ(agreed(TLS1_2_VERSION, "ECDHE+AESGCM:ECDHE+CHACHA20"),
+            "TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384");
+  EXPECT_THAT(agreed(TLS1_3_VERSION, nullptr), HasSubstr("TLSv1.3 TLS_"));
 }
 
 TEST(MllpListenerTls, PlainTcpToATlsListenerIsRefused) {
