@@ -34,6 +34,19 @@ constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
 // Nesting allowed in a Task or a patch a group sends (a Task nests a few levels).
 constexpr std::size_t max_body_depth = 32;
 
+// One entry of a searchset Bundle: a resource that matched the search.
+void match_entry(mappings::fhir::json_out& j, const std::string& full_url,
+                 std::string_view resource_json) {
+  j.begin_object();
+  j.field("fullUrl", full_url);
+  j.key("resource");
+  j.raw(resource_json);
+  j.begin_object("search");
+  j.field("mode", "match");
+  j.end_object();
+  j.end_object();
+}
+
 http_response outcome(unsigned status, std::string code, std::string text) {
   mappings::fhir::fhir_input_error e{status, std::move(code), std::move(text), {}};
   return {status, std::string(fhir_json), mappings::fhir::operation_outcome(e), {}};
@@ -313,17 +326,8 @@ struct api : std::enable_shared_from_this<api> {
     }
     j.integer("total", static_cast<long long>(bodies.size()));
     j.begin_array("entry");
-    for (std::size_t i = 0; i < bodies.size(); ++i) {
-      j.begin_object();
-      const std::string full = base(r) + "/Subscription/" + ids[i];
-      j.field("fullUrl", full);
-      j.key("resource");
-      j.raw(bodies[i]);
-      j.begin_object("search");
-      j.field("mode", "match");
-      j.end_object();
-      j.end_object();
-    }
+    for (std::size_t i = 0; i < bodies.size(); ++i)
+      match_entry(j, base(r) + "/Subscription/" + ids[i], bodies[i]);
     j.end_array();
     j.end_object();
     return {200, std::string(fhir_json), j.take(), {}};
@@ -697,16 +701,8 @@ struct api : std::enable_shared_from_this<api> {
     j.end_object();
     j.end_array();
     j.begin_array("entry");
-    for (const auto& res : page.resources) {
-      j.begin_object();
-      j.field("fullUrl", b + "/" + res.type + "/" + res.id);
-      j.key("resource");
-      j.raw(resource_with_meta(res));
-      j.begin_object("search");
-      j.field("mode", "match");
-      j.end_object();
-      j.end_object();
-    }
+    for (const auto& res : page.resources)
+      match_entry(j, b + "/" + res.type + "/" + res.id, resource_with_meta(res));
     j.end_array();
     j.end_object();
     return {200, std::string(fhir_json), j.take(), {}};

@@ -306,6 +306,18 @@ class stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
+// A resources row read as (id, version, last_updated_us, message_id, json).
+stored_resource resource_of(const stmt& q, std::string_view type) {
+  stored_resource r;
+  r.type = std::string(type);
+  r.id = q.column_text(0);
+  r.version = q.column_int(1);
+  r.last_updated_us = q.column_int(2);
+  r.message_id = q.column_int(3);
+  r.json = q.column_text(4);
+  return r;
+}
+
 sqlite3* open_db(const std::filesystem::path& file, int flags) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(file.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -1480,13 +1492,7 @@ std::vector<stored_resource> sqlite_store::resources_where(std::string_view type
   std::vector<stored_resource> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
-    stored_resource r;
-    r.type = std::string(type);
-    r.id = q.column_text(0);
-    r.version = q.column_int(1);
-    r.last_updated_us = q.column_int(2);
-    r.message_id = q.column_int(3);
-    r.json = q.column_text(4);
+    stored_resource r = resource_of(q, type);
     out.push_back(std::move(r));
   }
   check(rdb_, rc, "search resources");
@@ -2035,13 +2041,7 @@ message_store::resource_page sqlite_store::alert_resources(std::string_view grou
   bind(q);
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
-    stored_resource r;
-    r.type = std::string(type);
-    r.id = q.column_text(0);
-    r.version = q.column_int(1);
-    r.last_updated_us = q.column_int(2);
-    r.message_id = q.column_int(3);
-    r.json = q.column_text(4);
+    stored_resource r = resource_of(q, type);
     page.resources.push_back(std::move(r));
   }
   check(rdb_, rc, "search a group's resources");
