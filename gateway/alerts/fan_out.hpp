@@ -13,10 +13,9 @@
 // attributed-discharge; a discharge notice → attributed-discharge; an admission or ED-visit alert
 // → attributed-admission (with its `event`, admission or ed-visit); a retraction → the topics of
 // what it withdraws (attributed-discharge, and readmission-risk when it had a Task; for an
-// admission or ED visit, attributed-admission — the care engine queues none today, see
-// care_engine.cpp queue_alert: an A11 retracts only a stay's RiskAssessment). Admission and
-// ED-visit notices raise nothing (the topic carries only what the group's alert events ask for; the
-// care engine makes none).
+// admission or ED visit, which an A11 of the stay withdraws, attributed-admission). Admission and
+// ED-visit notices raise nothing (the topic carries only what the group's alert events ask for;
+// the care engine makes none).
 //
 // Threads: run_once() from one thread at a time (the notifier's); it blocks on the store's writer.
 #pragma once

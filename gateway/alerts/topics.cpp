@@ -58,8 +58,10 @@ constexpr std::array<std::string_view, 3> readmission_include{
 constexpr std::array<std::string_view, 2> readmission_rev_include{"Task:focus", "Coverage:patient"};
 constexpr std::array<std::string_view, 2> discharge_include{"Encounter:subject",
                                                             "Encounter:diagnosis"};
+// The follow-up Task names its stay in Task.focus (care_engine's follow_up_task_json sets no
+// Task.encounter), as for the other topics.
 constexpr std::array<std::string_view, 3> discharge_rev_include{
-    "RiskAssessment:encounter", "Task:encounter", "Coverage:patient"};
+    "RiskAssessment:encounter", "Task:focus", "Coverage:patient"};
 constexpr std::array<std::string_view, 2> admission_context{"Patient", "Task"};
 constexpr std::array<std::string_view, 1> admission_include{"Encounter:subject"};
 constexpr std::array<std::string_view, 1> admission_rev_include{"Task:focus"};  // its Encounter

@@ -68,6 +68,15 @@ CREATE TABLE IF NOT EXISTS care_assessments(
   alert_group TEXT NOT NULL DEFAULT '',
   task_id TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS care_admission_alerts(
+  encounter_id TEXT NOT NULL,
+  event_kind TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('sent','retracted')),
+  message_id INTEGER NOT NULL,
+  PRIMARY KEY(encounter_id, event_kind, group_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS care_outcomes(
   message_id INTEGER NOT NULL,
   seq INTEGER NOT NULL,
@@ -146,7 +155,9 @@ class sqlite_care_db final : public care_db {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
     exec(schema);
-    // Tables made before alerts (issue 6) lack the two columns of what was sent for a stay.
+    // Tables made before alerts (issue 6) lack the two columns of what was sent for a stay. (A
+    // database made before admission retractions gets care_admission_alerts from the schema
+    // above; the admission alerts it sent before are not known, so an A11 cannot withdraw them.)
     if (!has_column("care_assessments", "alert_group"))
       exec("ALTER TABLE care_assessments ADD COLUMN alert_group TEXT NOT NULL DEFAULT '';"
            "ALTER TABLE care_assessments ADD COLUMN task_id TEXT NOT NULL DEFAULT ''");
@@ -204,6 +215,14 @@ class sqlite_care_db final : public care_db {
         engine.load_assessment({q.column_string(0), q.column_string(1), q.column_string(2),
                                 q.column_string(3), q.column_int(4), q.column_string(5),
                                 q.column_string(6)});
+    }
+    {
+      stmt q(db_,
+             "SELECT encounter_id, event_kind, group_id, task_id, status, message_id "
+             "FROM care_admission_alerts");
+      while (q.row())
+        engine.load_admission_alert({q.column_string(0), q.column_string(1), q.column_string(2),
+                                     q.column_string(3), q.column_string(4), q.column_int(5)});
     }
     last_link_rowid_ = max_link_rowid();
   }
@@ -443,6 +462,9 @@ class sqlite_care_db final : public care_db {
     put_assessment_ = add(
         "INSERT OR REPLACE INTO care_assessments(encounter_id, resource_id, status, band, "
         "message_id, alert_group, task_id) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+    put_admission_alert_ = add(
+        "INSERT OR REPLACE INTO care_admission_alerts(encounter_id, event_kind, group_id, task_id, "
+        "status, message_id) VALUES(?1,?2,?3,?4,?5,?6)");
     put_outcome_ = add(
         "INSERT OR REPLACE INTO care_outcomes(message_id, seq, at_us, event_kind, patient_id, "
         "encounter_id, event_date, member_id, match, rule, reasons, score, attribution, group_id, "
@@ -503,6 +525,14 @@ class sqlite_care_db final : public care_db {
           .text(6, ch.assessment->alert_group)
           .text(7, ch.assessment->task_id)
           .run();
+    for (const auto& a : ch.admission_alerts)
+      put_admission_alert_->text(1, a.encounter_id)
+          .text(2, a.event_kind)
+          .text(3, a.group_id)
+          .text(4, a.task_id)
+          .text(5, a.status)
+          .int64(6, a.message_id)
+          .run();
     const care_outcome& o = *w.outcome;
     put_outcome_->int64(1, message_id)
         .int64(2, w.seq)
@@ -538,6 +568,7 @@ class sqlite_care_db final : public care_db {
   stmt* put_review_ = nullptr;
   stmt* close_review_ = nullptr;
   stmt* put_assessment_ = nullptr;
+  stmt* put_admission_alert_ = nullptr;
   stmt* put_outcome_ = nullptr;
   std::int64_t last_link_rowid_ = 0;
   std::size_t open_ = 0;         // messages written in the open transaction

@@ -1,8 +1,10 @@
 // The care engine's tables in the member database (DATA_DIR/members.db, next to the roster
 // tables of members/roster_db): visits, stay labs, learned patient → member links, match reviews,
-// RiskAssessment status per stay, and one outcome row per clinical event (the audit of what was
-// matched, attributed, scored and whether the group wants an alert). Written by the care stage on
-// the pipeline thread, one transaction per message; read by `carebridge members …`.
+// RiskAssessment status per stay (with the group and Task its discharge alert went to), the
+// admission and ED-visit alerts sent per stay (what an A11 withdraws), and one outcome row per
+// clinical event (the audit of what was matched, attributed, scored and whether the group wants
+// an alert). Written by the care stage on the pipeline thread, one transaction per message; read
+// by `carebridge members …`.
 //
 // Writes are grouped: write() adds a message's rows to an open transaction and commit() ends it
 // (the care stage commits every few tens of milliseconds or messages), recording the highest
@@ -40,7 +42,7 @@ class care_db {
   static std::unique_ptr<care_db> open(const std::filesystem::path& file);
   virtual ~care_db() = default;
 
-  /// Loads visits, labs, links and assessments into a fresh engine (at start).
+  /// Loads visits, labs, links, assessments and admission alerts into a fresh engine (at start).
   virtual void load_into(care_engine& engine) = 0;
   /// Links written since the last call (by this process or `carebridge members link`), for a
   /// running gateway to pick up manual links. The first call returns none (load_into read them).

@@ -44,6 +44,49 @@ void join(std::string& into, std::string_view code) {
   into += code;
 }
 
+// What a retraction withdraws: an alert or notice that went to a group for a stay.
+struct withdrawn {
+  std::string_view event_kind;  // discharge, admission, ed_visit
+  std::string_view group_id, encounter_id;
+  std::string_view task_id;             // empty: a notice (no Task)
+  std::string_view risk_assessment_id;  // empty: not a discharge
+};
+
+// The retraction of what went to a group for a stay, on an A11 or A13: an outbox row to the same
+// group and, when a Task was made, the Task written back cancelled with the reason.
+void queue_retraction(const ev_ns::clinical_event& ev, const withdrawn& w, care_outcome& o,
+                      store::processing_result& out) {
+  store::alert_row a;
+  a.kind = "retraction";
+  a.event_kind = std::string(w.event_kind);
+  a.group_id = std::string(w.group_id);
+  a.patient_id = o.patient_id;
+  a.encounter_id = std::string(w.encounter_id);
+  a.risk_assessment_id = std::string(w.risk_assessment_id);
+  a.task_id = std::string(w.task_id);
+  a.occurred = std::string(ev.recorded);
+  if (!w.task_id.empty()) {
+    const std::string_view why = ev.kind == event_kind::cancel_admission
+                                     ? "admission cancelled by the hospital (A11)"
+                                     : "discharge cancelled by the hospital (A13)";
+    task_context t;
+    t.task_id = w.task_id;
+    t.patient_id = o.patient_id;
+    t.encounter_id = w.encounter_id;
+    t.risk_assessment_id = w.risk_assessment_id;
+    t.group_id = w.group_id;
+    t.event_kind = w.event_kind;
+    t.authored = ev.recorded;
+    t.cancelled_because = why;
+    out.resources.push_back({"Task", a.task_id, follow_up_task_json(t), false});
+  }
+  if (o.queued.empty()) {
+    o.queued = a.kind;
+    o.task_id = a.task_id;
+  }
+  out.alerts.push_back(std::move(a));
+}
+
 }  // namespace
 
 int band_rank(std::string_view band) noexcept {
@@ -68,6 +111,23 @@ void care_engine::load_link(patient_link l) {
 void care_engine::load_assessment(assessment_record a) {
   const std::string key = a.encounter_id;
   assessed_.insert_or_assign(key, std::move(a));
+}
+
+void care_engine::load_admission_alert(admission_alert_record a) {
+  auto& sent = admission_alerts_[a.encounter_id];
+  for (auto& s : sent)
+    if (s.event_kind == a.event_kind && s.group_id == a.group_id) {
+      s = std::move(a);
+      return;
+    }
+  sent.push_back(std::move(a));
+}
+
+std::span<const admission_alert_record> care_engine::admission_alerts_of(
+    std::string_view encounter_id) const {
+  auto it = admission_alerts_.find(encounter_id);
+  if (it == admission_alerts_.end()) return {};
+  return it->second;
 }
 
 const patient_link* care_engine::link_of(std::string_view patient_id) const {
@@ -135,7 +195,7 @@ care_outcome care_engine::process(const ev_ns::clinical_event& ev, std::int64_t 
     default: break;
   }
   decide_alert(o);
-  queue_alert(ev, o, out, changes);
+  queue_alert(ev, message_id, o, out, changes);
   return o;
 }
 
@@ -413,9 +473,10 @@ void care_engine::decide_alert(care_outcome& o) const {
 // What goes to the outbox (in the message's settlement transaction): an alert with its Task when
 // the group's rules want the event; a notice for any other discharge of an attributed member (the
 // attributed-discharge topic sends those regardless of score); a retraction, with the Task
-// cancelled, when an A11/A13 withdraws a stay that had either.
-void care_engine::queue_alert(const ev_ns::clinical_event& ev, care_outcome& o,
-                              store::processing_result& out, care_changes& ch) {
+// cancelled, when an A13 withdraws a discharge that had either, or an A11 a stay that had a
+// discharge alert or notice (its RiskAssessment retracted) or admission or ED-visit alerts.
+void care_engine::queue_alert(const ev_ns::clinical_event& ev, std::int64_t message_id,
+                              care_outcome& o, store::processing_result& out, care_changes& ch) {
   auto it = o.encounter_id.empty() ? assessed_.end() : assessed_.find(o.encounter_id);
   assessment_record* rec = it == assessed_.end() ? nullptr : &it->second;
   const auto remember = [&](std::string group, std::string task) {
@@ -424,38 +485,16 @@ void care_engine::queue_alert(const ev_ns::clinical_event& ev, care_outcome& o,
     rec->task_id = std::move(task);
     ch.assessment = *rec;
   };
-  if (o.retracted) {
-    if (rec == nullptr || rec->alert_group.empty()) return;
-    store::alert_row a;
-    a.kind = "retraction";
-    a.event_kind = "discharge";
-    a.group_id = rec->alert_group;
-    a.patient_id = o.patient_id;
-    a.encounter_id = rec->encounter_id;
-    a.risk_assessment_id = rec->resource_id;
-    a.task_id = rec->task_id;
-    a.occurred = std::string(ev.recorded);
-    if (!rec->task_id.empty()) {
-      const std::string why = ev.kind == event_kind::cancel_admission
-                                  ? "admission cancelled by the hospital (A11)"
-                                  : "discharge cancelled by the hospital (A13)";
-      task_context t;
-      t.task_id = rec->task_id;
-      t.patient_id = o.patient_id;
-      t.encounter_id = rec->encounter_id;
-      t.risk_assessment_id = rec->resource_id;
-      t.group_id = rec->alert_group;
-      t.event_kind = "discharge";
-      t.authored = ev.recorded;
-      t.cancelled_because = why;
-      out.resources.push_back({"Task", rec->task_id, follow_up_task_json(t), false});
-    }
-    o.queued = a.kind;
-    o.task_id = a.task_id;
-    out.alerts.push_back(std::move(a));
+  if (o.retracted && rec != nullptr && !rec->alert_group.empty()) {
+    queue_retraction(ev,
+                     {"discharge", rec->alert_group, rec->encounter_id, rec->task_id,
+                      rec->resource_id},
+                     o, out);
     remember({}, {});
-    return;
   }
+  if (ev.kind == event_kind::cancel_admission)
+    retract_admission_alerts(ev, message_id, o, out, ch);
+  if (o.retracted || ev.kind == event_kind::cancel_admission) return;
   const bool notice = !o.alert_wanted && o.event_kind == "discharge" && !o.group_id.empty() &&
                       o.match != "review" && !o.member_id.empty();
   if (!o.alert_wanted && !notice) return;
@@ -493,8 +532,33 @@ void care_engine::queue_alert(const ev_ns::clinical_event& ev, care_outcome& o,
   }
   o.queued = a.kind;
   o.task_id = a.task_id;
-  if (a.event_kind == "discharge") remember(a.group_id, a.task_id);
+  if (a.event_kind == "discharge") {
+    remember(a.group_id, a.task_id);
+  } else if (o.alert_wanted && !a.encounter_id.empty()) {
+    admission_alert_record sent{a.encounter_id, a.event_kind, a.group_id, a.task_id, "sent",
+                                message_id};
+    load_admission_alert(sent);
+    ch.admission_alerts.push_back(std::move(sent));
+  }
   out.alerts.push_back(std::move(a));
+}
+
+// An A11 withdraws every admission and ED-visit alert still standing for the stay (an ED visit
+// that became an admission of the same encounter may have had both).
+void care_engine::retract_admission_alerts(const ev_ns::clinical_event& ev,
+                                           std::int64_t message_id, care_outcome& o,
+                                           store::processing_result& out, care_changes& ch) {
+  auto it = ev.encounter_resource_id.empty() ? admission_alerts_.end()
+                                             : admission_alerts_.find(ev.encounter_resource_id);
+  if (it == admission_alerts_.end()) return;
+  for (admission_alert_record& sent : it->second) {
+    if (sent.status != "sent") continue;
+    queue_retraction(ev, {sent.event_kind, sent.group_id, sent.encounter_id, sent.task_id, {}}, o,
+                     out);
+    sent.status = "retracted";
+    sent.message_id = message_id;
+    ch.admission_alerts.push_back(sent);
+  }
 }
 
 std::string add_business_days(std::string_view date, int business_days) {

@@ -20,6 +20,12 @@
 // procedures. The RiskAssessment (one per stay, id derived from the Encounter id) carries both
 // scores as predictions; an A11 or A13 of a stay that has one retracts it (entered-in-error).
 // Whether it alerts is the group's setting: its events and its risk threshold.
+//
+// Retractions: the engine remembers where each alert went (a discharge's on the stay's
+// assessment_record, an admission's or ED visit's as an admission_alert_record), so an A13
+// withdraws the discharge alert or notice and an A11 withdraws the admission and ED-visit alerts
+// of the stay (and its discharge's, with the RiskAssessment): a retraction row to the same group
+// and the Task written back cancelled.
 #pragma once
 
 #include "gateway/care/encounter_history.hpp"
@@ -79,6 +85,18 @@ struct assessment_record {
   bool operator==(const assessment_record&) const = default;
 };
 
+/// An alert sent for the start of a stay (A01 admission, A04 emergency registration), with its
+/// Task: what an A11 of the stay withdraws. One per stay, event kind and group (the Task's key).
+struct admission_alert_record {
+  std::string encounter_id;
+  std::string event_kind;  // admission, ed_visit
+  std::string group_id;
+  std::string task_id;
+  std::string status;  // "sent", "retracted"
+  std::int64_t message_id = 0;
+  bool operator==(const admission_alert_record&) const = default;
+};
+
 /// What the engine decided about one event (the audit row; issue 6's alerting reads it).
 struct care_outcome {
   std::string event_kind;
@@ -104,7 +122,8 @@ struct care_outcome {
   bool alert_wanted = false;
   std::string alert_reason;  // why not: "no_member", "unattributed", "event_not_wanted",
                              // "below_threshold", "review"…
-  // The outbox entry made of it: "alert", "notice", "retraction" or empty; its Task.
+  // The outbox entry made of it: "alert", "notice", "retraction" or empty; its Task (the first
+  // one when an A11 withdraws several alerts of the stay).
   std::string queued;
   std::string task_id;
 };
@@ -117,6 +136,7 @@ struct care_changes {
   std::optional<match_review> review;
   std::vector<std::string> reviews_closed;  // patient ids whose open review a link resolved
   std::optional<assessment_record> assessment;
+  std::vector<admission_alert_record> admission_alerts;  // sent or retracted by this event
   void clear() {
     entries.clear();
     labs.clear();
@@ -124,6 +144,7 @@ struct care_changes {
     review.reset();
     reviews_closed.clear();
     assessment.reset();
+    admission_alerts.clear();
   }
 };
 
@@ -140,8 +161,11 @@ class care_engine {
   const encounter_history& history() const noexcept { return history_; }
   void load_link(patient_link l);
   void load_assessment(assessment_record a);
+  void load_admission_alert(admission_alert_record a);
   const patient_link* link_of(std::string_view patient_id) const;
   const assessment_record* assessment_of(std::string_view encounter_id) const;
+  /// The admission and ED-visit alerts remembered for a stay (sent or retracted).
+  std::span<const admission_alert_record> admission_alerts_of(std::string_view encounter_id) const;
 
   /// Processes one event: appends the RiskAssessment (if any) to `out.resources`, fills
   /// `changes` (cleared first) with what the database must record, and returns the outcome.
@@ -163,8 +187,11 @@ class care_engine {
                std::string_view why, care_outcome& o, store::processing_result& out,
                care_changes& ch);
   void decide_alert(care_outcome& o) const;
-  void queue_alert(const mappings::event::clinical_event& ev, care_outcome& o,
-                   store::processing_result& out, care_changes& ch);
+  void queue_alert(const mappings::event::clinical_event& ev, std::int64_t message_id,
+                   care_outcome& o, store::processing_result& out, care_changes& ch);
+  void retract_admission_alerts(const mappings::event::clinical_event& ev,
+                                std::int64_t message_id, care_outcome& o,
+                                store::processing_result& out, care_changes& ch);
   std::optional<lab_kind> lab_kind_of(std::string_view loinc) const;
 
   care_settings settings_;
@@ -172,6 +199,7 @@ class care_engine {
   encounter_history history_;
   string_map<patient_link> links_;         // by patient id
   string_map<assessment_record> assessed_;  // by encounter id
+  string_map<std::vector<admission_alert_record>> admission_alerts_;  // by encounter id
 };
 
 /// The RiskAssessment JSON for one stay (exposed for tests and the benchmark).

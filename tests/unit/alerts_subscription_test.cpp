@@ -163,6 +163,17 @@ TEST(AlertsTopics, ThreeTopicsWithTheirFiltersAndShape) {
   EXPECT_EQ(admission.message, alerts::message_event::admit);
   EXPECT_EQ(discharge.message, alerts::message_event::discharge);
   EXPECT_EQ(risk.message, alerts::message_event::discharge);
+  // The follow-up Task reaches its stay through Task.focus (care_engine follow_up_task_json):
+  // every shape that pulls in Tasks says so.
+  for (const auto& t : alerts::topics()) {
+    bool task = false;
+    for (std::string_view inc : t.shape_rev_include) {
+      if (!inc.starts_with("Task:")) continue;
+      task = true;
+      EXPECT_EQ(inc, "Task:focus") << t.key;
+    }
+    EXPECT_TRUE(task) << t.key;
+  }
 }
 
 TEST(AlertsTopics, FindByCanonicalWithOrWithoutVersion) {

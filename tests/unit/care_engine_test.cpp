@@ -32,7 +32,9 @@ members::member_record member(std::string id, std::string family, std::string gi
   return m;
 }
 
-std::shared_ptr<const members::roster_snapshot> roster(std::int64_t version = 1) {
+std::shared_ptr<const members::roster_snapshot> roster(
+    std::int64_t version = 1,
+    std::uint8_t g1_alerts = members::alert_discharge | members::alert_ed_visit) {
   auto s = std::make_shared<members::roster_snapshot>();
   s->version = version;
   std::vector<members::member_record> ms;
@@ -47,8 +49,7 @@ std::shared_ptr<const members::roster_snapshot> roster(std::int64_t version = 1)
   s->attributions["M200"] = {{"M200", "G2", "2025-01-01", "2026-06-30"}};
   s->attributions["M300"] = {{"M300", "G1", "2026-01-01", ""}};
   s->attributions["M301"] = {{"M301", "G1", "2026-01-01", ""}};
-  members::physician_group g1{"G1", "Riverside Primary Care", "", "", "moderate",
-                              members::alert_discharge | members::alert_ed_visit};
+  members::physician_group g1{"G1", "Riverside Primary Care", "", "", "moderate", g1_alerts};
   members::physician_group g2{"G2", "Harbor Physicians", "", "", "high", members::alert_discharge};
   s->groups.emplace("G1", g1);
   s->groups.emplace("G2", g2);
@@ -508,6 +509,172 @@ TEST_F(engine_fixture, ACancelledDischargeRetractsTheAlertAndCancelsTheTask) {
   EXPECT_TRUE(out.alerts.empty());
 }
 
+// Admission and ED-visit alerts: an A11 of the stay withdraws them as an A13 does a discharge's.
+struct admission_fixture : engine_fixture {
+  admission_fixture() {
+    engine.set_roster(roster(1, members::alert_discharge | members::alert_ed_visit |
+                                    members::alert_admission));
+  }
+  const store::resource_row* task(std::string_view id) const {
+    for (const auto& r : out.resources)
+      if (r.type == "Task" && r.id == id) return &r;
+    return nullptr;
+  }
+  // The Task written back cancelled, with its reason; empty when none was.
+  std::string cancelled_reason(std::string_view task_id) const {
+    const auto* t = task(task_id);
+    if (t == nullptr) return {};
+    rapidjson::Document d;
+    d.Parse(t->json.c_str());
+    if (d.HasParseError() || std::string_view(d["status"].GetString()) != "cancelled") return {};
+    return d["statusReason"]["text"].GetString();
+  }
+};
+
+clinical_event okafor_admission(std::string visit) {
+  auto e = okafor(event_kind::admission, std::move(visit), "2026-09-01T10:00:00Z");
+  e.member_id = "M100";
+  return e;
+}
+
+clinical_event okafor_cancel_admission(std::string visit) {
+  auto e = okafor(event_kind::cancel_admission, std::move(visit), "2026-09-01T10:00:00Z");
+  e.member_id = "M100";
+  e.recorded = "2026-09-01T12:00:00Z";
+  return e;
+}
+
+TEST_F(admission_fixture, AnA11RetractsTheAdmissionAlertAndCancelsItsTask) {
+  auto o = run(okafor_admission("V50"));
+  ASSERT_EQ(o.queued, "alert");
+  ASSERT_EQ(out.alerts.size(), 1u);
+  ASSERT_EQ(out.alerts[0].event_kind, "admission");
+  const std::string task_id = o.task_id;
+  ASSERT_FALSE(task_id.empty());
+  ASSERT_EQ(changes.admission_alerts.size(), 1u);
+  EXPECT_EQ(changes.admission_alerts[0],
+            (admission_alert_record{"enc-V50", "admission", "G1", task_id, "sent", 1}));
+
+  o = run(okafor_cancel_admission("V50"));
+  EXPECT_FALSE(o.retracted);  // no RiskAssessment: an admission is not scored
+  EXPECT_EQ(o.queued, "retraction");
+  EXPECT_EQ(o.task_id, task_id);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  const store::alert_row& r = out.alerts[0];
+  EXPECT_EQ(r.kind, "retraction");
+  EXPECT_EQ(r.event_kind, "admission");
+  EXPECT_EQ(r.group_id, "G1");
+  EXPECT_EQ(r.patient_id, "pat-MRN1");
+  EXPECT_EQ(r.encounter_id, "enc-V50");
+  EXPECT_EQ(r.task_id, task_id);
+  EXPECT_TRUE(r.risk_assessment_id.empty());
+  EXPECT_EQ(r.occurred, "2026-09-01T12:00:00Z");
+  EXPECT_EQ(cancelled_reason(task_id), "admission cancelled by the hospital (A11)");
+  ASSERT_NE(task(task_id), nullptr);
+  EXPECT_FALSE(task(task_id)->create_only);  // the group's Task is written back
+  EXPECT_THAT(task(task_id)->json, HasSubstr("admission-coordination"));
+  ASSERT_EQ(changes.admission_alerts.size(), 1u);
+  EXPECT_EQ(changes.admission_alerts[0].status, "retracted");
+  EXPECT_EQ(changes.admission_alerts[0].message_id, 2);
+  // A second A11 has nothing left to retract.
+  o = run(okafor_cancel_admission("V50"));
+  EXPECT_TRUE(out.alerts.empty());
+  EXPECT_EQ(task(task_id), nullptr);
+  EXPECT_TRUE(o.queued.empty());
+}
+
+TEST_F(admission_fixture, AnA11RetractsAnEdVisitAlert) {
+  auto ed = okafor(event_kind::registration, "E50", "2026-09-01T10:00:00Z", {}, "EMER");
+  ed.member_id = "M100";
+  auto o = run(ed);
+  ASSERT_EQ(o.queued, "alert");
+  ASSERT_EQ(out.alerts[0].event_kind, "ed_visit");
+  const std::string task_id = o.task_id;
+  o = run(okafor_cancel_admission("E50"));
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].kind, "retraction");
+  EXPECT_EQ(out.alerts[0].event_kind, "ed_visit");
+  EXPECT_EQ(out.alerts[0].task_id, task_id);
+  EXPECT_EQ(cancelled_reason(task_id), "admission cancelled by the hospital (A11)");
+  EXPECT_THAT(task(task_id)->json, HasSubstr("post-ed-contact"));
+}
+
+TEST_F(admission_fixture, AnA11WithoutAnAdmissionAlertQueuesNothing) {
+  // G2 does not want admissions: the A01 queues nothing, so its A11 has nothing to withdraw.
+  auto adm = stay_event(event_kind::admission, "MRN2", "V51", "2026-03-01T08:00:00Z");
+  adm.member_id = "M200";
+  auto o = run(adm);
+  ASSERT_EQ(o.alert_reason, "event_not_wanted");
+  ASSERT_TRUE(out.alerts.empty());
+  auto a11 = stay_event(event_kind::cancel_admission, "MRN2", "V51", "2026-03-01T08:00:00Z");
+  a11.member_id = "M200";
+  o = run(a11);
+  EXPECT_TRUE(out.alerts.empty());
+  EXPECT_TRUE(out.resources.empty());
+  EXPECT_TRUE(changes.admission_alerts.empty());
+  EXPECT_TRUE(o.queued.empty());
+  // Nor does an A11 of a stay never seen.
+  run(okafor_cancel_admission("V52"));
+  EXPECT_TRUE(out.alerts.empty());
+  EXPECT_TRUE(changes.admission_alerts.empty());
+}
+
+TEST_F(admission_fixture, AnA13LeavesTheAdmissionAlertAndAnA11ThenWithdrawsIt) {
+  run(okafor_admission("V53"));
+  const std::string admission_task = out.alerts.at(0).task_id;
+  auto dis = okafor(event_kind::discharge, "V53", "2026-09-01T10:00:00Z", "2026-09-08T10:00:00Z");
+  dis.member_id = "M100";
+  dis.admission_type = "E";
+  dis.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "I50.9", "", "I10"}, "DD", 1});
+  auto o = run(dis);
+  ASSERT_EQ(o.queued, "alert");
+  const std::string discharge_task = o.task_id;
+  ASSERT_NE(discharge_task, admission_task);
+
+  auto a13 = okafor(event_kind::cancel_discharge, "V53", "2026-09-01T10:00:00Z");
+  a13.member_id = "M100";
+  o = run(a13);
+  ASSERT_EQ(out.alerts.size(), 1u);  // the discharge's only
+  EXPECT_EQ(out.alerts[0].event_kind, "discharge");
+  EXPECT_EQ(out.alerts[0].task_id, discharge_task);
+  EXPECT_EQ(cancelled_reason(discharge_task), "discharge cancelled by the hospital (A13)");
+  EXPECT_EQ(task(admission_task), nullptr);
+  EXPECT_TRUE(changes.admission_alerts.empty());
+  ASSERT_EQ(engine.admission_alerts_of("enc-V53").size(), 1u);
+  EXPECT_EQ(engine.admission_alerts_of("enc-V53")[0].status, "sent");
+
+  o = run(okafor_cancel_admission("V53"));
+  ASSERT_EQ(out.alerts.size(), 1u);  // the discharge was withdrawn already
+  EXPECT_EQ(out.alerts[0].event_kind, "admission");
+  EXPECT_EQ(out.alerts[0].task_id, admission_task);
+  EXPECT_EQ(cancelled_reason(admission_task), "admission cancelled by the hospital (A11)");
+}
+
+TEST_F(admission_fixture, AnA11WithdrawsBothTheDischargeAndTheAdmissionAlerts) {
+  run(okafor_admission("V54"));
+  const std::string admission_task = out.alerts.at(0).task_id;
+  auto dis = okafor(event_kind::discharge, "V54", "2026-09-01T10:00:00Z", "2026-09-08T10:00:00Z");
+  dis.member_id = "M100";
+  dis.admission_type = "E";
+  dis.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "I50.9", "", "I10"}, "DD", 1});
+  auto o = run(dis);
+  ASSERT_EQ(o.queued, "alert");
+  const std::string discharge_task = o.task_id;
+
+  o = run(okafor_cancel_admission("V54"));
+  EXPECT_TRUE(o.retracted);
+  ASSERT_EQ(out.alerts.size(), 2u);
+  EXPECT_EQ(out.alerts[0].event_kind, "discharge");
+  EXPECT_EQ(out.alerts[0].task_id, discharge_task);
+  EXPECT_EQ(out.alerts[1].event_kind, "admission");
+  EXPECT_EQ(out.alerts[1].task_id, admission_task);
+  for (const auto& a : out.alerts) {
+    EXPECT_EQ(a.kind, "retraction");
+    EXPECT_EQ(a.group_id, "G1");
+    EXPECT_EQ(cancelled_reason(a.task_id), "admission cancelled by the hospital (A11)");
+  }
+}
+
 // --- care_db -------------------------------------------------------------------------------------
 
 struct temp_db {
@@ -579,6 +746,55 @@ TEST_F(engine_fixture, CareTablesRoundTrip) {
   EXPECT_EQ(counts.encounters, 2);
   EXPECT_EQ(counts.links, 2);
   EXPECT_EQ(counts.open_reviews, 0);
+}
+
+TEST_F(admission_fixture, AnA11AfterARestartStillRetractsTheAdmissionAlert) {
+  temp_db t;
+  const auto through = [&](care_engine& e, care_db& db, const clinical_event& ev) {
+    const auto id = next_message++;
+    out = {};
+    const auto o = e.process(ev, id, out, changes);
+    care_db::event_write w{0, &o, &changes};
+    db.write(id, std::span(&w, 1));
+    db.commit();
+    return o;
+  };
+  const auto restarted = [&] {
+    auto e = std::make_unique<care_engine>();
+    e->set_roster(roster(1, members::alert_discharge | members::alert_ed_visit |
+                                members::alert_admission));
+    care_db::open(t.file())->load_into(*e);
+    return e;
+  };
+  std::string task_id;
+  {
+    auto db = care_db::open(t.file());
+    task_id = through(engine, *db, okafor_admission("V55")).task_id;
+    ASSERT_FALSE(task_id.empty());
+  }
+  // A new process: the engine knows the alert from the member database only.
+  auto fresh = restarted();
+  ASSERT_EQ(fresh->admission_alerts_of("enc-V55").size(), 1u);
+  EXPECT_EQ(fresh->admission_alerts_of("enc-V55")[0],
+            engine.admission_alerts_of("enc-V55")[0]);
+  {
+    auto db = care_db::open(t.file());
+    const auto o = through(*fresh, *db, okafor_cancel_admission("V55"));
+    EXPECT_EQ(o.queued, "retraction");
+    ASSERT_EQ(out.alerts.size(), 1u);
+    EXPECT_EQ(out.alerts[0].kind, "retraction");
+    EXPECT_EQ(out.alerts[0].event_kind, "admission");
+    EXPECT_EQ(out.alerts[0].group_id, "G1");
+    EXPECT_EQ(out.alerts[0].task_id, task_id);
+    EXPECT_EQ(cancelled_reason(task_id), "admission cancelled by the hospital (A11)");
+  }
+  // And after another restart the retraction is remembered: nothing is withdrawn twice.
+  auto again = restarted();
+  ASSERT_EQ(again->admission_alerts_of("enc-V55").size(), 1u);
+  EXPECT_EQ(again->admission_alerts_of("enc-V55")[0].status, "retracted");
+  out = {};
+  again->process(okafor_cancel_admission("V55"), next_message++, out, changes);
+  EXPECT_TRUE(out.alerts.empty());
 }
 
 }  // namespace
