@@ -69,16 +69,9 @@ void queue_retraction(const ev_ns::clinical_event& ev, const withdrawn& w, care_
     const std::string_view why = ev.kind == event_kind::cancel_admission
                                      ? "admission cancelled by the hospital (A11)"
                                      : "discharge cancelled by the hospital (A13)";
-    task_context t;
-    t.task_id = w.task_id;
-    t.patient_id = o.patient_id;
-    t.encounter_id = w.encounter_id;
-    t.risk_assessment_id = w.risk_assessment_id;
-    t.group_id = w.group_id;
-    t.event_kind = w.event_kind;
-    t.authored = ev.recorded;
-    t.cancelled_because = why;
-    out.resources.push_back({"Task", a.task_id, follow_up_task_json(t), false});
+    store::resource_row task{"Task", a.task_id, cancelled_task_patch(why, ev.recorded)};
+    task.merge = true;
+    out.resources.push_back(std::move(task));
   }
   if (o.queued.empty()) {
     o.queued = a.kind;
@@ -589,18 +582,24 @@ std::string add_business_days(std::string_view date, int business_days) {
   return buf;
 }
 
+std::string cancelled_task_patch(std::string_view why, std::string_view when) {
+  json_out j(256);
+  j.begin_object();
+  j.field("status", "cancelled");
+  j.begin_object("statusReason");
+  j.field("text", why);
+  j.end_object();
+  if (!when.empty()) j.field("lastModified", when);
+  j.end_object();
+  return j.take();
+}
+
 std::string follow_up_task_json(const task_context& cx) {
   json_out j(1024);
   j.begin_object();
   j.field("resourceType", "Task");
   j.field("id", cx.task_id);
-  const bool cancelled = !cx.cancelled_because.empty();
-  j.field("status", cancelled ? "cancelled" : "requested");
-  if (cancelled) {
-    j.begin_object("statusReason");
-    j.field("text", cx.cancelled_because);
-    j.end_object();
-  }
+  j.field("status", "requested");
   j.field("intent", "order");
   j.field("priority", cx.risk_band == "high" ? "urgent" : "routine");
   j.begin_object("code");

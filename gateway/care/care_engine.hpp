@@ -222,9 +222,11 @@ struct task_context {
   std::string_view risk_band;   // high → priority urgent
   std::string_view authored;    // FHIR dateTime of the event
   std::string_view due;
-  std::string_view cancelled_because;  // non-empty: status cancelled, with this reason
 };
 std::string follow_up_task_json(const task_context& cx);
+/// What a retraction does to a follow-up Task: a JSON Merge Patch (store::resource_row::merge)
+/// setting status cancelled, the reason and when; what the group wrote on the Task stays.
+std::string cancelled_task_patch(std::string_view why, std::string_view when);
 /// The date `business_days` working days (Monday–Friday; holidays are not known) after `date`
 /// (YYYY-MM-DD), or empty when `date` is not a date.
 std::string add_business_days(std::string_view date, int business_days);

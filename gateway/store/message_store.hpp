@@ -70,6 +70,10 @@ struct resource_row {
   /// Written only when the resource does not exist yet: a follow-up Task, which its group updates
   /// afterwards (a message processed again must not reset what the group did with it).
   bool create_only = false;
+  /// `json` is a JSON Merge Patch (RFC 7386) of the current version: applied to it when there is
+  /// one, nothing written when there is none. A follow-up Task cancelled by a retraction keeps what
+  /// its group wrote on it (notes, outputs, when contact was made).
+  bool merge = false;
   bool operator==(const resource_row&) const = default;
 };
 

@@ -2,6 +2,11 @@
 
 #include "gateway/obs/log.hpp"
 #include "gateway/store/deferred_priority.hpp"
+#include "mappings/fhir/json_patch.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -306,6 +311,20 @@ class stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
+// `patch` (a JSON Merge Patch the gateway made) applied to the stored JSON `current`; "" when
+// either does not parse (the stored resource is then left as it is).
+std::string merge_json(const std::string& current, const std::string& patch) {
+  rapidjson::Document d, p;
+  d.Parse<rapidjson::kParseIterativeFlag>(current.data(), current.size());
+  p.Parse<rapidjson::kParseIterativeFlag>(patch.data(), patch.size());
+  if (d.HasParseError() || p.HasParseError()) return {};
+  mappings::fhir::merge_patch(d, p, d.GetAllocator());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  d.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
 // A resources row read as (id, version, last_updated_us, message_id, json).
 stored_resource resource_of(const stmt& q, std::string_view type) {
   stored_resource r;
@@ -358,6 +377,7 @@ struct sqlite_store::statements {
         resource_new(db,
                      "INSERT INTO resources(type, id, version, last_updated_us, message_id, json) "
                      "VALUES(?,?,1,?,?,?) ON CONFLICT(type, id) DO NOTHING"),
+        resource_json(db, "SELECT json FROM resources WHERE type=? AND id=?"),
         drop_events(db, "DELETE FROM events WHERE message_id=?"),
         event(db,
               "INSERT INTO events(message_id, seq, kind, patient_id, encounter_id, json) "
@@ -374,11 +394,12 @@ struct sqlite_store::statements {
         drop_alerts(db, "DELETE FROM alerts WHERE message_id=? AND n >= ?"),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT") {}
-  stmt ins, bump, get, upd_keep, upd_release, count, resource, resource_new, drop_events, event,
-      alert, drop_alerts, begin, commit;
+  stmt ins, bump, get, upd_keep, upd_release, count, resource, resource_new, resource_json,
+      drop_events, event, alert, drop_alerts, begin, commit;
   std::vector<stmt*> all() {
-    return {&ins,   &bump,        &get,         &upd_keep, &upd_release, &count, &resource,
-            &resource_new, &drop_events, &event, &alert, &drop_alerts, &begin, &commit};
+    return {&ins,          &bump,          &get,        &upd_keep, &upd_release, &count,
+            &resource,     &resource_new,  &resource_json, &drop_events, &event, &alert,
+            &drop_alerts,  &begin,         &commit};
   }
 };
 
@@ -1387,12 +1408,23 @@ void sqlite_store::settle_message(std::int64_t id, message_state state, const st
   if (result == nullptr) return;
   const std::int64_t now = now_us();
   for (const resource_row& r : result->resources) {
+    std::string merged;
+    if (r.merge) {  // a merge patch of the current version; nothing to patch, nothing written
+      stmt& cur = st_->resource_json;
+      cur.text(1, r.type);
+      cur.text(2, r.id);
+      const int rc = cur.step();
+      if (rc != SQLITE_ROW) check(wdb_, rc, "read a resource to patch");
+      if (rc == SQLITE_ROW) merged = merge_json(cur.column_text(0), r.json);
+      cur.reset();
+      if (merged.empty()) continue;
+    }
     stmt& res = r.create_only ? st_->resource_new : st_->resource;
     res.text(1, r.type);
     res.text(2, r.id);
     res.int64(3, now);
     res.int64(4, id);
-    res.blob(5, r.json);
+    res.blob(5, r.merge ? merged : r.json);
     check(wdb_, res.step(), "upsert resource");
     res.reset();
   }

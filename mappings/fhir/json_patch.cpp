@@ -166,4 +166,26 @@ std::optional<patch_refusal> apply_patch(rapidjson::Document& d, const rapidjson
   return std::nullopt;
 }
 
+void merge_patch(rapidjson::Value& target, const rapidjson::Value& patch,
+                 rapidjson::Document::AllocatorType& allocator) {
+  if (!patch.IsObject()) {
+    target.CopyFrom(patch, allocator);
+    return;
+  }
+  if (!target.IsObject()) target.SetObject();
+  for (const auto& m : patch.GetObject()) {
+    auto it = target.FindMember(m.name);
+    if (m.value.IsNull()) {
+      if (it != target.MemberEnd()) target.RemoveMember(it);
+    } else if (it == target.MemberEnd()) {
+      rapidjson::Value name(m.name, allocator);
+      rapidjson::Value value(rapidjson::kNullType);
+      merge_patch(value, m.value, allocator);
+      target.AddMember(name, value, allocator);
+    } else {
+      merge_patch(it->value, m.value, allocator);
+    }
+  }
+}
+
 }  // namespace carebridge::mappings::fhir

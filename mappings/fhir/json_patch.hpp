@@ -17,7 +17,9 @@
 //   - limit size, but for copies: the other operations add at most what the patch holds, whereas
 //     copying the document into itself doubles it, so copies have a budget (max_copied_values);
 //   - remove the whole document (path ""): that is a missing target;
-//   - JSON Merge Patch (RFC 7386) or FHIRPath Patch.
+//   - FHIRPath Patch.
+// And merge_patch(): RFC 7386 JSON Merge Patch, for the gateway's own partial updates of a stored
+// resource (a follow-up Task cancelled by a retraction keeps what its group wrote on it).
 //
 // Refusals carry an HTTP status and an OperationOutcome issue code for the FHIR API, and a text
 // that names the operation by its position, never its values (which may be PHI).
@@ -66,5 +68,11 @@ std::optional<patch_refusal> check_patch(const rapidjson::Value& ops,
 std::optional<patch_refusal> apply_patch(rapidjson::Document& d, const rapidjson::Value& ops,
                                          std::string_view document = "document",
                                          std::size_t max_copied_values = 10000);
+
+/// RFC 7386 JSON Merge Patch: each member of an object `patch` replaces the target's member of that
+/// name (null removes it; an object merges into an object, recursively); a patch that is not an
+/// object replaces the whole target. Recursion is as deep as the patch (the gateway's own).
+void merge_patch(rapidjson::Value& target, const rapidjson::Value& patch,
+                 rapidjson::Document::AllocatorType& allocator);
 
 }  // namespace carebridge::mappings::fhir

@@ -531,7 +531,9 @@ TEST(MllpListenerTls, OnlyTls12OrNewerWithForwardSecretAeadSuites) {
     SSL_CTX_set_security_level(c, 0);
     SSL_CTX_set_min_proto_version(c, TLS1_VERSION);
     SSL_CTX_set_max_proto_version(c, max_version);
-    if (ciphers != nullptr) EXPECT_EQ(SSL_CTX_set_cipher_list(c, ciphers), 1) << ciphers;
+    if (ciphers != nullptr) {
+      EXPECT_EQ(SSL_CTX_set_cipher_list(c, ciphers), 1) << ciphers;
+    }
     tls_client client(ctx, s.port());
     boost::system::error_code ec;
     client.stream().handshake(asio::ssl::stream_base::client, ec);

@@ -414,3 +414,26 @@ TEST(JsonPatchRfc6902, ARefusedPatchLeavesTheOriginalOfACopyUntouched) {
 }
 
 }  // namespace
+
+// --- JSON Merge Patch (RFC 7386) ------------------------------------------------------------------
+
+std::string merged(std::string_view target, std::string_view patch) {
+  auto d = parse(target);
+  const auto p = parse(patch);
+  f::merge_patch(d, p, d.GetAllocator());
+  return text(d);
+}
+
+TEST(JsonMergePatch, MembersAreReplacedAddedOrRemovedAndObjectsMergeRecursively) {
+  EXPECT_EQ(merged(R"({"status":"requested","note":[{"text":"called"}],"a":{"b":1,"c":2}})",
+                   R"({"status":"cancelled","statusReason":{"text":"why"},"a":{"c":null,"d":3}})"),
+            R"({"status":"cancelled","note":[{"text":"called"}],"a":{"b":1,"d":3},"statusReason":{"text":"why"}})");
+  // Arrays are values: replaced whole, never merged element by element.
+  EXPECT_EQ(merged(R"({"note":[1,2,3]})", R"({"note":[4]})"), R"({"note":[4]})");
+  // Removing what is not there changes nothing; a non-object target becomes an object.
+  EXPECT_EQ(merged(R"({"a":1})", R"({"b":null})"), R"({"a":1})");
+  EXPECT_EQ(merged(R"([1,2])", R"({"a":{"b":null,"c":1}})"), R"({"a":{"c":1}})");
+  // A patch that is not an object replaces the whole document.
+  EXPECT_EQ(merged(R"({"a":1})", R"(["x"])"), R"(["x"])");
+  EXPECT_EQ(merged(R"({"a":1})", R"({})"), R"({"a":1})");
+}

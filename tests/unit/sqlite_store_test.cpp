@@ -371,6 +371,34 @@ alert_row alert_for(std::string group, std::string encounter, std::string kind =
   return a;
 }
 
+// A merge row patches the current version of a resource (a retraction cancelling a follow-up Task
+// keeps what the group wrote on it) and writes nothing when there is no such resource.
+TEST(SqliteStore, AMergeRowPatchesTheCurrentVersionOrWritesNothing) {
+  temp_dir dir;
+  auto s = sqlite_store::open(dir.path(), {});
+  const auto m1 = submit_and_wait(*s, record("MERCY", "M1")).id;
+  const auto m2 = submit_and_wait(*s, record("MERCY", "M2")).id;
+  processing_result made;
+  made.resources.push_back({"Task", "t1",
+                            R"({"resourceType":"Task","id":"t1","status":"in-progress",)"
+                            R"("note":[{"text":"called the member"}]})"});
+  ASSERT_TRUE(settle_processed(*s, m1, made));
+  processing_result cancel;
+  resource_row patch{"Task", "t1", R"({"status":"cancelled","statusReason":{"text":"A13"}})"};
+  patch.merge = true;
+  resource_row nothing{"Task", "t-none", R"({"status":"cancelled"})"};
+  nothing.merge = true;
+  cancel.resources = {patch, nothing};
+  ASSERT_TRUE(settle_processed(*s, m2, cancel));
+  const auto t1 = s->read_resource("Task", "t1");
+  ASSERT_TRUE(t1.has_value());
+  EXPECT_EQ(t1->version, 2);
+  EXPECT_EQ(t1->json,
+            R"({"resourceType":"Task","id":"t1","status":"cancelled",)"
+            R"("note":[{"text":"called the member"}],"statusReason":{"text":"A13"}})");
+  EXPECT_FALSE(s->read_resource("Task", "t-none").has_value());
+}
+
 // The outbox is written with the settlement: once settle_processed() has answered, the alerts are
 // there, in order, readable by group; a message processed again keeps its alerts' places (an
 // unchanged alert is not queued twice) and drops the ones it no longer makes.
