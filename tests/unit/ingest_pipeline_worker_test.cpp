@@ -231,12 +231,14 @@ TEST(IngestPipelineWorker, AMessageWhoseSettlementFailedIsRunAgain) {
 // and the worker is never idle for a whole poll interval, by the busy scan.
 TEST(IngestPipelineWorker, AMessageSetBackToPendingIsRunAgainIdleOrBusy) {
   temp_dir dir;
-  auto s = store::sqlite_store::open(dir.path(), {});
+  store::sqlite_store::options so;
+  so.fsync = false;  // the feeder below must never leave the worker a whole poll interval idle
+  auto s = store::sqlite_store::open(dir.path(), so);
   obs::registry metrics;
   counting_processor p;
   ingest::pipeline_worker::options o;
   o.busy_scan_interval = 300ms;
-  ingest::pipeline_worker w(*s, metrics, 200ms, p.fn(), o);
+  ingest::pipeline_worker w(*s, metrics, 1s, p.fn(), o);
   w.start();
   const auto bad = submit(*s, "BAD1");
   w.enqueue(handed_over(bad));
@@ -258,12 +260,12 @@ TEST(IngestPipelineWorker, AMessageSetBackToPendingIsRunAgainIdleOrBusy) {
   ASSERT_EQ(store::sqlite_store::reprocess(dir.path(), again).reprocessed, 1u);
   EXPECT_TRUE(runs_become(2)) << "idle: not run again";
 
-  // A message every 50 ms: never 200 ms idle.
+  // A message every 20 ms: never a second idle.
   std::atomic<bool> stop{false};
   std::thread feeder([&] {
     for (int n = 0; !stop; ++n) {
       w.enqueue(handed_over(submit(*s, "FEED" + std::to_string(n))));
-      std::this_thread::sleep_for(50ms);
+      std::this_thread::sleep_for(20ms);
     }
   });
   ASSERT_TRUE(drained(*s));  // the errored settlement of run 2 is committed
