@@ -26,6 +26,21 @@ constexpr std::string_view usage =
     "  store alerts --data-dir DIR [--group ID] [--after SEQ] [--limit N] [--json]\n"
     "      the alert outbox, oldest first: alerts (with their follow-up Task), notices of\n"
     "      attributed discharges and retractions, by physician group\n"
+    "  store messages --data-dir DIR [--state errored|rejected|pending|processed] [--facility F]\n"
+    "       [--since TIME] [--until TIME] [--limit N] [--json]\n"
+    "      stored messages, oldest first (100 unless --limit): id, received time, facility (MSH-4),\n"
+    "      type, control id, state and the reason it errored or was rejected; never a body.\n"
+    "      TIME: YYYY-MM-DD (UTC) or YYYY-MM-DDThh:mm:ssZ (or +hh:mm); --until is exclusive\n"
+    "  store reprocess --data-dir DIR (--id N [--id N]... [--force] | --errored [--facility F]\n"
+    "       [--since TIME] [--until TIME])\n"
+    "      set errored messages back to pending and clear their reason; safe while serve runs on\n"
+    "      DIR, which processes them again within seconds (a stopped gateway at its next start).\n"
+    "      --force (with --id) also takes processed messages and rejected ones (refused with\n"
+    "      AR/CR: only when the sender did not resend them). Exit 1 when an id was not found or\n"
+    "      needs --force (the others are reprocessed)\n"
+    "  subscriptions list --data-dir DIR [--group ID] [--json]\n"
+    "      the groups' FHIR Subscriptions: topic, status, last error, events numbered and\n"
+    "      delivered (backlog), endpoint origin only (never its path or header values)\n"
     "  roster import FILE [--data-dir DIR] [--source NAME] [--as-of YYYY-MM-DD] [--dry-run]\n"
     "      import the member roster (CSV, or Da Vinci ATR FHIR: a Bundle, or a directory or file\n"
     "      of Bulk NDJSON) into DATA_DIR/members.db; a running gateway picks it up. Bad rows are\n"
@@ -98,6 +113,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "send") return cmd_send(rest, out, err);
   if (command == "store") return cmd_store(rest, out, err);
   if (command == "members") return cmd_members(rest, out, err);
+  if (command == "subscriptions") return cmd_subscriptions(rest, out, err);
   if (command == "roster") return cmd_roster(rest, out, err);
   if (command == "group") return cmd_group(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {

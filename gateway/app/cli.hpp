@@ -34,6 +34,17 @@ int cmd_send(const std::vector<std::string>& args, std::ostream& out, std::ostre
 /// `carebridge store stats --data-dir DIR [--json]`
 int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+/// `carebridge store messages --data-dir DIR [--state S] [--facility F] [--since T] [--until T]
+/// [--limit N] [--json]` (args[0] is "messages")
+int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `carebridge store reprocess --data-dir DIR (--id N... [--force] | --errored [--facility F]
+/// [--since T] [--until T])` (args[0] is "reprocess")
+int cmd_store_reprocess(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `carebridge subscriptions list --data-dir DIR [--group ID] [--json]`
+int cmd_subscriptions(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 /// `carebridge members stats|reviews|link|dismiss|outcome|encounter ... [--data-dir DIR]`
 int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

@@ -1,4 +1,5 @@
-// carebridge store stats: counts by state and by sending facility, and the oldest pending age.
+// carebridge store stats: counts by state and by sending facility, and the oldest pending age;
+// store alerts here too, store messages and store reprocess in cmd_store_messages.cpp.
 #include "gateway/app/cli.hpp"
 #include "gateway/store/sqlite_store.hpp"
 
@@ -105,10 +106,11 @@ int store_alerts(const std::vector<std::string>& args, std::ostream& out, std::o
 
 int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (!args.empty() && args[0] == "alerts") return store_alerts(args, out, err);
+  if (!args.empty() && args[0] == "messages") return cmd_store_messages(args, out, err);
+  if (!args.empty() && args[0] == "reprocess") return cmd_store_reprocess(args, out, err);
   if (args.empty() || args[0] != "stats") {
-    err << "carebridge store: usage: carebridge store stats --data-dir DIR [--json]\n"
-           "                        carebridge store alerts --data-dir DIR [--group ID] "
-           "[--after SEQ] [--limit N] [--json]\n";
+    err << "carebridge store: usage: carebridge store stats|alerts|messages|reprocess "
+           "--data-dir DIR ... (see carebridge help)\n";
     return exit_input;
   }
   std::string dir;

@@ -169,6 +169,7 @@ void pipeline_worker::scan() {
   // Everything processed so far must be settled in the store first, or the scan would find it
   // pending and run it again.
   wait_settled();
+  last_scan_ = std::chrono::steady_clock::now();
   std::int64_t after = 0;
   while (true) {
     std::vector<store::stored_message> batch;
@@ -205,6 +206,10 @@ void pipeline_worker::loop() {
         if (!woken) scan_wanted_ = true;  // idle for a whole interval: look at the store
       }
       if (stop_) return;
+      // Busy for a long while: look at the store anyway (messages set back to pending).
+      if (!scan_wanted_ &&
+          std::chrono::steady_clock::now() - last_scan_ >= opts_.busy_scan_interval)
+        scan_wanted_ = true;
       if (scan_wanted_) {
         scan_wanted_ = false;
         do_scan = true;

@@ -7,7 +7,9 @@
 //    (messages and bytes); what does not fit is left to the store scan.
 //  - from the store: a scan of the pending messages, oldest first, at start (it resumes whatever was
 //    committed but not yet processed: a crash between commit and processing loses nothing), after
-//    the queue overflowed or a settlement failed, on wake(), and every `poll` interval while idle.
+//    the queue overflowed or a settlement failed, on wake(), every `poll` interval while idle, and
+//    every options::busy_scan_interval while busy. A scan starts from the lowest id each time, so
+//    it also finds messages set back to pending by `carebridge store reprocess`.
 // Each message is processed once per run: a scan waits until every settlement issued before it has
 // committed, and a queued message that a scan already returned is skipped. Settlements are
 // group-committed by the store without an fsync of their own (a lost one leaves the message
@@ -67,6 +69,10 @@ class pipeline_worker {
     /// Called (on the store's writer thread; must not block) once a settlement that queued alerts
     /// has committed: the fan-out's cue, so an alert does not wait for its next pass.
     std::function<void()> alerts_settled;
+    /// While messages keep arriving (never a whole `poll` interval idle), a scan of the store
+    /// still runs this often: messages an operator set back to pending (`carebridge store
+    /// reprocess`, from another process) are found under steady traffic too.
+    std::chrono::milliseconds busy_scan_interval = std::chrono::seconds(10);
   };
 
   pipeline_worker(store::message_store& store, obs::registry& metrics,
@@ -115,6 +121,7 @@ class pipeline_worker {
   std::size_t settling_ = 0;  // settlements issued and not yet committed
 
   std::int64_t scanned_upto_ = 0;  // worker thread only: the highest id a scan returned
+  std::chrono::steady_clock::time_point last_scan_{};  // worker thread only
   std::thread thread_;
 };
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace carebridge::gateway::store {
@@ -286,6 +287,48 @@ class message_store {
     (void)limit;
     return {};
   }
+};
+
+// --- operators' admin: `carebridge store messages` and `carebridge store reprocess` ------------
+
+/// Which messages to list or reprocess. Empty / nullopt fields do not filter.
+struct message_filter {
+  std::optional<message_state> state;
+  std::string sending_facility;          // MSH-4.1, exactly
+  std::optional<std::int64_t> since_us;  // received at or after (Unix µs)
+  std::optional<std::int64_t> until_us;  // received before
+  std::size_t limit = 100;               // rows at most (0: no limit)
+};
+
+/// A message as operators see it: where it came from, what became of it — never its body.
+struct message_summary {
+  std::int64_t id = 0;
+  std::int64_t received_at_us = 0;
+  std::string sending_application;
+  std::string sending_facility;
+  std::string message_type;
+  std::string control_id;
+  std::string sender;
+  message_state state = message_state::pending;
+  std::string reason;    // PHI-free
+  std::string ack_code;
+};
+
+/// Messages to set back to pending, by id or every errored one a filter selects.
+struct reprocess_request {
+  std::vector<std::int64_t> ids;
+  /// When `ids` is empty: the errored messages it selects (its state and limit are ignored).
+  message_filter errored;
+  /// Also processed messages (by id; the stages are idempotent) and rejected ones (never
+  /// accepted: see gateway/README.md before using it).
+  bool force = false;
+};
+
+struct reprocess_result {
+  std::uint64_t reprocessed = 0;
+  /// Ids asked for and left as they were, with why ("not found", "already pending",
+  /// "processed (needs --force)", "rejected (needs --force)").
+  std::vector<std::pair<std::int64_t, std::string>> skipped;
 };
 
 }  // namespace carebridge::gateway::store

@@ -2081,3 +2081,154 @@ message_store::resource_page sqlite_store::alert_resources(std::string_view grou
 }
 
 }  // namespace carebridge::gateway::store
+// --- operators' admin (`carebridge store messages|reprocess`) -----------------------------------
+
+namespace carebridge::gateway::store {
+
+namespace {
+
+// The WHERE clause of a message_filter, its parameters from ?1 to ?4 (bind_filter()).
+constexpr const char* filter_where =
+    "WHERE (?1 IS NULL OR state = ?1) AND (?2 = '' OR sending_facility = ?2) "
+    "AND (?3 IS NULL OR received_at_us >= ?3) AND (?4 IS NULL OR received_at_us < ?4) ";
+
+void bind_filter(stmt& q, const message_filter& f, std::optional<message_state> state) {
+  if (state) q.text(1, to_string(*state));
+  q.text(2, f.sending_facility);
+  if (f.since_us) q.int64(3, *f.since_us);
+  if (f.until_us) q.int64(4, *f.until_us);
+}
+
+}  // namespace
+
+std::vector<message_summary> sqlite_store::messages(const message_filter& f) {
+  wait_for_index();
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_, (std::string("SELECT id, received_at_us, sending_application, sending_facility, "
+                            "message_type, control_id, sender, state, reason, ack_code "
+                            "FROM messages ") +
+                filter_where + "ORDER BY id LIMIT ?5")
+                   .c_str());
+  bind_filter(q, f, f.state);
+  q.int64(5, f.limit == 0 ? -1 : static_cast<std::int64_t>(f.limit));
+  std::vector<message_summary> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    message_summary m;
+    m.id = q.column_int(0);
+    m.received_at_us = q.column_int(1);
+    m.sending_application = q.column_text(2);
+    m.sending_facility = q.column_text(3);
+    m.message_type = q.column_text(4);
+    m.control_id = q.column_text(5);
+    m.sender = q.column_text(6);
+    m.state = state_from_string(q.column_text(7)).value_or(message_state::errored);
+    m.reason = q.column_text(8);
+    m.ack_code = q.column_text(9);
+    out.push_back(std::move(m));
+  }
+  check(rdb_, rc, "list messages");
+  return out;
+}
+
+reprocess_result sqlite_store::reprocess(const std::filesystem::path& data_dir,
+                                         const reprocess_request& r) {
+  const auto file = data_dir / "carebridge.db";
+  if (!std::filesystem::exists(file))
+    throw std::runtime_error("no store in " + data_dir.string() + " (carebridge.db not found)");
+  // A connection of its own, beside a running gateway's: its indexer holds the write lock for a
+  // few milliseconds at a time, so a generous busy timeout waits for it rather than failing.
+  sqlite3* db = open_db(file, SQLITE_OPEN_READWRITE);
+  struct closer {
+    sqlite3* db;
+    ~closer() { sqlite3_close(db); }
+  } closing{db};
+  sqlite3_busy_timeout(db, 10000);
+  const int version = user_version(db);
+  if (version > schema_version)
+    throw std::runtime_error(file.string() + " was written by a newer CareBridge (schema " +
+                             std::to_string(version) + ")");
+  if (version < schema_version)
+    throw std::runtime_error(file.string() + " has an older schema (" + std::to_string(version) +
+                             "): run carebridge serve on it once to upgrade it");
+  exec(db, "PRAGMA journal_mode=WAL");  // what the store set; a no-op, unless the file was copied
+
+  struct candidate {
+    std::int64_t id;
+    message_state state;
+    std::string facility;
+  };
+  reprocess_result result;
+  exec(db, "BEGIN IMMEDIATE");
+  try {
+    std::vector<candidate> chosen;
+    if (!r.ids.empty()) {
+      stmt get(db, "SELECT state, sending_facility FROM messages WHERE id=?");
+      for (const std::int64_t id : r.ids) {
+        get.int64(1, id);
+        const int rc = get.step();
+        check(db, rc, "read message");
+        if (rc != SQLITE_ROW) {
+          result.skipped.emplace_back(id, "not found");
+          get.reset();
+          continue;
+        }
+        const auto state = state_from_string(get.column_text(0)).value_or(message_state::errored);
+        std::string facility = get.column_text(1);
+        get.reset();
+        const bool dup = std::any_of(chosen.begin(), chosen.end(),
+                                     [&](const candidate& c) { return c.id == id; });
+        if (dup) continue;
+        switch (state) {
+          case message_state::pending: result.skipped.emplace_back(id, "already pending"); break;
+          case message_state::errored: chosen.push_back({id, state, std::move(facility)}); break;
+          case message_state::processed:
+            if (r.force)
+              chosen.push_back({id, state, std::move(facility)});
+            else
+              result.skipped.emplace_back(id, "processed (needs --force)");
+            break;
+          case message_state::rejected:
+            if (r.force)
+              chosen.push_back({id, state, std::move(facility)});
+            else
+              result.skipped.emplace_back(id, "rejected (needs --force)");
+            break;
+        }
+      }
+    } else {
+      stmt q(db, (std::string("SELECT id, sending_facility FROM messages ") + filter_where +
+                  "ORDER BY id")
+                     .c_str());
+      bind_filter(q, r.errored, message_state::errored);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW)
+        chosen.push_back({q.column_int(0), message_state::errored, q.column_text(1)});
+      check(db, rc, "select errored messages");
+    }
+    // settled_at_us stays: a message processed before must have what it made replaced, not
+    // added to (settle_message()). holds_key stays too: an errored message gave its key up, and
+    // a resend may hold it now (the log thread's index of keys not yet in SQLite included).
+    stmt upd(db, "UPDATE messages SET state='pending', reason='' WHERE id=?");
+    stmt count(db,
+               "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
+               "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n");
+    count_deltas counts;
+    for (const candidate& c : chosen) {
+      upd.int64(1, c.id);
+      check(db, upd.step(), "set pending");
+      upd.reset();
+      counts.add(to_string(c.state), c.facility, -1);
+      counts.add(to_string(message_state::pending), c.facility, 1);
+      ++result.reprocessed;
+    }
+    counts.apply(db, count);
+    exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return result;
+}
+
+}  // namespace carebridge::gateway::store

@@ -295,6 +295,24 @@ class sqlite_store final : public message_store, public subscription_store {
   bool ckpt_stop_ = false;
   bool prealloc_wanted_ = false;
   std::thread checkpointer_;
+
+ public:
+  // --- operators' admin (`carebridge store messages|reprocess`) ---------------------------------
+
+  /// The messages `f` selects, oldest first, without bodies (committed rows only: a message the
+  /// indexer has not reached yet is pending and not listed). Any thread; a read-only store too.
+  std::vector<message_summary> messages(const message_filter& f);
+
+  /// Sets the messages `r` selects back to pending, clears their reason and keeps the counts by
+  /// state right, in one short transaction on a connection of its own — while `carebridge serve`
+  /// runs on the same directory too (busy timeout, WAL): its pipeline scan finds them pending
+  /// and processes them again; a store not running does so at its next start. The message log
+  /// is not touched. A message keeps its settled time (so processing it again replaces what it
+  /// made, as for any message processed twice) and does not take back its duplicate key (a
+  /// resend of an errored message is a new message). Throws std::runtime_error (one line) when
+  /// the store cannot be opened or stays locked.
+  static reprocess_result reprocess(const std::filesystem::path& data_dir,
+                                    const reprocess_request& r);
 };
 
 }  // namespace carebridge::gateway::store

@@ -225,6 +225,62 @@ TEST(IngestPipelineWorker, AMessageWhoseSettlementFailedIsRunAgain) {
   EXPECT_EQ(s->stats().processed, 1u);
 }
 
+// A message an operator sets back to pending from another process (`carebridge store reprocess`,
+// a connection of its own) is run again by a running worker: while idle, by the poll's scan (it
+// starts from the lowest id, below what the worker has seen), and while messages keep arriving
+// and the worker is never idle for a whole poll interval, by the busy scan.
+TEST(IngestPipelineWorker, AMessageSetBackToPendingIsRunAgainIdleOrBusy) {
+  temp_dir dir;
+  store::sqlite_store::options so;
+  so.fsync = false;  // the feeder below must never leave the worker a whole poll interval idle
+  auto s = store::sqlite_store::open(dir.path(), so);
+  obs::registry metrics;
+  counting_processor p;
+  ingest::pipeline_worker::options o;
+  o.busy_scan_interval = 300ms;
+  ingest::pipeline_worker w(*s, metrics, 1s, p.fn(), o);
+  w.start();
+  const auto bad = submit(*s, "BAD1");
+  w.enqueue(handed_over(bad));
+  for (int i = 0; i < 5; ++i) w.enqueue(handed_over(submit(*s, "OK" + std::to_string(i))));
+  ASSERT_TRUE(drained(*s));
+  auto runs_of_bad = [&] {
+    std::lock_guard lock(p.mu);
+    return p.runs[bad.id];
+  };
+  auto runs_become = [&](int n) {
+    for (int i = 0; i < 500 && runs_of_bad() < n; ++i) std::this_thread::sleep_for(10ms);
+    return runs_of_bad() == n;
+  };
+  ASSERT_EQ(runs_of_bad(), 1);
+  EXPECT_EQ(s->stats().errored, 1u);
+
+  store::reprocess_request again;
+  again.ids = {bad.id};
+  ASSERT_EQ(store::sqlite_store::reprocess(dir.path(), again).reprocessed, 1u);
+  EXPECT_TRUE(runs_become(2)) << "idle: not run again";
+
+  // A message every 20 ms: never a second idle.
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    for (int n = 0; !stop; ++n) {
+      w.enqueue(handed_over(submit(*s, "FEED" + std::to_string(n))));
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  ASSERT_TRUE(drained(*s));  // the errored settlement of run 2 is committed
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(store::sqlite_store::reprocess(dir.path(), again).reprocessed, 1u);
+  const bool busy_ok = runs_become(3);
+  stop = true;
+  feeder.join();
+  EXPECT_TRUE(busy_ok) << "busy: not run again";
+  ASSERT_TRUE(drained(*s));
+  w.stop();
+  EXPECT_EQ(s->stats().errored, 1u);
+  EXPECT_EQ(s->stats().pending, 0u);
+}
+
 }  // namespace
 
 // A settlement that queued alerts cues the fan-out once it has committed (the outbox entry is then

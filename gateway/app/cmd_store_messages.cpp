@@ -1,0 +1,271 @@
+// carebridge store messages | store reprocess: the operators' view of stored messages and their way
+// to run errored ones through the pipeline again.
+//   store messages --data-dir DIR [--state S] [--facility F] [--since T] [--until T] [--limit N]
+//                  [--json]          ids, times, facility, type, control id, state and reason
+//   store reprocess --data-dir DIR (--id N [--id N]... [--force] | --errored [--facility F]
+//                  [--since T] [--until T])
+//                                    set them back to pending; a running gateway picks them up
+// Never prints a message body or anything read from one beyond the header's ids and codes; the
+// reasons are PHI-free by construction (they name fields, never their values).
+#include "gateway/alerts/subscription.hpp"
+#include "gateway/app/cli.hpp"
+#include "gateway/store/sqlite_store.hpp"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <ostream>
+
+namespace carebridge::app {
+
+namespace {
+
+namespace store = gateway::store;
+
+// Unix µs of `text`: a FHIR instant (2026-11-20T14:30:00Z, or with an offset) or a date
+// (2026-11-20: midnight UTC).
+std::optional<std::int64_t> time_us(std::string_view text) {
+  if (text.size() == 10) return time_us(std::string(text) + "T00:00:00Z");
+  const auto t = gateway::alerts::instant_seconds(text);
+  if (!t) return std::nullopt;
+  return static_cast<std::int64_t>(t->time_since_epoch().count()) * 1'000'000;
+}
+
+std::string utc_text(std::int64_t us) {
+  const std::time_t t = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::optional<std::int64_t> positive_number(std::string_view text) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+// Reads the filter options shared by both commands: --facility, --since, --until. True when
+// args[i] was one (i moved past its value); an error on `err` when its value is bad.
+enum class filter_arg { no, yes, bad };
+filter_arg read_filter(const std::vector<std::string>& args, std::size_t& i,
+                       store::message_filter& f, std::string_view command, std::ostream& err) {
+  const std::string& a = args[i];
+  if (i + 1 >= args.size()) return filter_arg::no;
+  if (a == "--facility") {
+    f.sending_facility = args[++i];
+    return filter_arg::yes;
+  }
+  if (a == "--since" || a == "--until") {
+    const auto t = time_us(args[++i]);
+    if (!t) {
+      err << "carebridge store " << command << ": " << a
+          << " needs a time: YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ (or +hh:mm)\n";
+      return filter_arg::bad;
+    }
+    (a == "--since" ? f.since_us : f.until_us) = *t;
+    return filter_arg::yes;
+  }
+  return filter_arg::no;
+}
+
+bool store_exists(const std::string& dir, std::string_view command, std::ostream& err) {
+  if (dir.empty()) {
+    err << "carebridge store " << command << ": --data-dir DIR is needed\n";
+    return false;
+  }
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
+    err << "carebridge store " << command << ": no store in " << dir
+        << " (carebridge.db not found)\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out,
+                       std::ostream& err) {
+  std::string dir;
+  store::message_filter f;
+  bool json = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    switch (read_filter(args, i, f, "messages", err)) {
+      case filter_arg::yes: continue;
+      case filter_arg::bad: return exit_input;
+      case filter_arg::no: break;
+    }
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--data-dir" && has_value) {
+      dir = args[++i];
+    } else if (a == "--state" && has_value) {
+      f.state = store::state_from_string(args[++i]);
+      if (!f.state) {
+        err << "carebridge store messages: --state is one of errored, rejected, pending, "
+               "processed\n";
+        return exit_input;
+      }
+    } else if (a == "--limit" && has_value) {
+      const auto n = positive_number(args[++i]);
+      if (!n) {
+        err << "carebridge store messages: --limit needs a positive number\n";
+        return exit_input;
+      }
+      f.limit = static_cast<std::size_t>(*n);
+    } else {
+      err << "carebridge store messages: unexpected argument " << a << '\n';
+      return exit_input;
+    }
+  }
+  if (!store_exists(dir, "messages", err)) return exit_input;
+  const std::size_t limit = f.limit;
+  f.limit = limit + 1;  // one more: whether there are more than shown
+  std::vector<store::message_summary> rows;
+  try {
+    rows = store::sqlite_store::open_read_only(dir)->messages(f);
+  } catch (const std::exception& e) {
+    err << "carebridge store messages: " << e.what() << '\n';
+    return exit_internal;
+  }
+  const bool more = rows.size() > limit;
+  if (more) rows.resize(limit);
+  if (json) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    w.StartArray();
+    for (const auto& m : rows) {
+      w.StartObject();
+      w.Key("id");
+      w.Int64(m.id);
+      w.Key("received_at");
+      const std::string at = utc_text(m.received_at_us);
+      w.String(at.c_str());
+      w.Key("received_at_us");
+      w.Int64(m.received_at_us);
+      const std::string state(store::to_string(m.state));
+      const std::pair<const char*, const std::string*> fields[] = {
+          {"sending_application", &m.sending_application},
+          {"sending_facility", &m.sending_facility},
+          {"message_type", &m.message_type},
+          {"control_id", &m.control_id},
+          {"sender", &m.sender},
+          {"state", &state},
+          {"reason", &m.reason},
+          {"ack_code", &m.ack_code}};
+      for (const auto& [k, v] : fields) {
+        w.Key(k);
+        w.String(v->c_str(), static_cast<rapidjson::SizeType>(v->size()));
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    out << buf.GetString() << '\n';
+    return exit_ok;
+  }
+  if (rows.empty()) {
+    out << "no messages\n";
+    return exit_ok;
+  }
+  out << "id       received (UTC)        facility         type          control id            "
+         "state      reason\n";
+  for (const auto& m : rows) {
+    char line[200];
+    std::snprintf(line, sizeof line, "%-8lld %-21s %-16s %-13s %-21s %-10s ",
+                  static_cast<long long>(m.id), utc_text(m.received_at_us).c_str(),
+                  m.sending_facility.empty() ? "-" : m.sending_facility.c_str(),
+                  m.message_type.empty() ? "-" : m.message_type.c_str(),
+                  m.control_id.empty() ? "-" : m.control_id.c_str(),
+                  std::string(store::to_string(m.state)).c_str());
+    out << line << (m.reason.empty() ? "-" : m.reason) << '\n';
+  }
+  if (more)
+    out << "(the first " << limit << " shown: --limit N, --since or --facility for the rest)\n";
+  return exit_ok;
+}
+
+int cmd_store_reprocess(const std::vector<std::string>& args, std::ostream& out,
+                        std::ostream& err) {
+  std::string dir;
+  store::reprocess_request r;
+  bool errored = false;
+  bool filtered = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    switch (read_filter(args, i, r.errored, "reprocess", err)) {
+      case filter_arg::yes: filtered = true; continue;
+      case filter_arg::bad: return exit_input;
+      case filter_arg::no: break;
+    }
+    if (a == "--data-dir" && has_value) {
+      dir = args[++i];
+    } else if (a == "--id" && has_value) {
+      const auto id = positive_number(args[++i]);
+      if (!id) {
+        err << "carebridge store reprocess: --id needs a message id (a positive number)\n";
+        return exit_input;
+      }
+      r.ids.push_back(*id);
+    } else if (a == "--errored") {
+      errored = true;
+    } else if (a == "--force") {
+      r.force = true;
+    } else {
+      err << "carebridge store reprocess: unexpected argument " << a << '\n';
+      return exit_input;
+    }
+  }
+  if (r.ids.empty() == !errored) {
+    err << "carebridge store reprocess: give either --id N (one or more) or --errored\n";
+    return exit_input;
+  }
+  if (!r.ids.empty() && filtered) {
+    err << "carebridge store reprocess: --facility, --since and --until go with --errored\n";
+    return exit_input;
+  }
+  if (errored && r.force) {
+    err << "carebridge store reprocess: --force goes with --id (processed and rejected messages "
+           "are reprocessed one by one)\n";
+    return exit_input;
+  }
+  if (!store_exists(dir, "reprocess", err)) return exit_input;
+  store::reprocess_result done;
+  try {
+    done = store::sqlite_store::reprocess(dir, r);
+  } catch (const std::exception& e) {
+    err << "carebridge store reprocess: " << e.what() << '\n';
+    return exit_internal;
+  }
+  std::size_t refused = 0;
+  for (const auto& [id, why] : done.skipped) {
+    out << "message " << id << " left as it is: " << why << '\n';
+    if (why != "already pending") ++refused;
+  }
+  if (done.reprocessed == 0) {
+    out << "no message to reprocess\n";
+  } else {
+    const bool one = done.reprocessed == 1;
+    out << "reprocessing " << done.reprocessed << (one ? " message" : " messages")
+        << ": set back to pending; a running gateway processes " << (one ? "it" : "them")
+        << " within seconds, a stopped one at its next start\n";
+  }
+  if (refused > 0) {
+    err << "carebridge store reprocess: " << refused << " of the messages asked for "
+        << (refused == 1 ? "was" : "were") << " not found or need --force\n";
+    return exit_input;
+  }
+  return exit_ok;
+}
+
+}  // namespace carebridge::app
