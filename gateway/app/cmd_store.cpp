@@ -1,6 +1,7 @@
 // carebridge store stats: counts by state and by sending facility, and the oldest pending age;
 // store alerts here too, store messages and store reprocess in cmd_store_messages.cpp.
 #include "gateway/app/cli.hpp"
+#include "gateway/app/json_output.hpp"
 #include "gateway/store/sqlite_store.hpp"
 
 #include <rapidjson/prettywriter.h>
@@ -68,16 +69,12 @@ int store_alerts(const std::vector<std::string>& args, std::ostream& out, std::o
       w.Int64(s.message_id);
       w.Key("created_us");
       w.Int64(s.created_us);
-      const std::pair<const char*, const std::string*> fields[] = {
+      string_members(w, {
           {"kind", &a.kind},         {"event_kind", &a.event_kind},
           {"group_id", &a.group_id}, {"patient_id", &a.patient_id},
           {"encounter_id", &a.encounter_id}, {"risk_assessment_id", &a.risk_assessment_id},
           {"task_id", &a.task_id},   {"risk_band", &a.risk_band},
-          {"occurred", &a.occurred}};
-      for (const auto& [k, v] : fields) {
-        w.Key(k);
-        w.String(v->c_str(), static_cast<rapidjson::SizeType>(v->size()));
-      }
+          {"occurred", &a.occurred}});
       w.EndObject();
     }
     w.EndArray();

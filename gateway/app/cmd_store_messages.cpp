@@ -9,6 +9,7 @@
 // reasons are PHI-free by construction (they name fields, never their values).
 #include "gateway/alerts/subscription.hpp"
 #include "gateway/app/cli.hpp"
+#include "gateway/app/json_output.hpp"
 #include "gateway/store/sqlite_store.hpp"
 
 #include <rapidjson/prettywriter.h>
@@ -154,7 +155,7 @@ int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out,
       w.Key("received_at_us");
       w.Int64(m.received_at_us);
       const std::string state(store::to_string(m.state));
-      const std::pair<const char*, const std::string*> fields[] = {
+      string_members(w, {
           {"sending_application", &m.sending_application},
           {"sending_facility", &m.sending_facility},
           {"message_type", &m.message_type},
@@ -162,11 +163,7 @@ int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out,
           {"sender", &m.sender},
           {"state", &state},
           {"reason", &m.reason},
-          {"ack_code", &m.ack_code}};
-      for (const auto& [k, v] : fields) {
-        w.Key(k);
-        w.String(v->c_str(), static_cast<rapidjson::SizeType>(v->size()));
-      }
+          {"ack_code", &m.ack_code}});
       w.EndObject();
     }
     w.EndArray();

@@ -4,6 +4,7 @@
 // are the group's credentials, so neither is ever printed).
 #include "gateway/alerts/topics.hpp"
 #include "gateway/app/cli.hpp"
+#include "gateway/app/json_output.hpp"
 #include "gateway/store/sqlite_store.hpp"
 
 #include <rapidjson/document.h>
@@ -104,13 +105,9 @@ int cmd_subscriptions(const std::vector<std::string>& args, std::ostream& out, s
       w.StartObject();
       const std::string topic = topic_name(s.topic);
       const std::string origin = endpoint_origin(s.json);
-      const std::pair<const char*, const std::string*> fields[] = {
+      string_members(w, {
           {"id", &s.id},         {"group_id", &s.group_id}, {"topic", &topic},
-          {"status", &s.status}, {"error", &s.error},       {"endpoint_origin", &origin}};
-      for (const auto& [k, v] : fields) {
-        w.Key(k);
-        w.String(v->c_str(), static_cast<rapidjson::SizeType>(v->size()));
-      }
+          {"status", &s.status}, {"error", &s.error},       {"endpoint_origin", &origin}});
       w.Key("events_since_start");
       w.Int64(s.events_since_start);
       w.Key("delivered_through");

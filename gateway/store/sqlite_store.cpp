@@ -274,6 +274,11 @@ int user_version(sqlite3* db) {
 }
 
 // A prepared statement, finalized on scope exit.
+// Adds n to the count of a state and facility (count_deltas::apply).
+constexpr const char* count_sql =
+    "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
+    "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n";
+
 class stmt {
  public:
   stmt(sqlite3* db, const char* sql) : db_(db) {
@@ -365,9 +370,7 @@ struct sqlite_store::statements {
         upd_release(db,
                     "UPDATE messages SET state=?, reason=?, settled_at_us=?, holds_key=0 "
                     "WHERE id=?"),
-        count(db,
-              "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
-              "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n"),
+        count(db, count_sql),
         resource(db,
                  "INSERT INTO resources(type, id, version, last_updated_us, message_id, json) "
                  "VALUES(?,?,1,?,?,?) ON CONFLICT(type, id) DO UPDATE SET "
@@ -1357,9 +1360,7 @@ void sqlite_store::recover() {
              "INSERT INTO messages(id, received_at_us, sending_application, sending_facility, "
              "control_id, message_type, sender, peer, state, reason, ack_code, holds_key, "
              "body_pos) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    stmt count(wdb_,
-               "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
-               "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n");
+    stmt count(wdb_, count_sql);
     count_deltas counts;
     log_->scan(from, [&](std::int64_t pos, logged_record&& lr) {
       if (lr.id <= max_id) return;
@@ -2179,22 +2180,13 @@ reprocess_result sqlite_store::reprocess(const std::filesystem::path& data_dir,
         const bool dup = std::any_of(chosen.begin(), chosen.end(),
                                      [&](const candidate& c) { return c.id == id; });
         if (dup) continue;
-        switch (state) {
-          case message_state::pending: result.skipped.emplace_back(id, "already pending"); break;
-          case message_state::errored: chosen.push_back({id, state, std::move(facility)}); break;
-          case message_state::processed:
-            if (r.force)
-              chosen.push_back({id, state, std::move(facility)});
-            else
-              result.skipped.emplace_back(id, "processed (needs --force)");
-            break;
-          case message_state::rejected:
-            if (r.force)
-              chosen.push_back({id, state, std::move(facility)});
-            else
-              result.skipped.emplace_back(id, "rejected (needs --force)");
-            break;
-        }
+        // Errored ones always; processed and rejected ones only when forced.
+        if (state == message_state::pending)
+          result.skipped.emplace_back(id, "already pending");
+        else if (state == message_state::errored || r.force)
+          chosen.push_back({id, state, std::move(facility)});
+        else
+          result.skipped.emplace_back(id, std::string(to_string(state)) + " (needs --force)");
       }
     } else {
       stmt q(db, (std::string("SELECT id, sending_facility FROM messages ") + filter_where +
@@ -2210,9 +2202,7 @@ reprocess_result sqlite_store::reprocess(const std::filesystem::path& data_dir,
     // added to (settle_message()). holds_key stays too: an errored message gave its key up, and
     // a resend may hold it now (the log thread's index of keys not yet in SQLite included).
     stmt upd(db, "UPDATE messages SET state='pending', reason='' WHERE id=?");
-    stmt count(db,
-               "INSERT INTO message_counts(state, sending_facility, n) VALUES(?,?,?) "
-               "ON CONFLICT(state, sending_facility) DO UPDATE SET n = n + excluded.n");
+    stmt count(db, count_sql);
     count_deltas counts;
     for (const candidate& c : chosen) {
       upd.int64(1, c.id);

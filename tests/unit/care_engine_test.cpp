@@ -537,6 +537,16 @@ clinical_event okafor_admission(std::string visit) {
   return e;
 }
 
+// The emergency stay's discharge, with a heart-failure diagnosis: scored high enough for G1.
+clinical_event okafor_scored_discharge(std::string visit) {
+  auto e = okafor(event_kind::discharge, std::move(visit), "2026-09-01T10:00:00Z",
+                  "2026-09-08T10:00:00Z");
+  e.member_id = "M100";
+  e.admission_type = "E";
+  e.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "I50.9", "", "I10"}, "DD", 1});
+  return e;
+}
+
 clinical_event okafor_cancel_admission(std::string visit) {
   auto e = okafor(event_kind::cancel_admission, std::move(visit), "2026-09-01T10:00:00Z");
   e.member_id = "M100";
@@ -624,11 +634,7 @@ TEST_F(admission_fixture, AnA11WithoutAnAdmissionAlertQueuesNothing) {
 TEST_F(admission_fixture, AnA13LeavesTheAdmissionAlertAndAnA11ThenWithdrawsIt) {
   run(okafor_admission("V53"));
   const std::string admission_task = out.alerts.at(0).task_id;
-  auto dis = okafor(event_kind::discharge, "V53", "2026-09-01T10:00:00Z", "2026-09-08T10:00:00Z");
-  dis.member_id = "M100";
-  dis.admission_type = "E";
-  dis.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "I50.9", "", "I10"}, "DD", 1});
-  auto o = run(dis);
+  auto o = run(okafor_scored_discharge("V53"));
   ASSERT_EQ(o.queued, "alert");
   const std::string discharge_task = o.task_id;
   ASSERT_NE(discharge_task, admission_task);
@@ -655,11 +661,7 @@ TEST_F(admission_fixture, AnA13LeavesTheAdmissionAlertAndAnA11ThenWithdrawsIt) {
 TEST_F(admission_fixture, AnA11WithdrawsBothTheDischargeAndTheAdmissionAlerts) {
   run(okafor_admission("V54"));
   const std::string admission_task = out.alerts.at(0).task_id;
-  auto dis = okafor(event_kind::discharge, "V54", "2026-09-01T10:00:00Z", "2026-09-08T10:00:00Z");
-  dis.member_id = "M100";
-  dis.admission_type = "E";
-  dis.diagnoses.push_back({{"http://hl7.org/fhir/sid/icd-10-cm", "I50.9", "", "I10"}, "DD", 1});
-  auto o = run(dis);
+  auto o = run(okafor_scored_discharge("V54"));
   ASSERT_EQ(o.queued, "alert");
   const std::string discharge_task = o.task_id;
 
