@@ -179,7 +179,9 @@ std::string to_json(const clinical_event& e) {
 
 boost::system::result<clinical_event> from_json(std::string_view json) {
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
+  // Full precision: to_json writes each number as the shortest text that reads back to the same
+  // double, which RapidJSON's default (fast) parse does not always give back for large values.
+  d.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
   if (d.HasParseError() || !d.IsObject())
     return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
   const auto kind = event_kind_from_string(str(d, "kind"));

@@ -156,6 +156,20 @@ TEST(ClinicalEvent, ZeroAndNegativeNumbersSurvive) {
   EXPECT_EQ(back->diagnoses[0].rank, 1);
 }
 
+// A lab value as a sender may write it (80 digits: 4.4…e79) reads back as the same double; the
+// default fast parse of RapidJSON gave a neighbouring one (found by fuzz_v2_to_fhir).
+TEST(ClinicalEvent, LargeNumbersReadBackExactly) {
+  ev::clinical_event e;
+  e.kind = ev::event_kind::lab_result;
+  ev::lab l;
+  l.value = std::stod(std::string(80, '4') + ".1");
+  e.labs = {l};
+  auto back = ev::from_json(ev::to_json(e));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->labs[0].value, l.value);
+  EXPECT_EQ(*back, e);
+}
+
 TEST(ClinicalEvent, BadJsonIsRejected) {
   for (const char* bad : {"", "{", "[]", "null", "\"discharge\"", "42", "{}", R"({"kind": 3})",
                           R"({"kind": "teleportation"})", R"({"trigger": "A03"})",
