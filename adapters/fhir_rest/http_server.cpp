@@ -59,6 +59,12 @@ std::vector<std::string_view> segments(std::string_view path) {
   return out;
 }
 
+// True when `path` is `prefix` or below it.
+bool under(const std::string& path, const std::string& prefix) {
+  return path == prefix ||
+         (path.starts_with(prefix) && path.size() > prefix.size() && path[prefix.size()] == '/');
+}
+
 http_response plain(unsigned status, std::string_view text) {
   return {status, "text/plain; charset=utf-8", std::string(text) + "\n", {}};
 }
@@ -158,6 +164,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
                               gateway::ingest::connection_info info);
   match find(const std::string& method, const std::string& path) const;
   http_response error(const std::string& path, unsigned status, std::string_view text) const;
+  const guard* guard_of(const std::string& path) const;
   void cancel_session(std::uint64_t id, bool only_idle);
 
   asio::io_context& ioc;
@@ -166,6 +173,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   tcp::acceptor acceptor;
   std::vector<route_entry> routes;
   std::vector<std::pair<std::string, error_formatter>> formatters;
+  std::vector<std::pair<std::string, guard>> guards;
+  std::vector<completion_observer> observers;
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<std::uint64_t, session_ctl> sessions;
@@ -209,11 +218,21 @@ http_server::impl::match http_server::impl::find(const std::string& method,
 http_response http_server::impl::error(const std::string& path, unsigned status,
                                        std::string_view text) const {
   for (const auto& [prefix, f] : formatters) {
-    if (path == prefix ||
-        (path.starts_with(prefix) && path.size() > prefix.size() && path[prefix.size()] == '/'))
-      return f(status, text);
+    if (under(path, prefix)) return f(status, text);
   }
   return plain(status, text);
+}
+
+const guard* http_server::impl::guard_of(const std::string& path) const {
+  const guard* best = nullptr;
+  std::size_t best_len = 0;
+  for (const auto& [prefix, g] : guards) {
+    if (under(path, prefix) && (best == nullptr || prefix.size() > best_len)) {
+      best = &g;
+      best_len = prefix.size();
+    }
+  }
+  return best;
 }
 
 asio::awaitable<void> http_server::impl::accept_loop() {
@@ -381,7 +400,11 @@ asio::awaitable<void> http_server::impl::serve(Stream& stream, beast::tcp_stream
       label = m.entry->pattern;
       r.params = std::move(m.params);
       try {
-        if (const auto* sync = std::get_if<route>(&m.entry->handler)) {
+        std::optional<http_response> refused;
+        if (const guard* g = guard_of(r.path)) refused = (*g)(r, m.entry->method, m.entry->pattern);
+        if (refused) {
+          out = std::move(*refused);
+        } else if (const auto* sync = std::get_if<route>(&m.entry->handler)) {
           out = (*sync)(r);
         } else {
           auto waiting = std::make_shared<pending_reply>(lowest.get_executor());
@@ -409,6 +432,13 @@ asio::awaitable<void> http_server::impl::serve(Stream& stream, beast::tcp_stream
       } catch (const std::exception& e) {
         obs::error("http.handler_failed", {{"path", label}, {"error", e.what()}});
         out = error(r.path, 500, "internal error");
+      }
+      for (const auto& o : observers) {
+        try {
+          o(r, out, label);
+        } catch (const std::exception& e) {
+          obs::error("http.observer_failed", {{"path", label}, {"error", e.what()}});
+        }
       }
     }
     requests.series(obs::labels({{"path", label}, {"status", std::to_string(out.status)}})).inc();
@@ -466,6 +496,18 @@ void http_server::add_async(std::string method, std::string path, async_route ha
 
 void http_server::set_error_formatter(std::string prefix, error_formatter f) {
   impl_->formatters.emplace_back(std::move(prefix), std::move(f));
+}
+
+void http_server::set_guard(std::string prefix, guard g) {
+  impl_->guards.emplace_back(std::move(prefix), std::move(g));
+}
+
+void http_server::observe(completion_observer o) { impl_->observers.push_back(std::move(o)); }
+
+std::vector<std::pair<std::string, std::string>> http_server::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : impl_->routes) out.emplace_back(r.method, r.pattern);
+  return out;
 }
 
 tcp::endpoint http_server::bind() {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "adapters/tls/tls.hpp"
+#include "gateway/auth/principal.hpp"
 #include "gateway/ingest/sender_policy.hpp"
 #include "gateway/obs/metrics.hpp"
 
@@ -46,6 +47,8 @@ struct http_request {
   header_list headers;                                     // as received; names lower-case
   std::map<std::string, std::string, std::less<>> params;  // {name} segments of the route
   gateway::ingest::connection_info connection;  // peer address, TLS, client certificate names
+  /// Who the request acts as: set by the guard of its path (set_guard), else null.
+  std::shared_ptr<const gateway::auth::principal> principal;
 
   /// The first value of a header (name in any case), or "" when absent.
   std::string_view header(std::string_view name) const;
@@ -72,6 +75,16 @@ using async_route = std::function<void(const http_request&, reply_handler reply)
 /// path prefix; `text` is a short PHI-free description.
 using error_formatter = std::function<http_response(unsigned status, std::string_view text)>;
 
+/// Runs before a matched route under its prefix: authenticates and authorizes the request for the
+/// route (`method`, `pattern` as registered), setting `r.principal`; returns the refusal to answer
+/// instead (401, 403…), or nullopt to let the route run.
+using guard = std::function<std::optional<http_response>(http_request& r, std::string_view method,
+                                                          std::string_view pattern)>;
+/// Sees every request a route or a guard answered (not the server's own 404/405/413), with the
+/// pattern it matched, on the connection's strand before the response is written: must not block.
+using completion_observer =
+    std::function<void(const http_request&, const http_response&, std::string_view pattern)>;
+
 struct http_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -95,6 +108,13 @@ class http_server {
   void add_async(std::string method, std::string path, async_route handler);
   /// Formats the server's own errors for paths equal to `prefix` or below it ("/fhir").
   void set_error_formatter(std::string prefix, error_formatter f);
+  /// Guards the routes whose path is `prefix` or below it; one guard per prefix, before start().
+  void set_guard(std::string prefix, guard g);
+  /// Adds an observer of answered requests (the audit trail), before start().
+  void observe(completion_observer o);
+  /// The routes as (method, pattern), in the order they were added (the authorization tests walk
+  /// them).
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
   boost::asio::ip::tcp::endpoint bind();
   void start();
