@@ -54,6 +54,7 @@ import json, re, sys
 work = sys.argv[1]
 text = open("tests/data/fhir/facilities.json").read()
 cfg = json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.M))
+cfg["auth"] = {"mode": "certificate"}
 cfg["group_clients"] = [{"name": "harbor-care-management", "group": "G-HARBOR",
                          "addresses": ["127.0.0.1"]}]
 cfg["notify"] = {"ca_file": work + "/certs/ca.crt"}

@@ -367,18 +367,31 @@ void api::ingest(const http_request& r, reply_handler reply, fhir_route route) {
   rec.raw = r.body;
   rec.received_at_us = now_us();
 
-  // Who is sending, for which facility.
+  // Who is sending, for which facility: the principal's registration (a SMART sender client), else
+  // the sender rules the connection matches.
   const gateway::ingest::sender_grant grant = ports.senders.grant(r.connection);
-  rec.sender = std::string(grant.sender_name());
+  const auto& who = r.principal;
+  const bool by_principal = who && who->by_token;
+  const bool is_sender = by_principal ? who->kind == gateway::auth::role::sender
+                                      : grant.open || !grant.rules.empty();
+  rec.sender = by_principal ? who->client_id : std::string(grant.sender_name());
   std::string facility;
   {
     std::vector<std::string_view> named;
-    for (const auto* rule : grant.rules)
-      for (const std::string& f : rule->facilities)
-        if (f != "*" && std::find(named.begin(), named.end(), f) == named.end()) named.push_back(f);
+    auto add = [&named](const std::string& f) {
+      if (f != "*" && std::find(named.begin(), named.end(), f) == named.end()) named.push_back(f);
+    };
+    if (by_principal) {
+      for (const std::string& f : who->facilities) add(f);
+    } else {
+      for (const auto* rule : grant.rules)
+        for (const std::string& f : rule->facilities) add(f);
+    }
+    const bool default_allowed =
+        by_principal ? who->may_send_for(options.default_facility) : grant.allows(options.default_facility);
     if (named.size() == 1) {
       facility = std::string(named[0]);
-    } else if (grant.allows(options.default_facility)) {
+    } else if (default_allowed) {
       facility = options.default_facility;
     }
   }
@@ -403,7 +416,7 @@ void api::ingest(const http_request& r, reply_handler reply, fhir_route route) {
                    "only application/fhir+json and application/json can be answered",
                    {}});
   j->answer_type = *type;
-  if (!grant.open && grant.rules.empty())
+  if (!is_sender)
     return refuse(j, std::move(rec),
                   {403, "forbidden", "this client is not a registered sender", {}});
   if (facility.empty())
@@ -667,7 +680,7 @@ http_response api::read(const http_request& r) const {
   if (!res) return counted("not_found", outcome(404, "not-found", "no such resource"));
   // The access check (issue 7 fills in the per-organization policy).
   const read_decision decision =
-      options.can_read ? options.can_read({r.connection, r.header("authorization"), rt, id}, *res)
+      options.can_read ? options.can_read({r, rt, id}, *res)
                        : read_decision::allow;
   switch (decision) {
     case read_decision::allow:

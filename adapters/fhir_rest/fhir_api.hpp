@@ -16,12 +16,13 @@
 // the commit of an accepted request the answer also waits (at most `processing_wait`) until the
 // pipeline has stored the resources, so that they are readable when the 2xx arrives.
 //
-// The sending facility of a request is the one facility of the sender rule(s) its connection
-// matches (client certificate names, peer address: gateway/ingest/sender_policy), else
-// `default_facility` when the grant allows it; a connection no rule matches (with rules configured)
-// gets 403.
+// The sending facility of a request is the one facility its sender is registered for — the
+// principal's (a SMART client of role sender, set by the /fhir guard: access.hpp), else the sender
+// rule(s) its connection matches (client certificate names, peer address:
+// gateway/ingest/sender_policy) — else `default_facility` when that is one of them; a caller that
+// is no sender gets 403.
 //
-// Reads go through `read_policy` — the one place for the per-organization access check (issue 7).
+// Reads go through `read_policy` — the one place for the per-organization access check.
 //
 // Threads: the routes run on the connection's strand; store callbacks on the store's writer thread
 // post back to `executor` (the API's own strand on the I/O context) before touching anything.
@@ -45,8 +46,7 @@ namespace carebridge::adapters::fhir_rest {
 
 /// Who reads what.
 struct read_request {
-  const gateway::ingest::connection_info& connection;  // peer address, client certificate names
-  std::string_view authorization;                      // the Authorization header as sent, or ""
+  const http_request& request;  // its principal (who), connection (peer address, certificate)
   std::string_view type;
   std::string_view id;
 };
@@ -58,7 +58,8 @@ enum class read_decision : std::uint8_t {
 };
 
 /// The per-organization access check of the read path: called for every read of a stored resource,
-/// after it was found and before any of it is sent. Empty: everything is allowed (until issue 7).
+/// after it was found and before any of it is sent (group_read_policy). Empty: everything is
+/// allowed.
 using read_policy =
     std::function<read_decision(const read_request&, const gateway::store::stored_resource&)>;
 

@@ -1,5 +1,7 @@
 #include "adapters/fhir_rest/subscription_api.hpp"
 
+#include "adapters/fhir_rest/access.hpp"
+
 #include "gateway/alerts/events.hpp"
 #include "gateway/alerts/notification.hpp"
 #include "gateway/alerts/topics.hpp"
@@ -221,13 +223,11 @@ struct api : std::enable_shared_from_this<api> {
   }
 
   std::optional<std::string> group(const http_request& r) const {
-    if (!options.group_of) return std::nullopt;
-    return options.group_of(r.connection);
+    return options.group_of ? options.group_of(r) : group_of_request(r);
   }
 
   static http_response not_a_group() {
-    return outcome(403, "forbidden",
-                   "this client is not registered for a physician group (config group_clients)");
+    return outcome(403, "forbidden", "this client is not registered for a physician group");
   }
   static http_response unknown(std::string_view id) {
     return outcome(404, "not-found", "Subscription/" + std::string(id) + " is not known");
@@ -724,13 +724,16 @@ struct api : std::enable_shared_from_this<api> {
 
 }  // namespace
 
-read_policy group_read_policy(
-    std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,
-    store::message_store& st) {
+read_policy group_read_policy(std::function<std::optional<std::string>(const http_request&)> group_of,
+                              store::message_store& st) {
   return [group_of = std::move(group_of), &st](const read_request& r,
                                                const store::stored_resource& res) {
-    const auto g = group_of ? group_of(r.connection) : std::nullopt;
-    if (!g) return read_decision::allow;
+    const auto g = group_of ? group_of(r.request) : group_of_request(r.request);
+    if (!g) {
+      const auto& who = r.request.principal;
+      return !who || who->kind == gateway::auth::role::ops ? read_decision::allow
+                                                           : read_decision::forbid;
+    }
     // A Condition or Coverage is read when its Patient is one the group's alerts name.
     if (r.type == "Condition" || r.type == "Coverage") {
       rapidjson::Document d;

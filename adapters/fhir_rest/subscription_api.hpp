@@ -24,9 +24,10 @@
 //
 // Searches are strict (an unknown or repeated parameter is 400) unless `Prefer: handling=lenient`;
 // _count is at most 100 and there are no further pages (Bundle.total says how many match).
-// Every interaction is scoped to the caller's physician group (`group_of`, from its client
-// certificate or address until SMART tokens, issue 7): a caller that is no group's client gets
-// 403; a subscription of another group answers 404, as if it did not exist. Refusals are
+// Every interaction is scoped to the caller's physician group (the request's principal, set by
+// the /fhir guard of access.hpp from its SMART access token or client certificate): a caller that
+// is no group's client gets 403; a subscription of another group answers 404, as if it did not
+// exist. Refusals are
 // OperationOutcomes naming elements and rules, never values (header values are credentials).
 // Header values are shown as `Name: ***`; a PUT that sends `***` back keeps the stored value.
 #pragma once
@@ -44,8 +45,9 @@
 namespace carebridge::adapters::fhir_rest {
 
 struct subscription_api_options {
-  /// The physician group the caller acts for, or nullopt (not a group's client).
-  std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of;
+  /// The physician group the caller acts for, or nullopt (not a group's client). Empty: the
+  /// request's principal says (group_of_request).
+  std::function<std::optional<std::string>(const http_request&)> group_of;
   gateway::alerts::parse_options parse;  // limits; allow_insecure_loopback for the demo
   /// Absolute FHIR base for references and Location; empty: from the Host header.
   std::string base_url;
@@ -61,9 +63,9 @@ void register_subscription_api(http_server& server, gateway::store::subscription
 /// The read policy for GET /fhir/{type}/{id}: a group's client reads only the resources its own
 /// alerts name (Patient, Encounter, RiskAssessment, Task), and the Conditions and Coverages of
 /// those Patients (Condition.subject, Coverage.beneficiary); anything else answers 404, as if it
-/// did not exist. A caller that is no group's client reads as before (issue 7 narrows that).
-read_policy group_read_policy(
-    std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of,
-    gateway::store::message_store& store);
+/// did not exist. Operators read any resource (every read is in the audit trail); a sender reads
+/// nothing (403). A request without a principal (no guard: tests of the routes alone) reads all.
+read_policy group_read_policy(std::function<std::optional<std::string>(const http_request&)> group_of,
+                              gateway::store::message_store& store);
 
 }  // namespace carebridge::adapters::fhir_rest

@@ -1,6 +1,7 @@
 // carebridge serve: the gateway process. Wires the store, ingest, the pipeline worker and the
 // listeners together, runs until SIGTERM/SIGINT, then shuts down in two phases (stop accepting and
 // let in-flight frames finish within the grace period; then flush the store and exit 0).
+#include "adapters/fhir_rest/access.hpp"
 #include "adapters/fhir_rest/fhir_api.hpp"
 #include "adapters/fhir_rest/subscription_api.hpp"
 #include "adapters/notify/notifier.hpp"
@@ -25,6 +26,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <ostream>
 #include <thread>
 
@@ -60,6 +63,53 @@ std::string readiness_json(bool store_ok, bool mllp_ok, bool http_ok) {
   return std::string("{\"ready\":") + b(store_ok && mllp_ok && http_ok) + ",\"store_writable\":" +
          b(store_ok) + ",\"mllp_listening\":" + b(mllp_ok) + ",\"http_listening\":" + b(http_ok) +
          "}\n";
+}
+
+// Auth mode "certificate": a connection matching a group_clients entry acts for that group; else
+// one matching sender rules (or any, when no senders are configured) is a sender for their
+// facilities; else nobody. Such principals have every scope.
+std::function<std::shared_ptr<const gateway::auth::principal>(const gateway::ingest::connection_info&)>
+certificate_identities(const cfg::config& c, const gateway::ingest::sender_policy& senders) {
+  std::vector<gateway::ingest::sender_rule> rules;
+  std::map<std::string, std::string, std::less<>> group_by_client;
+  for (const auto& gc : c.group_clients) {
+    gateway::ingest::sender_rule r;
+    r.name = gc.name;
+    r.facilities = {"*"};
+    r.certificate_names = gc.certificate_names;
+    r.addresses = gc.addresses;
+    rules.push_back(std::move(r));
+    group_by_client[gc.name] = gc.group;
+  }
+  auto clients = std::make_shared<const gateway::ingest::sender_policy>(std::move(rules));
+  const auto everything = gateway::auth::parse_scopes("system/*.*");
+  return [clients, groups = std::move(group_by_client), &senders, everything](
+             const gateway::ingest::connection_info& ci)
+             -> std::shared_ptr<const gateway::auth::principal> {
+    auto p = std::make_shared<gateway::auth::principal>();
+    p->scopes = everything;
+    p->by_token = false;
+    if (!clients->open()) {
+      const auto grant = clients->grant(ci);
+      if (!grant.rules.empty()) {
+        const auto it = groups.find(grant.rules.front()->name);
+        if (it != groups.end()) {
+          p->client_id = it->first;
+          p->kind = gateway::auth::role::group;
+          p->group = it->second;
+          return p;
+        }
+      }
+    }
+    const auto grant = senders.grant(ci);
+    if (!grant.open && grant.rules.empty()) return nullptr;
+    p->kind = gateway::auth::role::sender;
+    p->client_id = grant.open ? "open-sender-policy" : std::string(grant.sender_name());
+    if (grant.open) p->facilities = {"*"};
+    for (const auto* r : grant.rules)
+      p->facilities.insert(p->facilities.end(), r->facilities.begin(), r->facilities.end());
+    return p;
+  };
 }
 
 }  // namespace
@@ -213,31 +263,20 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return adapters::fhir_rest::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
                                                metrics.expose()};
   });
-  // Which physician group a caller of the FHIR API acts for (config group_clients: certificate
-  // names and/or addresses; SMART tokens later, issue 7).
-  std::function<std::optional<std::string>(const gateway::ingest::connection_info&)> group_of;
+  // --- Who may call the FHIR API: the /fhir guard (adapters/fhir_rest/access.hpp) ---------------
+  adapters::fhir_rest::access_options ao;
+  ao.mode = c.auth.mode == "certificate" ? adapters::fhir_rest::auth_mode::certificate
+                                         : adapters::fhir_rest::auth_mode::smart;
   {
-    std::vector<gateway::ingest::sender_rule> rules;
-    std::map<std::string, std::string, std::less<>> group_by_client;
-    for (const auto& gc : c.group_clients) {
-      gateway::ingest::sender_rule r;
-      r.name = gc.name;
-      r.facilities = {"*"};
-      r.certificate_names = gc.certificate_names;
-      r.addresses = gc.addresses;
-      rules.push_back(std::move(r));
-      group_by_client[gc.name] = gc.group;
-    }
-    auto clients = std::make_shared<const gateway::ingest::sender_policy>(std::move(rules));
-    group_of = [clients, groups = std::move(group_by_client)](
-                   const gateway::ingest::connection_info& ci) -> std::optional<std::string> {
-      if (clients->open()) return std::nullopt;  // no group clients configured: nobody is one
-      const auto grant = clients->grant(ci);
-      if (grant.rules.empty()) return std::nullopt;
-      const auto it = groups.find(grant.rules.front()->name);
-      return it == groups.end() ? std::nullopt : std::optional<std::string>(it->second);
+    auto& refusals = metrics.counters("carebridge_auth_refusals_total",
+                                      "FHIR requests refused by the access check, by reason");
+    ao.refused = [&refusals](std::string_view reason) {
+      refusals.series(obs::labels({{"reason", std::string(reason)}})).inc();
     };
   }
+  if (ao.mode == adapters::fhir_rest::auth_mode::certificate)
+    ao.identify = certificate_identities(c, policy);
+  http.set_guard("/fhir", adapters::fhir_rest::make_fhir_guard(std::move(ao)));
   // --- FHIR REST API: /fhir (adapters/fhir_rest/fhir_api.hpp) ---------------------------------
   {
     adapters::fhir_rest::fhir_api_options fo;
@@ -246,8 +285,8 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     fo.max_entries = c.fhir.max_entries;
     fo.processing_wait = ms(c.fhir.processing_wait_seconds);
     fo.advertise_subscriptions = true;
-    // A group's client reads only what its own alerts name; other callers as before (issue 7).
-    fo.can_read = adapters::fhir_rest::group_read_policy(group_of, *store);
+    // A group's client reads only what its own alerts name; operators read all; senders nothing.
+    fo.can_read = adapters::fhir_rest::group_read_policy({}, *store);
     adapters::fhir_rest::register_fhir_api(
         http,
         {*store, policy, c.facilities, metrics, ioc.get_executor(),
@@ -283,7 +322,6 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   fan_out_cue.store(&fan_out_loop, std::memory_order_release);
   {
     adapters::fhir_rest::subscription_api_options so;
-    so.group_of = group_of;
     so.parse.allow_insecure_loopback = c.fhir.allow_insecure_loopback_endpoints;
     so.base_url = c.fhir.base_url;
     so.changed = [&fan_out_loop, &notifier] {

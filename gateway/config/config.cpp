@@ -375,6 +375,24 @@ config load_text(const std::string& json, const std::string& name) {
     f.done();
   }
   // --- end FHIR ----------------------------------------------------------------------------------
+  if (const value* v = top.get("auth")) {
+    object_reader a = top.child("auth", *v);
+    a.text("mode", c.auth.mode);
+    if (c.auth.mode != "smart" && c.auth.mode != "certificate")
+      a.fail("must be \"smart\" or \"certificate\"", "mode");
+    if (const value* w = a.get("token_lifetime_seconds")) {
+      if (!w->IsNumber() || w->GetDouble() < 30 || w->GetDouble() > 3600)
+        a.fail("must be a number of seconds from 30 to 3600", "token_lifetime_seconds");
+      c.auth.token_lifetime_seconds = w->GetDouble();
+    }
+    a.text("token_url", c.auth.token_url);
+    if (!c.auth.token_url.empty() && !c.auth.token_url.starts_with("https://") &&
+        !c.auth.token_url.starts_with("http://"))
+      a.fail("must be an absolute http(s) URL", "token_url");
+    a.text("jwks_ca_file", c.auth.jwks_ca_file);
+    a.boolean("allow_insecure_loopback_jwks", c.auth.allow_insecure_loopback_jwks);
+    a.done();
+  }
   top.done();
   return c;
 }

@@ -92,10 +92,10 @@ struct notify_config {
   unsigned backoff_max_ms = 300'000;
 };
 
-/// A physician group's client of the FHIR API (its Subscriptions, the alerts' resources), known by
-/// its TLS client certificate name and/or peer address — every condition it has must hold, and it
-/// needs at least one — until SMART Backend Services tokens replace this (issue 7). Config key
-/// "group_clients".
+/// A physician group's client of the FHIR API (its Subscriptions, the alerts' resources) in auth
+/// mode "certificate", known by its TLS client certificate name and/or peer address — every
+/// condition it has must hold, and it needs at least one. (In mode "smart", groups' clients are
+/// registered with `carebridge clients register`.) Config key "group_clients".
 struct group_client {
   std::string name;   // for logs and metrics
   std::string group;  // roster_groups.id
@@ -103,6 +103,21 @@ struct group_client {
   std::vector<std::string> addresses;          // IPs or CIDRs
 };
 // --- end FHIR -------------------------------------------------------------------------------------
+
+// --- Who may call the FHIR API (gateway/auth, adapters/fhir_rest/access.hpp), config key "auth" --
+struct auth_config {
+  /// "smart": every FHIR interaction but the CapabilityStatement and SMART discovery needs a SMART
+  /// Backend Services access token (clients registered with `carebridge clients register`);
+  /// "certificate": callers are known by their client certificate or address alone (group_clients
+  /// for groups, senders for hospitals), with every scope.
+  std::string mode = "smart";
+  double token_lifetime_seconds = 300;  // access tokens' lifetime (30 to 3600)
+  /// The token endpoint's absolute URL, which client assertions must name as `aud`; empty: the
+  /// origin of fhir.base_url + "/auth/token", else from the request's Host header.
+  std::string token_url;
+  std::string jwks_ca_file;  // PEM bundle JWKS URLs are verified against; empty: system store
+  bool allow_insecure_loopback_jwks = false;  // http:// JWKS URLs on the loopback (demo, tests)
+};
 
 // --- The care stage (gateway/care), config key "care" ---------------------------------------------
 struct care_config {
@@ -122,6 +137,7 @@ struct config {
   /// local codes), by MSH-4.1. A facility not listed maps with no zone and no overrides.
   std::map<std::string, mappings::fhir::sender_profile, std::less<>> facilities;
   fhir_config fhir;  // FHIR REST API
+  auth_config auth;
   care_config care;
   std::string log_level = "info";
   double shutdown_grace_seconds = 10;

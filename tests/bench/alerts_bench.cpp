@@ -268,6 +268,7 @@ int latency(double rate, double seconds, double warmup) {
   if (r.exit_code != 0) die("group set: " + r.err);
   std::string cfg = slurp(data + "/fhir/facilities.json");
   cfg.insert(cfg.rfind('}'), R"(,
+    "auth": {"mode": "certificate"},
     "group_clients": [{"name": "bench-group", "group": "G-BENCH", "addresses": ["127.0.0.1"]}],
     "notify": {"ca_file": ")" + (certs / "ca.crt").string() + R"("}
   )");

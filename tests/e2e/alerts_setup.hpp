@@ -210,10 +210,12 @@ struct setup {
                            data_dir.string()})
                   .exit_code,
               0);
-    // The config: the sample facilities, two group clients by address, the dev CA for endpoints.
+    // The config: the sample facilities, two group clients by address (auth mode "certificate";
+    // SMART tokens are the e2e subject of smart_serve_test.cpp), the dev CA for endpoints.
     std::string cfg = slurp(data + "/fhir/facilities.json");
     const auto last = cfg.rfind('}');
     cfg.insert(last, R"(,
+    "auth": {"mode": "certificate"},
     "group_clients": [
       {"name": "st-brigid-pcp", "group": "G-SB", "addresses": ["127.0.0.1"]},
       {"name": "other-group", "group": "G-OTHER", "addresses": ["127.0.0.2"]}],

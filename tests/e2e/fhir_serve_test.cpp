@@ -1,8 +1,10 @@
 // `carebridge serve` end to end with FHIR input: the real binary, an admission over MLLP (HL7 v2)
 // and the Da Vinci discharge notification of the same stay over HTTP (tests/data/fhir/input): one
 // Encounter, updated by both feeds, two clinical events, readable through GET /fhir/Encounter/{id}
-// as soon as the notification is answered, and no PHI in the log.
+// as soon as the notification is answered, and no PHI in the log. The hospital sends and the
+// operator reads with SMART Backend Services tokens (tests/e2e/smart_client.hpp).
 #include "tests/e2e/process.hpp"
+#include "tests/e2e/smart_client.hpp"
 
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
@@ -34,30 +36,9 @@ int port_from(const std::string& line) {
 
 /// One HTTP/1.1 exchange on a fresh connection ("Connection: close"); the raw response.
 std::string http(int port, const std::string& method, const std::string& path,
-                 const std::string& body = {}) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "";
-  }
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
-  if (!body.empty())
-    req += "Content-Type: application/fhir+json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n";
-  req += "\r\n" + body;
-  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
+                 const std::string& body = {}, const std::string& token = {}) {
+  return http_exchange(port, method, path, body, token.empty() ? std::vector<std::string>{}
+                                                               : std::vector<std::string>{bearer(token)});
 }
 
 TEST(ServeFhir, AdmissionOverMllpAndDischargeNotificationOverHttpUpdateOneStay) {
@@ -68,6 +49,11 @@ TEST(ServeFhir, AdmissionOverMllpAndDischargeNotificationOverHttpUpdateOneStay) 
   ASSERT_NE(open, std::string::npos);
   config.insert(open + 2, "\n  \"fhir\": {\"default_facility\": \"STBRIGID\"},");
   write_file(dir / "carebridge.json", config);
+  const auto hospital = register_smart_client(dir.path(), dir / "data", "stbrigid-ie",
+                                              {"--role", "sender", "--facility", "STBRIGID"},
+                                              "system/Bundle.c system/Encounter.cu");
+  const auto ops = register_smart_client(dir.path(), dir / "data", "ops-desk", {"--role", "ops"},
+                                         "system/*.rs");
 
   background_process proc(
       {bin, "serve", "--config", (dir / "carebridge.json").string(), "--data-dir",
@@ -76,6 +62,8 @@ TEST(ServeFhir, AdmissionOverMllpAndDischargeNotificationOverHttpUpdateOneStay) 
   const int mllp = port_from(proc.wait_for_log("\"listener\":\"mllp\"", 10s));
   const int port = port_from(proc.wait_for_log("\"listener\":\"http\"", 10s));
   ASSERT_GT(port, 0) << proc.log();
+  const std::string send_token = access_token(hospital, port, "system/Bundle.c");
+  const std::string read_token = access_token(ops, port, "system/Encounter.r");
 
   const auto sent = run_process({bin, "send", "127.0.0.1:" + std::to_string(mllp),
                                  data + "/hl7/adt/stbrigid_v24_A01_02.hl7"});
@@ -83,22 +71,22 @@ TEST(ServeFhir, AdmissionOverMllpAndDischargeNotificationOverHttpUpdateOneStay) 
   // The admission is processed before the notification arrives (one stay, in order).
   std::string before;
   for (int i = 0; i < 250 && before.find(" 200 ") == std::string::npos; ++i) {
-    before = http(port, "GET", "/fhir/Encounter/" + encounter_id);
+    before = http(port, "GET", "/fhir/Encounter/" + encounter_id, {}, read_token);
     if (before.find(" 200 ") == std::string::npos) std::this_thread::sleep_for(20ms);
   }
   ASSERT_THAT(before, HasSubstr("\"versionId\":\"1\""));
 
   const std::string notification = slurp(data + "/fhir/input/davinci_discharge_notification.json");
-  const std::string answer = http(port, "POST", "/fhir/$process-message", notification);
+  const std::string answer = http(port, "POST", "/fhir/$process-message", notification, send_token);
   EXPECT_THAT(answer, HasSubstr("HTTP/1.1 200 OK"));
   EXPECT_THAT(answer, HasSubstr("\"severity\":\"information\""));
   // Readable as soon as the 200 is there: the same Encounter, now finished, version 2.
-  const std::string after = http(port, "GET", "/fhir/Encounter/" + encounter_id);
+  const std::string after = http(port, "GET", "/fhir/Encounter/" + encounter_id, {}, read_token);
   EXPECT_THAT(after, HasSubstr("HTTP/1.1 200 OK"));
   EXPECT_THAT(after, HasSubstr("ETag: W/\"2\""));
   EXPECT_THAT(after, HasSubstr("\"status\":\"finished\""));
   // A resend is answered the same and stored once.
-  EXPECT_THAT(http(port, "POST", "/fhir/$process-message", notification),
+  EXPECT_THAT(http(port, "POST", "/fhir/$process-message", notification, send_token),
               HasSubstr("HTTP/1.1 200 OK"));
   EXPECT_THAT(http(port, "GET", "/fhir/metadata"), HasSubstr("\"fhirVersion\":\"4.0.1\""));
 

@@ -48,8 +48,8 @@ std::string subscription(std::string_view topic = "readmission-risk",
 }
 
 // client-mercy acts for G1, client-other for G2; a caller without a certificate is nobody's client.
-std::optional<std::string> group_of(const gateway::ingest::connection_info& c) {
-  for (const auto& n : c.certificate_names) {
+std::optional<std::string> group_of(const adapters::fhir_rest::http_request& r) {
+  for (const auto& n : r.connection.certificate_names) {
     if (n == "mercy-engine") return "G1";
     if (n == "other-engine") return "G2";
   }

@@ -109,6 +109,26 @@ TEST(Config, GroupClients) {
   EXPECT_THAT(error_of(R"({"group_clients": {}})"), HasSubstr("array"));
 }
 
+TEST(Config, Auth) {
+  const auto d = config::load_text("{}", "t.json");
+  EXPECT_EQ(d.auth.mode, "smart");  // tokens unless a site chooses certificates alone
+  EXPECT_EQ(d.auth.token_lifetime_seconds, 300);
+  const auto c = config::load_text(R"({"auth": {"mode": "certificate", "token_lifetime_seconds": 120,
+      "token_url": "https://gw.example.org/auth/token", "jwks_ca_file": "/etc/ssl/ca.pem",
+      "allow_insecure_loopback_jwks": true}})",
+                                   "t.json");
+  EXPECT_EQ(c.auth.mode, "certificate");
+  EXPECT_EQ(c.auth.token_lifetime_seconds, 120);
+  EXPECT_EQ(c.auth.token_url, "https://gw.example.org/auth/token");
+  EXPECT_EQ(c.auth.jwks_ca_file, "/etc/ssl/ca.pem");
+  EXPECT_TRUE(c.auth.allow_insecure_loopback_jwks);
+  EXPECT_THAT(error_of(R"({"auth": {"mode": "none"}})"), HasSubstr("auth.mode"));
+  EXPECT_THAT(error_of(R"({"auth": {"token_lifetime_seconds": 86400}})"),
+              HasSubstr("auth.token_lifetime_seconds"));
+  EXPECT_THAT(error_of(R"({"auth": {"token_url": "gw/token"}})"), HasSubstr("auth.token_url"));
+  EXPECT_THAT(error_of(R"({"auth": {"scopes": "x"}})"), HasSubstr("auth: unknown key 'scopes'"));
+}
+
 TEST(Config, CareLaceWeights) {
   EXPECT_EQ(config::load_text("{}", "t.json").care.lace_weights,
             carebridge::gateway::risk::weight_set::lace);
