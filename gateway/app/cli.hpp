@@ -39,13 +39,19 @@ int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostr
 int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// `carebridge store reprocess --data-dir DIR (--id N... [--force] | --errored [--facility F]
-/// [--since T] [--until T])` (args[0] is "reprocess")
+/// [--since T] [--until T] | --since T [--until T] [--facility F] [--state S]... [--force])
+/// [--dry-run] [--json]` (args[0] is "reprocess")
 int cmd_store_reprocess(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-/// `carebridge subscriptions list --data-dir DIR [--group ID] [--json]`
+/// `carebridge store replay FILE... [--to HOST:PORT] [--tls ...] [--facility F] [--data-dir DIR]
+/// [--dry-run] [--json]`: the file's messages sent to a running gateway over MLLP (args[0] is
+/// "replay")
+int cmd_store_replay(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `carebridge subscriptions list|deliveries|retry --data-dir DIR ...`
 int cmd_subscriptions(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-/// `carebridge members stats|reviews|link|dismiss|outcome|encounter ... [--data-dir DIR]`
+/// `carebridge members stats|reviews|show|link|dismiss|outcome|encounter ... [--data-dir DIR]`
 int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 /// Reads a whole file, or standard input for "-". nullopt (and one line on `err`) on failure.

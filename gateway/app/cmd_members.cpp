@@ -7,11 +7,19 @@
 //   members dismiss PATIENT_ID --data-dir DIR         close a review without a link
 //   members outcome MESSAGE_ID --data-dir DIR         the care outcome of one stored message
 //   members encounter ENCOUNTER_ID --data-dir DIR     the outcomes of every event of one stay
+//   members show MEMBER_ID --data-dir DIR [--json]    a member's attributions, linked patients,
+//                                                     the outcomes that linked or considered it
+//                                                     and the reviews that list it
+// (reviews and show take --json.)
 // Prints ids (Patient resource ids, member ids, group ids), codes and counts — never names, birth
 // dates or addresses. A running gateway picks up a manual link within a second.
 #include "gateway/app/cli.hpp"
+#include "gateway/app/json_output.hpp"
 #include "gateway/care/care_db.hpp"
 #include "gateway/config/config.hpp"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
 
 #include <charconv>
 #include <cstdio>
@@ -22,9 +30,12 @@ namespace carebridge::app {
 namespace {
 
 constexpr std::string_view members_usage =
-    "usage: carebridge members stats|reviews|link|dismiss|outcome|encounter ... [--data-dir DIR]\n"
+    "usage: carebridge members stats|reviews|show|link|dismiss|outcome|encounter ... "
+    "[--data-dir DIR]\n"
     "  members stats [--data-dir DIR]\n"
-    "  members reviews [--data-dir DIR] [--status open|resolved|dismissed|all] [--limit N]\n"
+    "  members reviews [--data-dir DIR] [--status open|resolved|dismissed|all] [--limit N] "
+    "[--json]\n"
+    "  members show MEMBER_ID [--data-dir DIR] [--json]\n"
     "  members link PATIENT_ID MEMBER_ID [--data-dir DIR]\n"
     "  members dismiss PATIENT_ID [--data-dir DIR]\n"
     "  members outcome MESSAGE_ID [--data-dir DIR]\n"
@@ -56,6 +67,149 @@ void print_outcome(std::ostream& out, std::int64_t message_id, const gateway::ca
       << '\n';
 }
 
+using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void write_review(json_writer& w, const gateway::care::review_row& r) {
+  w.StartObject();
+  string_members(w, {{"patient_id", &r.review.patient_id},
+                     {"status", &r.status},
+                     {"rule", &r.review.rule},
+                     {"reasons", &r.review.reasons}});
+  w.Key("message_id");
+  w.Int64(r.review.message_id);
+  w.Key("opened_at_us");
+  w.Int64(r.opened_at_us);
+  w.Key("candidates");
+  w.StartArray();
+  for (const auto& [member, score] : r.review.candidates) {
+    w.StartObject();
+    w.Key("member_id");
+    w.String(member.c_str());
+    w.Key("score");
+    w.Double(score);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void write_outcome(json_writer& w, std::int64_t message_id, const gateway::care::care_outcome& o) {
+  w.StartObject();
+  w.Key("message_id");
+  w.Int64(message_id);
+  string_members(w, {{"event", &o.event_kind},
+                     {"date", &o.event_date},
+                     {"patient_id", &o.patient_id},
+                     {"encounter_id", &o.encounter_id},
+                     {"match", &o.match},
+                     {"rule", &o.rule},
+                     {"member_id", &o.member_id},
+                     {"reasons", &o.reasons},
+                     {"attribution", &o.attribution},
+                     {"group_id", &o.group_id},
+                     {"risk_band", &o.risk_band},
+                     {"risk_assessment_id", &o.risk_assessment_id},
+                     {"alert_kind", &o.alert_kind},
+                     {"alert_reason", &o.alert_reason}});
+  w.Key("score");
+  w.Double(o.score);
+  w.Key("risk_complete");
+  w.Bool(o.risk_complete);
+  w.Key("readmission");
+  w.Bool(o.readmission);
+  w.Key("retracted");
+  w.Bool(o.retracted);
+  w.Key("alert_wanted");
+  w.Bool(o.alert_wanted);
+  w.EndObject();
+}
+
+std::string candidates_text(const gateway::care::review_row& r) {
+  std::string t;
+  for (const auto& [member, score] : r.review.candidates) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", score);
+    t += (t.empty() ? "" : ",") + member + ':' + buf;
+  }
+  return t.empty() ? "-" : t;
+}
+
+int show_member(gateway::care::care_db& db, const std::string& member_id, bool json,
+                std::ostream& out, std::ostream& err) {
+  const auto v = db.member(member_id);
+  if (!v.in_roster && v.attributions.empty() && v.links.empty() && v.outcomes.empty() &&
+      v.reviews.empty()) {
+    err << "carebridge members show: no member " << member_id
+        << " in the roster, and no care outcome or review names it\n";
+    return exit_input;
+  }
+  if (json) {
+    rapidjson::StringBuffer buf;
+    json_writer w(buf);
+    w.SetIndent(' ', 2);
+    w.StartObject();
+    w.Key("member_id");
+    w.String(member_id.c_str());
+    w.Key("in_roster");
+    w.Bool(v.in_roster);
+    w.Key("attributions");
+    w.StartArray();
+    for (const auto& a : v.attributions) {
+      w.StartObject();
+      string_members(w, {{"group_id", &a.group_id},
+                         {"period_start", &a.period_start},
+                         {"period_end", &a.period_end},
+                         {"source", &a.source}});
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("linked_patients");
+    w.StartArray();
+    for (const auto& l : v.links) {
+      w.StartObject();
+      string_members(w, {{"patient_id", &l.patient_id}, {"rule", &l.rule}});
+      w.Key("score");
+      w.Double(l.score);
+      w.Key("message_id");
+      w.Int64(l.message_id);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("outcomes");
+    w.StartArray();
+    for (const auto& [id, o] : v.outcomes) write_outcome(w, id, o);
+    w.EndArray();
+    w.Key("reviews");
+    w.StartArray();
+    for (const auto& r : v.reviews) write_review(w, r);
+    w.EndArray();
+    w.EndObject();
+    out << buf.GetString() << '\n';
+    return exit_ok;
+  }
+  out << "member " << member_id << (v.in_roster ? "" : " (not in the roster)") << '\n';
+  out << "attributions:" << (v.attributions.empty() ? " none" : "") << '\n';
+  for (const auto& a : v.attributions)
+    out << "  group=" << a.group_id << " period=" << a.period_start << ".."
+        << (a.period_end.empty() ? "open" : a.period_end) << " source=" << a.source << '\n';
+  out << "linked patients:" << (v.links.empty() ? " none" : "") << '\n';
+  for (const auto& l : v.links) {
+    char score[32];
+    std::snprintf(score, sizeof score, "%.1f", l.score);
+    out << "  " << l.patient_id << " rule=" << l.rule << " score=" << score
+        << " message=" << l.message_id << '\n';
+  }
+  out << "reviews listing this member:" << (v.reviews.empty() ? " none" : "") << '\n';
+  for (const auto& r : v.reviews)
+    out << "  " << r.review.patient_id << ' ' << r.status << " message=" << r.review.message_id
+        << " rule=" << r.review.rule
+        << " reasons=" << (r.review.reasons.empty() ? "-" : r.review.reasons)
+        << " candidates=" << candidates_text(r) << '\n';
+  out << "care outcomes:" << (v.outcomes.empty() ? " none" : "") << '\n';
+  for (const auto& [id, o] : v.outcomes) print_outcome(out, id, o);
+  return exit_ok;
+}
+
 }  // namespace
 
 int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -66,6 +220,7 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
   const std::string& sub = args[0];
   std::string dir, status = "open";
   std::size_t limit = 50;
+  bool json = false;
   std::vector<std::string> positional;
   for (std::size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--data-dir" && i + 1 < args.size()) {
@@ -78,6 +233,8 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
         err << "carebridge members: --limit needs a positive number\n";
         return exit_input;
       }
+    } else if (args[i] == "--json") {
+      json = true;
     } else if (args[i].starts_with("--")) {
       err << "carebridge members: unexpected option " << args[i] << '\n';
       return exit_input;
@@ -86,11 +243,17 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
     }
   }
   const std::size_t wanted =
-      sub == "link" ? 2 : (sub == "dismiss" || sub == "outcome" || sub == "encounter") ? 1 : 0;
+      sub == "link"                                                                   ? 2
+      : (sub == "dismiss" || sub == "outcome" || sub == "encounter" || sub == "show") ? 1
+                                                                                      : 0;
   if ((sub != "stats" && sub != "reviews" && sub != "link" && sub != "dismiss" &&
-       sub != "outcome" && sub != "encounter") ||
+       sub != "outcome" && sub != "encounter" && sub != "show") ||
       positional.size() != wanted) {
     err << members_usage;
+    return exit_input;
+  }
+  if (json && sub != "reviews" && sub != "show") {
+    err << "carebridge members " << sub << ": --json goes with reviews and show\n";
     return exit_input;
   }
   if (dir.empty()) dir = gateway::config::config{}.data_dir.string();  // the built-in default
@@ -115,22 +278,24 @@ int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::os
       print_pairs(out, "alert decisions", c.alerts);
       return exit_ok;
     }
+    if (sub == "show") return show_member(*db, positional[0], json, out, err);
     if (sub == "reviews") {
       const auto rows = db->reviews(status == "all" ? "" : status, limit);
-      for (const auto& r : rows) {
-        out << r.review.patient_id << ' ' << r.status << " message=" << r.review.message_id
-            << " rule=" << r.review.rule << " reasons=" << (r.review.reasons.empty() ? "-" : r.review.reasons)
-            << " candidates=";
-        bool first = true;
-        for (const auto& [member, score] : r.review.candidates) {
-          char buf[32];
-          std::snprintf(buf, sizeof buf, "%.1f", score);
-          out << (first ? "" : ",") << member << ':' << buf;
-          first = false;
-        }
-        if (first) out << '-';
-        out << '\n';
+      if (json) {
+        rapidjson::StringBuffer buf;
+        json_writer w(buf);
+        w.SetIndent(' ', 2);
+        w.StartArray();
+        for (const auto& r : rows) write_review(w, r);
+        w.EndArray();
+        out << buf.GetString() << '\n';
+        return exit_ok;
       }
+      for (const auto& r : rows)
+        out << r.review.patient_id << ' ' << r.status << " message=" << r.review.message_id
+            << " rule=" << r.review.rule
+            << " reasons=" << (r.review.reasons.empty() ? "-" : r.review.reasons)
+            << " candidates=" << candidates_text(r) << '\n';
       if (rows.empty()) out << "no " << (status == "all" ? "" : status + " ") << "reviews\n";
       return exit_ok;
     }

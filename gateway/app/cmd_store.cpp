@@ -105,8 +105,9 @@ int cmd_store(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (!args.empty() && args[0] == "alerts") return store_alerts(args, out, err);
   if (!args.empty() && args[0] == "messages") return cmd_store_messages(args, out, err);
   if (!args.empty() && args[0] == "reprocess") return cmd_store_reprocess(args, out, err);
+  if (!args.empty() && args[0] == "replay") return cmd_store_replay(args, out, err);
   if (args.empty() || args[0] != "stats") {
-    err << "carebridge store: usage: carebridge store stats|alerts|messages|reprocess "
+    err << "carebridge store: usage: carebridge store stats|alerts|messages|reprocess|replay "
            "--data-dir DIR ... (see carebridge help)\n";
     return exit_input;
   }

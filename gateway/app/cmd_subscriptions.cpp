@@ -1,7 +1,14 @@
-// carebridge subscriptions list: the physician groups' FHIR Subscriptions as operators need to see
-// them — status, last error, events numbered and delivered (the backlog is the difference), and
-// where they go as an origin only (scheme://host:port: a path can carry tokens, and header values
-// are the group's credentials, so neither is ever printed).
+// carebridge subscriptions list | deliveries | retry: the physician groups' FHIR Subscriptions as
+// operators need to see them — status, last error, events numbered and delivered (the backlog is
+// the difference), and where they go as an origin only (scheme://host:port: a path can carry
+// tokens, and header values are the group's credentials, so neither is ever printed).
+//   subscriptions list --data-dir DIR [--group ID] [--json]
+//   subscriptions deliveries --data-dir DIR [--id SUB] [--status S] [--json]
+//                      what is waiting per subscription: delivered through, highest event,
+//                      backlog, age of the oldest undelivered event
+//   subscriptions retry --data-dir DIR (--id SUB... | --errored)
+//                      error → requested: a running gateway's notifier handshakes again at its
+//                      next pass and sends everything after what was delivered
 #include "gateway/alerts/topics.hpp"
 #include "gateway/app/cli.hpp"
 #include "gateway/app/json_output.hpp"
@@ -11,6 +18,7 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <ostream>
@@ -58,12 +66,222 @@ std::string topic_name(const std::string& canonical) {
   return canonical;
 }
 
+constexpr std::string_view subscriptions_usage =
+    "carebridge subscriptions: usage: carebridge subscriptions list|deliveries|retry --data-dir "
+    "DIR ... (see carebridge help)\n";
+
+bool store_exists(const std::string& dir, std::string_view command, std::ostream& err) {
+  if (dir.empty()) {
+    err << "carebridge subscriptions " << command << ": --data-dir DIR is needed\n";
+    return false;
+  }
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
+    err << "carebridge subscriptions " << command << ": no store in " << dir
+        << " (carebridge.db not found)\n";
+    return false;
+  }
+  return true;
+}
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// carebridge subscriptions deliveries: per subscription, what its endpoint has and what waits.
+int deliveries(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string dir, id, status;
+  bool json = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--data-dir" && has_value) {
+      dir = args[++i];
+    } else if (a == "--id" && has_value) {
+      id = args[++i];
+    } else if (a == "--status" && has_value) {
+      status = args[++i];
+      if (status != "requested" && status != "active" && status != "error" && status != "off") {
+        err << "carebridge subscriptions deliveries: --status is one of requested, active, "
+               "error, off\n";
+        return exit_input;
+      }
+    } else {
+      err << "carebridge subscriptions deliveries: unexpected argument " << a << '\n';
+      return exit_input;
+    }
+  }
+  if (!store_exists(dir, "deliveries", err)) return exit_input;
+  std::vector<gateway::store::subscription_row> subs;
+  std::vector<gateway::store::delivery_backlog> backlogs;
+  try {
+    auto st = gateway::store::sqlite_store::open_read_only(dir);
+    if (id.empty()) {
+      subs = st->subscriptions();
+    } else if (auto s = st->subscription(id)) {
+      subs.push_back(std::move(*s));
+    }
+    backlogs = st->delivery_backlogs(id);
+  } catch (const std::exception& e) {
+    err << "carebridge subscriptions deliveries: " << e.what() << '\n';
+    return exit_internal;
+  }
+  if (!id.empty() && subs.empty()) {
+    err << "carebridge subscriptions deliveries: no subscription " << id << '\n';
+    return exit_input;
+  }
+  std::erase_if(subs, [&](const auto& s) { return !status.empty() && s.status != status; });
+  const std::int64_t now = now_us();
+  struct row {
+    const gateway::store::subscription_row* sub = nullptr;
+    std::int64_t highest = 0;
+    std::optional<double> oldest_age_s;
+  };
+  std::vector<row> rows;
+  for (const auto& s : subs) {
+    row r;
+    r.sub = &s;
+    for (const auto& b : backlogs) {
+      if (b.subscription_id != s.id) continue;
+      r.highest = b.highest_event;
+      if (b.oldest_undelivered_us)
+        r.oldest_age_s = static_cast<double>(now - *b.oldest_undelivered_us) / 1e6;
+    }
+    rows.push_back(r);
+  }
+  if (json) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    w.StartArray();
+    for (const auto& r : rows) {
+      const auto& s = *r.sub;
+      w.StartObject();
+      const std::string topic = topic_name(s.topic);
+      string_members(w, {{"id", &s.id},
+                         {"group_id", &s.group_id},
+                         {"topic", &topic},
+                         {"status", &s.status},
+                         {"error", &s.error}});
+      w.Key("delivered_through");
+      w.Int64(s.delivered_through);
+      w.Key("highest_event");
+      w.Int64(r.highest);
+      w.Key("backlog");
+      w.Int64(r.highest - s.delivered_through);
+      w.Key("oldest_undelivered_age_seconds");
+      r.oldest_age_s ? w.Double(*r.oldest_age_s) : w.Null();
+      w.EndObject();
+    }
+    w.EndArray();
+    out << buf.GetString() << '\n';
+    return exit_ok;
+  }
+  if (rows.empty()) {
+    out << "no subscriptions" << (status.empty() ? "" : " in " + status) << '\n';
+    return exit_ok;
+  }
+  out << "id                                    group          status     delivered  highest  "
+         "backlog  oldest undelivered\n";
+  for (const auto& r : rows) {
+    const auto& s = *r.sub;
+    char age[32] = "-";
+    if (r.oldest_age_s) std::snprintf(age, sizeof age, "%.1f s", *r.oldest_age_s);
+    char line[256];
+    std::snprintf(line, sizeof line, "%-37s %-14s %-10s %9lld %8lld %8lld  %s\n", s.id.c_str(),
+                  s.group_id.c_str(), s.status.c_str(),
+                  static_cast<long long>(s.delivered_through), static_cast<long long>(r.highest),
+                  static_cast<long long>(r.highest - s.delivered_through), age);
+    out << line;
+    if (!s.error.empty()) out << "    error: " << s.error << '\n';
+  }
+  return exit_ok;
+}
+
+// carebridge subscriptions retry: subscriptions in error back to requested.
+int retry(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string dir;
+  std::vector<std::string> ids;
+  bool errored = false;
+  bool json = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "--data-dir" && has_value) {
+      dir = args[++i];
+    } else if (a == "--id" && has_value) {
+      ids.push_back(args[++i]);
+    } else if (a == "--errored") {
+      errored = true;
+    } else if (a == "--json") {
+      json = true;
+    } else {
+      err << "carebridge subscriptions retry: unexpected argument " << a << '\n';
+      return exit_input;
+    }
+  }
+  if (ids.empty() == !errored) {
+    err << "carebridge subscriptions retry: give either --id SUB (one or more) or --errored\n";
+    return exit_input;
+  }
+  if (!store_exists(dir, "retry", err)) return exit_input;
+  gateway::store::retry_result done;
+  try {
+    done = gateway::store::sqlite_store::retry_subscriptions(dir, ids);
+  } catch (const std::exception& e) {
+    err << "carebridge subscriptions retry: " << e.what() << '\n';
+    return exit_internal;
+  }
+  if (json) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    w.StartObject();
+    w.Key("retried");
+    w.StartArray();
+    for (const auto& id : done.retried) w.String(id.c_str());
+    w.EndArray();
+    w.Key("skipped");
+    w.StartArray();
+    for (const auto& [id, why] : done.skipped) {
+      w.StartObject();
+      string_members(w, {{"id", &id}, {"why", &why}});
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    out << buf.GetString() << '\n';
+  } else {
+    for (const auto& [id, why] : done.skipped)
+      out << "subscription " << id << " left as it is: " << why << '\n';
+    for (const auto& id : done.retried) out << "subscription " << id << ": requested\n";
+    if (done.retried.empty())
+      out << "no subscription to retry\n";
+    else
+      out << "retrying " << done.retried.size()
+          << (done.retried.size() == 1 ? " subscription" : " subscriptions")
+          << ": a running gateway handshakes with the endpoint again within a second, then sends "
+             "every event after the last one delivered\n";
+  }
+  if (!done.skipped.empty()) {
+    err << "carebridge subscriptions retry: " << done.skipped.size() << " of the subscriptions "
+        << "asked for " << (done.skipped.size() == 1 ? "was" : "were")
+        << " not found or not in error\n";
+    return exit_input;
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int cmd_subscriptions(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (!args.empty() && args[0] == "deliveries") return deliveries(args, out, err);
+  if (!args.empty() && args[0] == "retry") return retry(args, out, err);
   if (args.empty() || args[0] != "list") {
-    err << "carebridge subscriptions: usage: carebridge subscriptions list --data-dir DIR "
-           "[--group ID] [--json]\n";
+    err << subscriptions_usage;
     return exit_input;
   }
   std::string dir, group;

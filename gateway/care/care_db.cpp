@@ -367,8 +367,67 @@ class sqlite_care_db final : public care_db {
     return c;
   }
 
+  member_view member(std::string_view member_id) override {
+    member_view v;
+    if (has_table("roster_members")) {
+      stmt q(db_, "SELECT 1 FROM roster_members WHERE member_id = ?1");
+      q.text(1, member_id);
+      v.in_roster = q.row();
+    }
+    if (has_table("roster_attributions")) {
+      stmt q(db_,
+             "SELECT group_id, period_start, period_end, source FROM roster_attributions "
+             "WHERE member_id = ?1 ORDER BY period_start, group_id, source");
+      q.text(1, member_id);
+      while (q.row())
+        v.attributions.push_back(
+            {q.column_string(0), q.column_string(1), q.column_string(2), q.column_string(3)});
+    }
+    {
+      stmt q(db_,
+             "SELECT patient_id, member_id, rule, score, message_id FROM care_patient_links "
+             "WHERE member_id = ?1 ORDER BY patient_id");
+      q.text(1, member_id);
+      while (q.row())
+        v.links.push_back({q.column_string(0), q.column_string(1), q.column_string(2),
+                           q.column_real(3), q.column_int(4)});
+    }
+    // A candidate in the stored list is "MEMBER=SCORE", space-separated.
+    constexpr const char* in_candidates = "instr(' ' || candidates, ' ' || ?1 || '=') > 0";
+    {
+      stmt q(db_, (std::string("SELECT patient_id, message_id, rule, reasons, candidates, status, "
+                               "opened_at_us FROM care_reviews WHERE ") +
+                   in_candidates + " ORDER BY opened_at_us")
+                      .c_str());
+      q.text(1, member_id);
+      while (q.row()) {
+        review_row r;
+        r.review.patient_id = q.column_string(0);
+        r.review.message_id = q.column_int(1);
+        r.review.rule = q.column_string(2);
+        r.review.reasons = q.column_string(3);
+        r.review.candidates = parse_candidates(q.column_string(4));
+        r.status = q.column_string(5);
+        r.opened_at_us = q.column_int(6);
+        v.reviews.push_back(std::move(r));
+      }
+    }
+    v.outcomes = select_outcomes(
+        std::string("member_id = ?1 OR (patient_id <> '' AND patient_id IN ("
+                    "SELECT patient_id FROM care_patient_links WHERE member_id = ?1 "
+                    "UNION SELECT patient_id FROM care_reviews WHERE ") +
+            in_candidates + "))",
+        [&](stmt& q) { q.text(1, member_id); });
+    return v;
+  }
+
  private:
   void exec(const char* sql) { members::sqlite::exec(db_, sql); }
+  bool has_table(const char* name) {
+    stmt q(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+    q.text(1, name);
+    return q.row();
+  }
   bool has_column(const char* table, std::string_view column) {
     stmt q(db_, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
     q.text(1, table).text(2, column);

@@ -35,6 +35,23 @@ struct care_counts {
   std::vector<std::pair<std::string, std::int64_t>> alerts;       // wanted / reason → count
 };
 
+/// One attribution of a member as the roster has it (inclusive dates; period_end "" is open).
+struct member_attribution {
+  std::string group_id, period_start, period_end, source;
+};
+
+/// Everything the care stage and the roster hold about one member, ids and codes only (for
+/// `carebridge members show`).
+struct member_view {
+  bool in_roster = false;
+  std::vector<member_attribution> attributions;  // by period start, group
+  std::vector<patient_link> links;                // hospital patients linked to the member
+  /// The outcomes that linked the member, or concerned a patient linked to it or one whose
+  /// review lists it as a candidate: oldest message first, with their message ids.
+  std::vector<std::pair<std::int64_t, care_outcome>> outcomes;
+  std::vector<review_row> reviews;  // reviews (any status) with the member among the candidates
+};
+
 class care_db {
  public:
   /// Opens (creating the care tables when new) the member database file. Throws
@@ -76,6 +93,8 @@ class care_db {
   virtual std::vector<std::pair<std::int64_t, care_outcome>> outcomes_for_encounter(
       std::string_view encounter_id) = 0;
   virtual care_counts counts() = 0;
+  /// What is known of one member (member_view). Reads the roster tables when they exist.
+  virtual member_view member(std::string_view member_id) = 0;
 };
 
 }  // namespace carebridge::gateway::care

@@ -314,14 +314,22 @@ struct message_summary {
   std::string ack_code;
 };
 
-/// Messages to set back to pending, by id or every errored one a filter selects.
+/// Messages to set back to pending, by id, or every message a filter selects in the given states
+/// (a time range replayed: `carebridge store reprocess --since`).
 struct reprocess_request {
   std::vector<std::int64_t> ids;
-  /// When `ids` is empty: the errored messages it selects (its state and limit are ignored).
+  /// When `ids` is empty: the messages it selects (its state and limit are ignored), in `states`.
   message_filter errored;
-  /// Also processed messages (by id; the stages are idempotent) and rejected ones (never
-  /// accepted: see gateway/README.md before using it).
+  /// When `ids` is empty: the states taken (empty: errored only). Pending ones are never taken.
+  std::vector<message_state> states;
+  /// Also processed messages (the stages are idempotent) and rejected ones (never accepted: see
+  /// gateway/README.md before using it), by id or in `states`; without it they are left as they
+  /// are and reported (skipped by id, refused by state).
   bool force = false;
+  /// Choose and count, change nothing (the transaction is rolled back).
+  bool dry_run = false;
+  /// At most this many of the messages reprocessed are listed in reprocess_result::listed.
+  std::size_t list_limit = 0;
 };
 
 struct reprocess_result {
@@ -329,6 +337,12 @@ struct reprocess_result {
   /// Ids asked for and left as they were, with why ("not found", "already pending",
   /// "processed (needs --force)", "rejected (needs --force)").
   std::vector<std::pair<std::int64_t, std::string>> skipped;
+  /// Reprocessed (or, dry run, to be), by the state they had.
+  std::map<message_state, std::uint64_t> by_state;
+  /// Selected by the filter and left as they were because they need `force`, by state.
+  std::map<message_state, std::uint64_t> refused;
+  /// The first `list_limit` of those reprocessed, oldest first (no bodies).
+  std::vector<message_summary> listed;
 };
 
 }  // namespace carebridge::gateway::store

@@ -2100,6 +2100,32 @@ void bind_filter(stmt& q, const message_filter& f, std::optional<message_state> 
   if (f.until_us) q.int64(4, *f.until_us);
 }
 
+// A read-write connection of its own for an operator's command, beside a running gateway's: its
+// indexer holds the write lock for a few milliseconds at a time, so a generous busy timeout waits
+// for it rather than failing. Refuses a store of another schema version.
+sqlite3* open_admin(const std::filesystem::path& data_dir) {
+  const auto file = data_dir / "carebridge.db";
+  if (!std::filesystem::exists(file))
+    throw std::runtime_error("no store in " + data_dir.string() + " (carebridge.db not found)");
+  sqlite3* db = open_db(file, SQLITE_OPEN_READWRITE);
+  try {
+    sqlite3_busy_timeout(db, 10000);
+    const int version = user_version(db);
+    if (version > schema_version)
+      throw std::runtime_error(file.string() + " was written by a newer CareBridge (schema " +
+                               std::to_string(version) + ")");
+    if (version < schema_version)
+      throw std::runtime_error(file.string() + " has an older schema (" +
+                               std::to_string(version) +
+                               "): run carebridge serve on it once to upgrade it");
+    exec(db, "PRAGMA journal_mode=WAL");  // what the store set; a no-op, unless the file was copied
+  } catch (...) {
+    sqlite3_close(db);
+    throw;
+  }
+  return db;
+}
+
 }  // namespace
 
 std::vector<message_summary> sqlite_store::messages(const message_filter& f) {
@@ -2134,25 +2160,11 @@ std::vector<message_summary> sqlite_store::messages(const message_filter& f) {
 
 reprocess_result sqlite_store::reprocess(const std::filesystem::path& data_dir,
                                          const reprocess_request& r) {
-  const auto file = data_dir / "carebridge.db";
-  if (!std::filesystem::exists(file))
-    throw std::runtime_error("no store in " + data_dir.string() + " (carebridge.db not found)");
-  // A connection of its own, beside a running gateway's: its indexer holds the write lock for a
-  // few milliseconds at a time, so a generous busy timeout waits for it rather than failing.
-  sqlite3* db = open_db(file, SQLITE_OPEN_READWRITE);
+  sqlite3* db = open_admin(data_dir);
   struct closer {
     sqlite3* db;
     ~closer() { sqlite3_close(db); }
   } closing{db};
-  sqlite3_busy_timeout(db, 10000);
-  const int version = user_version(db);
-  if (version > schema_version)
-    throw std::runtime_error(file.string() + " was written by a newer CareBridge (schema " +
-                             std::to_string(version) + ")");
-  if (version < schema_version)
-    throw std::runtime_error(file.string() + " has an older schema (" + std::to_string(version) +
-                             "): run carebridge serve on it once to upgrade it");
-  exec(db, "PRAGMA journal_mode=WAL");  // what the store set; a no-op, unless the file was copied
 
   struct candidate {
     std::int64_t id;
@@ -2189,14 +2201,61 @@ reprocess_result sqlite_store::reprocess(const std::filesystem::path& data_dir,
           result.skipped.emplace_back(id, std::string(to_string(state)) + " (needs --force)");
       }
     } else {
-      stmt q(db, (std::string("SELECT id, sending_facility FROM messages ") + filter_where +
-                  "ORDER BY id")
-                     .c_str());
-      bind_filter(q, r.errored, message_state::errored);
-      int rc;
-      while ((rc = q.step()) == SQLITE_ROW)
-        chosen.push_back({q.column_int(0), message_state::errored, q.column_text(1)});
-      check(db, rc, "select errored messages");
+      std::vector<message_state> states = r.states;
+      if (states.empty()) states.push_back(message_state::errored);
+      std::sort(states.begin(), states.end());
+      states.erase(std::unique(states.begin(), states.end()), states.end());
+      for (const message_state state : states) {
+        if (state == message_state::pending) continue;
+        const bool take = state == message_state::errored || r.force;
+        stmt q(db, (std::string("SELECT id, sending_facility FROM messages ") + filter_where +
+                    "ORDER BY id")
+                       .c_str());
+        bind_filter(q, r.errored, state);
+        int rc;
+        while ((rc = q.step()) == SQLITE_ROW) {
+          if (take)
+            chosen.push_back({q.column_int(0), state, q.column_text(1)});
+          else
+            ++result.refused[state];
+        }
+        check(db, rc, "select messages to reprocess");
+      }
+      std::sort(chosen.begin(), chosen.end(),
+                [](const candidate& a, const candidate& b) { return a.id < b.id; });
+    }
+    if (r.list_limit > 0) {
+      stmt row(db,
+               "SELECT id, received_at_us, sending_application, sending_facility, message_type, "
+               "control_id, sender, state, reason, ack_code FROM messages WHERE id=?");
+      for (std::size_t i = 0; i < chosen.size() && i < r.list_limit; ++i) {
+        row.int64(1, chosen[i].id);
+        const int rc = row.step();
+        check(db, rc, "read message");
+        if (rc == SQLITE_ROW) {
+          message_summary m;
+          m.id = row.column_int(0);
+          m.received_at_us = row.column_int(1);
+          m.sending_application = row.column_text(2);
+          m.sending_facility = row.column_text(3);
+          m.message_type = row.column_text(4);
+          m.control_id = row.column_text(5);
+          m.sender = row.column_text(6);
+          m.state = chosen[i].state;
+          m.reason = row.column_text(8);
+          m.ack_code = row.column_text(9);
+          result.listed.push_back(std::move(m));
+        }
+        row.reset();
+      }
+    }
+    for (const candidate& c : chosen) {
+      ++result.by_state[c.state];
+      ++result.reprocessed;
+    }
+    if (r.dry_run) {
+      exec(db, "ROLLBACK");
+      return result;
     }
     // settled_at_us stays: a message processed before must have what it made replaced, not
     // added to (settle_message()). holds_key stays too: an errored message gave its key up, and
@@ -2210,9 +2269,99 @@ reprocess_result sqlite_store::reprocess(const std::filesystem::path& data_dir,
       upd.reset();
       counts.add(to_string(c.state), c.facility, -1);
       counts.add(to_string(message_state::pending), c.facility, 1);
-      ++result.reprocessed;
     }
     counts.apply(db, count);
+    exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return result;
+}
+
+std::optional<std::int64_t> sqlite_store::accepted_with_key(std::string_view sending_application,
+                                                            std::string_view sending_facility,
+                                                            std::string_view control_id) {
+  if (control_id.empty()) return std::nullopt;
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_,
+         "SELECT id FROM messages WHERE sending_application=?1 AND sending_facility=?2 "
+         "AND control_id=?3 AND holds_key=1");
+  q.text(1, sending_application);
+  q.text(2, sending_facility);
+  q.text(3, control_id);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return q.column_int(0);
+  check(rdb_, rc, "find a duplicate key");
+  return std::nullopt;
+}
+
+std::vector<delivery_backlog> sqlite_store::delivery_backlogs(std::string_view subscription_id) {
+  std::lock_guard lock(read_mu_);
+  stmt q(rdb_,
+         "SELECT s.id, "
+         "(SELECT coalesce(max(e.event_number), 0) FROM subscription_events e "
+         " WHERE e.subscription_id = s.id), "
+         "(SELECT e.created_us FROM subscription_events e WHERE e.subscription_id = s.id "
+         " AND e.event_number > s.delivered_through ORDER BY e.event_number LIMIT 1) "
+         "FROM subscriptions s WHERE (coalesce(?1, '') = '' OR s.id = ?1) ORDER BY s.id");
+  q.text(1, subscription_id);
+  std::vector<delivery_backlog> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    delivery_backlog b;
+    b.subscription_id = q.column_text(0);
+    b.highest_event = q.column_int(1);
+    if (!q.column_null(2)) b.oldest_undelivered_us = q.column_int(2);
+    out.push_back(std::move(b));
+  }
+  check(rdb_, rc, "read subscription backlogs");
+  return out;
+}
+
+retry_result sqlite_store::retry_subscriptions(const std::filesystem::path& data_dir,
+                                               const std::vector<std::string>& ids) {
+  sqlite3* db = open_admin(data_dir);
+  struct closer {
+    sqlite3* db;
+    ~closer() { sqlite3_close(db); }
+  } closing{db};
+  retry_result result;
+  exec(db, "BEGIN IMMEDIATE");
+  try {
+    std::vector<std::string> chosen;
+    if (ids.empty()) {
+      stmt q(db, "SELECT id FROM subscriptions WHERE status = 'error' ORDER BY id");
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) chosen.push_back(q.column_text(0));
+      check(db, rc, "select subscriptions in error");
+    } else {
+      stmt get(db, "SELECT status FROM subscriptions WHERE id=?");
+      for (const std::string& id : ids) {
+        get.text(1, id);
+        const int rc = get.step();
+        check(db, rc, "read subscription");
+        if (rc != SQLITE_ROW)
+          result.skipped.emplace_back(id, "not found");
+        else if (const std::string status = get.column_text(0); status != "error")
+          result.skipped.emplace_back(id, status + " (not in error)");
+        else if (std::find(chosen.begin(), chosen.end(), id) == chosen.end())
+          chosen.push_back(id);
+        get.reset();
+      }
+    }
+    // updated_us moves: the passes that cache a parsed subscription per version read it again.
+    stmt upd(db,
+             "UPDATE subscriptions SET status='requested', error='', updated_us=?2 "
+             "WHERE id=?1 AND status='error'");
+    const std::int64_t now = now_us();
+    for (const std::string& id : chosen) {
+      upd.text(1, id);
+      upd.int64(2, now);
+      check(db, upd.step(), "set subscription requested");
+      upd.reset();
+      if (sqlite3_changes(db) > 0) result.retried.push_back(id);
+    }
     exec(db, "COMMIT");
   } catch (...) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -313,6 +313,27 @@ class sqlite_store final : public message_store, public subscription_store {
   /// the store cannot be opened or stays locked.
   static reprocess_result reprocess(const std::filesystem::path& data_dir,
                                     const reprocess_request& r);
+
+  /// The accepted message holding the duplicate key (MSH-3, MSH-4, MSH-10), if SQLite has it
+  /// committed: a resend of it is answered as a duplicate (`carebridge store replay` reports so).
+  std::optional<std::int64_t> accepted_with_key(std::string_view sending_application,
+                                                std::string_view sending_facility,
+                                                std::string_view control_id);
+
+  // --- operators' admin (`carebridge subscriptions deliveries|retry`) ---------------------------
+
+  /// Per subscription (one, or all when `subscription_id` is empty), by id: its highest event
+  /// number and when its oldest undelivered event was numbered. What is committed; any thread.
+  std::vector<delivery_backlog> delivery_backlogs(std::string_view subscription_id = {});
+
+  /// Sets subscriptions in error back to requested and clears their error (and moves their
+  /// updated_us), in one short transaction on a connection of its own, beside a running gateway
+  /// as reprocess() does: its notifier sees the change at its next pass, handshakes again and then
+  /// sends everything after delivered_through — what a FHIR client does with a PUT of status
+  /// requested. `ids` empty: every subscription in error. Throws std::runtime_error (one line)
+  /// when the store cannot be opened or stays locked.
+  static retry_result retry_subscriptions(const std::filesystem::path& data_dir,
+                                          const std::vector<std::string>& ids);
 };
 
 }  // namespace carebridge::gateway::store

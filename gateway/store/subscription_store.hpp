@@ -46,6 +46,21 @@ struct subscription_event {
   bool operator==(const subscription_event&) const = default;
 };
 
+/// Operators' view of a subscription's undelivered events (sqlite_store::delivery_backlogs).
+struct delivery_backlog {
+  std::string subscription_id;
+  std::int64_t highest_event = 0;  // the highest event number recorded (0: none)
+  /// When the first event after delivered_through was numbered (Unix µs); nullopt: none waiting.
+  std::optional<std::int64_t> oldest_undelivered_us;
+};
+
+/// What sqlite_store::retry_subscriptions() did.
+struct retry_result {
+  std::vector<std::string> retried;  // set back to requested
+  /// Ids asked for and left as they were, with why ("not found", "active (not in error)"…).
+  std::vector<std::pair<std::string, std::string>> skipped;
+};
+
 class subscription_store {
  public:
   using done_fn = std::function<void(bool ok)>;

@@ -278,4 +278,177 @@ TEST(StoreAdmin, ReprocessOfAMissingStoreSaysSo) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "nothing" / "carebridge.db"));
 }
 
+// `carebridge store reprocess --since`: a time range, in the states asked for; processed and
+// rejected ones only with force (counted by state otherwise), pending ones never; a dry run
+// lists and counts without changing anything.
+TEST(StoreAdmin, ReprocessATimeRangeByStateWithForceAndDryRun) {
+  temp_dir dir;
+  auto s = sqlite_store::open(dir.path(), {});
+  const auto old = submit(*s, record("MERCY", "OLD", 100));
+  const auto e1 = submit(*s, record("MERCY", "E1", 200));
+  const auto p1 = submit(*s, record("MERCY", "P1", 300));
+  const auto r1 = submit(*s, record("MERCY", "R1", 400, message_state::rejected));
+  const auto q1 = submit(*s, record("MERCY", "Q1", 500));  // stays pending
+  const auto p2 = submit(*s, record("STJOHN", "P2", 600));
+  const auto late = submit(*s, record("MERCY", "LATE", 900));
+  ASSERT_TRUE(settle(*s, old, message_state::errored, "bad"));
+  ASSERT_TRUE(settle(*s, e1, message_state::errored, "bad"));
+  ASSERT_TRUE(settle(*s, p1, message_state::processed));
+  ASSERT_TRUE(settle(*s, p2, message_state::processed));
+  ASSERT_TRUE(settle(*s, late, message_state::processed));
+  (void)q1;
+
+  reprocess_request r;
+  r.errored.since_us = 150'000'000;
+  r.errored.until_us = 800'000'000;
+  r.states = {message_state::errored, message_state::processed, message_state::pending};
+  r.list_limit = 10;
+  // Without force: the errored one; the processed ones counted as needing it.
+  r.dry_run = true;
+  auto done = sqlite_store::reprocess(dir.path(), r);
+  EXPECT_EQ(done.reprocessed, 1u);
+  EXPECT_EQ(done.by_state, (std::map<message_state, std::uint64_t>{{message_state::errored, 1}}));
+  EXPECT_EQ(done.refused, (std::map<message_state, std::uint64_t>{{message_state::processed, 2}}));
+  ASSERT_EQ(done.listed.size(), 1u);
+  EXPECT_EQ(done.listed[0].id, e1);
+  EXPECT_EQ(done.listed[0].control_id, "E1");
+  EXPECT_EQ(done.listed[0].state, message_state::errored);
+  EXPECT_EQ(s->stats().errored, 2u);  // a dry run changes nothing
+  EXPECT_EQ(s->stats().pending, 1u);
+
+  // Forced, one facility, dry run: what it would take, oldest first.
+  r.force = true;
+  r.errored.sending_facility = "MERCY";
+  done = sqlite_store::reprocess(dir.path(), r);
+  EXPECT_EQ(ids_of(done.listed), (std::vector<std::int64_t>{e1, p1}));
+  EXPECT_TRUE(done.refused.empty());
+
+  // For real, every facility; rejected only when named.
+  r.errored.sending_facility.clear();
+  r.dry_run = false;
+  r.list_limit = 0;
+  done = sqlite_store::reprocess(dir.path(), r);
+  EXPECT_EQ(done.reprocessed, 3u);
+  EXPECT_EQ(done.by_state, (std::map<message_state, std::uint64_t>{{message_state::errored, 1},
+                                                                   {message_state::processed, 2}}));
+  EXPECT_TRUE(done.listed.empty());
+  std::vector<std::int64_t> pending_ids;
+  for (const auto& m : s->pending(0, 10)) pending_ids.push_back(m.id);
+  EXPECT_EQ(pending_ids, (std::vector<std::int64_t>{e1, p1, q1, p2}));
+  auto st = s->stats();
+  EXPECT_EQ(st.errored, 1u);    // OLD, before the range
+  EXPECT_EQ(st.processed, 1u);  // LATE, after it
+  EXPECT_EQ(st.rejected, 1u);
+  EXPECT_EQ(counted(dir.path(), true), counted(dir.path(), false));
+
+  r.states = {message_state::rejected};
+  done = sqlite_store::reprocess(dir.path(), r);
+  EXPECT_EQ(done.by_state, (std::map<message_state, std::uint64_t>{{message_state::rejected, 1}}));
+  EXPECT_EQ(s->stats().rejected, 0u);
+  pending_ids.clear();
+  for (const auto& m : s->pending(0, 10)) pending_ids.push_back(m.id);
+  EXPECT_EQ(pending_ids, (std::vector<std::int64_t>{e1, p1, r1, q1, p2}));
+  EXPECT_EQ(counted(dir.path(), true), counted(dir.path(), false));
+  EXPECT_TRUE(s->writable());
+}
+
+TEST(StoreAdmin, AcceptedWithKeyFindsTheMessageAResendWouldDuplicate) {
+  temp_dir dir;
+  auto s = sqlite_store::open(dir.path(), {});
+  const auto a = submit(*s, record("MERCY", "A", 100));
+  const auto e = submit(*s, record("MERCY", "E", 200));
+  submit(*s, record("MERCY", "R", 300, message_state::rejected));
+  ASSERT_TRUE(settle(*s, e, message_state::errored, "bad"));  // gives its key up
+  s->stats();  // waits until SQLite holds them
+  auto ro = sqlite_store::open_read_only(dir.path());
+  EXPECT_EQ(ro->accepted_with_key("EPIC", "MERCY", "A"), a);
+  EXPECT_EQ(ro->accepted_with_key("EPIC", "MERCY", "E"), std::nullopt);
+  EXPECT_EQ(ro->accepted_with_key("EPIC", "MERCY", "R"), std::nullopt);
+  EXPECT_EQ(ro->accepted_with_key("EPIC", "STJOHN", "A"), std::nullopt);
+  EXPECT_EQ(ro->accepted_with_key("EPIC", "MERCY", ""), std::nullopt);
+}
+
+subscription_row sub_row(std::string id, std::string status) {
+  subscription_row r;
+  r.id = std::move(id);
+  r.group_id = "G-SB";
+  r.topic = "https://carebridge.example/fhir/SubscriptionTopic/readmission-risk";
+  r.status = std::move(status);
+  r.error = r.status == "error" ? "error-response: 400" : "";
+  r.json = R"({"resourceType":"Subscription"})";
+  return r;
+}
+
+template <typename F>
+bool done_ok(F&& start) {
+  std::promise<bool> p;
+  start([&p](bool ok) { p.set_value(ok); });
+  return p.get_future().get();
+}
+
+// `carebridge subscriptions deliveries|retry`: the backlog per subscription, and a subscription in
+// error set back to requested from another connection while the store is open.
+TEST(StoreAdmin, DeliveryBacklogsAndRetryOfSubscriptionsInError) {
+  temp_dir dir;
+  auto s = sqlite_store::open(dir.path(), {});
+  const std::vector<std::pair<std::string, std::string>> subs{
+      {"sub-a", "active"}, {"sub-e", "error"}, {"sub-f", "error"}, {"sub-n", "active"}};
+  for (const auto& sub : subs)
+    ASSERT_TRUE(
+        done_ok([&](auto cb) { s->save_subscription(sub_row(sub.first, sub.second), cb); }));
+  // Two outbox entries numbered as events of sub-a and sub-e; sub-a has the first delivered.
+  ASSERT_TRUE(done_ok([&](auto cb) {
+    s->record_events(2, {{"sub-a", 1}, {"sub-e", 1}, {"sub-a", 2}, {"sub-e", 2}}, cb);
+  }));
+  ASSERT_TRUE(done_ok([&](auto cb) { s->mark_delivered("sub-a", 1, cb); }));
+  s->stats();
+
+  auto ro = sqlite_store::open_read_only(dir.path());
+  const auto all = ro->delivery_backlogs();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].subscription_id, "sub-a");
+  EXPECT_EQ(all[0].highest_event, 2);
+  ASSERT_TRUE(all[0].oldest_undelivered_us);  // event 2
+  EXPECT_EQ(all[1].subscription_id, "sub-e");
+  EXPECT_EQ(all[1].highest_event, 2);
+  EXPECT_TRUE(all[1].oldest_undelivered_us);
+  EXPECT_EQ(all[3].subscription_id, "sub-n");
+  EXPECT_EQ(all[3].highest_event, 0);
+  EXPECT_FALSE(all[3].oldest_undelivered_us);
+  ASSERT_EQ(ro->delivery_backlogs("sub-e").size(), 1u);
+  EXPECT_TRUE(ro->delivery_backlogs("nope").empty());
+
+  ASSERT_TRUE(done_ok([&](auto cb) { s->mark_delivered("sub-a", 2, cb); }));
+  s->stats();
+  EXPECT_FALSE(ro->delivery_backlogs("sub-a")[0].oldest_undelivered_us);
+
+  // By id: only one in error is taken.
+  const auto before = s->subscription("sub-e")->updated_us;
+  auto r = sqlite_store::retry_subscriptions(dir.path(), {"sub-e", "sub-a", "nope", "sub-e"});
+  EXPECT_EQ(r.retried, (std::vector<std::string>{"sub-e"}));
+  const std::vector<std::pair<std::string, std::string>> skipped{
+      {"sub-a", "active (not in error)"}, {"nope", "not found"}};
+  EXPECT_EQ(r.skipped, skipped);
+  const auto e = s->subscription("sub-e");  // the open store reads it at once
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, "requested");
+  EXPECT_EQ(e->error, "");
+  EXPECT_GT(e->updated_us, before);
+  EXPECT_EQ(e->delivered_through, 0);  // everything after it is sent again
+  EXPECT_EQ(e->events_since_start, 2);
+
+  // Every one in error.
+  r = sqlite_store::retry_subscriptions(dir.path(), {});
+  EXPECT_EQ(r.retried, (std::vector<std::string>{"sub-f"}));
+  EXPECT_TRUE(r.skipped.empty());
+  EXPECT_EQ(s->subscription("sub-f")->status, "requested");
+  EXPECT_EQ(s->subscription("sub-a")->status, "active");
+  r = sqlite_store::retry_subscriptions(dir.path(), {});
+  EXPECT_TRUE(r.retried.empty());
+  // The store's own writer goes on.
+  ASSERT_TRUE(done_ok([&](auto cb) { s->set_status("sub-f", "active", "", cb); }));
+  EXPECT_EQ(s->subscription("sub-f")->status, "active");
+  EXPECT_TRUE(s->writable());
+}
+
 }  // namespace
