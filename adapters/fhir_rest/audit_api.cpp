@@ -27,14 +27,25 @@ constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
 // ---- the observer -------------------------------------------------------------------------------
 
 // Search parameters whose value is a reference to a resource by id: kept when it is one.
-constexpr std::string_view reference_params[] = {"patient", "subject", "encounter", "owner",
-                                                 "focus",   "_id",     "entity",    "based-on",
-                                                 "beneficiary"};
+constexpr std::string_view reference_params[] = {"patient", "subject",  "encounter",
+                                                 "owner",   "focus",    "_id",
+                                                 "entity",  "based-on", "beneficiary"};
 // Parameters whose value is a code, a number or a client id: kept when it looks like one.
-constexpr std::string_view code_params[] = {
-    "status",      "_count",      "_summary",          "_sort",  "action",     "outcome",
-    "subtype",     "entity-type", "agent",             "_after", "content",    "eventsSinceNumber",
-    "eventsUntilNumber", "topic", "intent"};
+constexpr std::string_view code_params[] = {"status",
+                                            "_count",
+                                            "_summary",
+                                            "_sort",
+                                            "action",
+                                            "outcome",
+                                            "subtype",
+                                            "entity-type",
+                                            "agent",
+                                            "_after",
+                                            "content",
+                                            "eventsSinceNumber",
+                                            "eventsUntilNumber",
+                                            "topic",
+                                            "intent"};
 
 bool listed(std::string_view name, std::span<const std::string_view> names) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -44,9 +55,8 @@ bool listed(std::string_view name, std::span<const std::string_view> names) {
 bool code_like(std::string_view v) {
   if (v.empty() || v.size() > 128) return false;
   return std::all_of(v.begin(), v.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == ':' || c == '|' || c == '$' || c == '/' ||
-           c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == ':' || c == '|' || c == '$' || c == '/' || c == '+';
   });
 }
 
@@ -96,8 +106,8 @@ std::string safe_name(std::string_view n) {
   if (n.size() > 64) return "(long)";
   std::string out;
   for (char c : n)
-    out += (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '_' || c == ':' || c == '.'
+    out += (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_' || c == ':' || c == '.'
                ? c
                : '?';
   return out;
@@ -124,7 +134,8 @@ std::string created_id(const http_response& res, std::string_view type) {
     if (lk != "location") continue;
     const std::string needle = "/" + std::string(type) + "/";
     std::string_view loc(v);
-    if (loc.starts_with(needle.substr(1))) loc = loc.substr(needle.size() - 1);
+    if (loc.starts_with(needle.substr(1)))
+      loc = loc.substr(needle.size() - 1);
     else if (const auto at = loc.rfind(needle); at != std::string_view::npos)
       loc = loc.substr(at + needle.size());
     else
@@ -140,13 +151,20 @@ std::string base64url_decode(std::string_view in) {
   int bits = 0;
   for (char c : in) {
     int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else if (c == '=') break;
-    else return "";
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return "";
     buf = (buf << 6) | static_cast<unsigned>(v);
     bits += 6;
     if (bits >= 8) {
@@ -171,8 +189,8 @@ std::string token_client(const http_request& r) {
     const auto dot = assertion.find('.');
     const auto dot2 = assertion.find('.', dot + 1);
     if (dot != std::string::npos && dot2 != std::string::npos) {
-      const std::string payload = base64url_decode(
-          std::string_view(assertion).substr(dot + 1, dot2 - dot - 1));
+      const std::string payload =
+          base64url_decode(std::string_view(assertion).substr(dot + 1, dot2 - dot - 1));
       rapidjson::Document d;
       d.Parse(payload.data(), payload.size());
       if (!d.HasParseError() && d.IsObject()) {
@@ -310,8 +328,12 @@ struct api {
           return outcome(400, "invalid",
                          "date: YYYY, YYYY-MM, YYYY-MM-DD or an instant, after a prefix eq, ge, "
                          "gt, le or lt");
-        const auto since = [&](std::int64_t t) { f.since_us = std::max(f.since_us.value_or(t), t); };
-        const auto until = [&](std::int64_t t) { f.until_us = std::min(f.until_us.value_or(t), t); };
+        const auto since = [&](std::int64_t t) {
+          f.since_us = std::max(f.since_us.value_or(t), t);
+        };
+        const auto until = [&](std::int64_t t) {
+          f.until_us = std::min(f.until_us.value_or(t), t);
+        };
         if (prefix == "eq") {
           since(range->first);
           until(range->second);
@@ -431,9 +453,34 @@ std::string phi_free_query(std::string_view query) {
   return out;
 }
 
+namespace {
+std::optional<audit::audit_record> record_of(const http_request& r, const http_response& response,
+                                             std::string_view pattern);
+
+// A path segment is whatever the client sent: kept only when it is a resource type / id.
+bool resource_type(std::string_view t) {
+  return !t.empty() && t.size() <= 64 && t.front() >= 'A' && t.front() <= 'Z' &&
+         std::all_of(t.begin(), t.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+         });
+}
+}  // namespace
+
 std::optional<audit::audit_record> audit_record_of(const http_request& r,
                                                    const http_response& response,
                                                    std::string_view pattern) {
+  auto a = record_of(r, response, pattern);
+  if (a) {
+    if (!a->entity_type.empty() && !resource_type(a->entity_type)) a->entity_type = "(invalid)";
+    if (!a->entity_id.empty() && !mappings::fhir::valid_id(a->entity_id))
+      a->entity_id = "(invalid)";
+  }
+  return a;
+}
+
+namespace {
+std::optional<audit::audit_record> record_of(const http_request& r, const http_response& response,
+                                             std::string_view pattern) {
   const bool fhir = pattern == "/fhir" || pattern.starts_with("/fhir/");
   const bool auth = pattern == "/auth" || pattern.starts_with("/auth/");
   if (!fhir && !auth) return std::nullopt;
@@ -531,6 +578,7 @@ std::optional<audit::audit_record> audit_record_of(const http_request& r,
   for (char& c : a.subtype) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return a;
 }
+}  // namespace
 
 completion_observer make_audit_observer(audit::audit_log& log) {
   return [&log](const http_request& r, const http_response& res, std::string_view pattern) {

@@ -54,7 +54,7 @@ void coding_member(json_out& j, const mappings::fhir::jkey& k, std::string_view 
 
 // A CodeableConcept of one coding under `k`.
 void codeable(json_out& j, const mappings::fhir::jkey& k, std::string_view system,
-             std::string_view code, std::string_view display = {}) {
+              std::string_view code, std::string_view display = {}) {
   j.begin_object(k);
   j.begin_array("coding");
   coding(j, system, code, display);
@@ -120,7 +120,7 @@ void write_type(json_out& j, const audit_record& r) {
   const std::string_view s = r.subtype;
   if (is_rest(s) || s.starts_with('$')) {
     coding_member(j, "type", "http://terminology.hl7.org/CodeSystem/audit-event-type", "rest",
-           "RESTful Operation");
+                  "RESTful Operation");
     j.begin_array("subtype");
     if (s.starts_with('$')) {
       coding(j, restful, "operation");
@@ -230,8 +230,7 @@ void write_entity(json_out& j, const audit_record& r) {
     if (r.last_event > 0) {
       j.begin_object();
       j.field("type", "events");
-      j.field("valueString",
-              std::to_string(r.first_event) + ".." + std::to_string(r.last_event));
+      j.field("valueString", std::to_string(r.first_event) + ".." + std::to_string(r.last_event));
       j.end_object();
     }
     if (!r.endpoint.empty()) {
@@ -274,8 +273,8 @@ std::string audit_event_json(const audit_record& r, std::string_view observer) {
   j.field("action", std::string_view(action, 1));
   j.field("recorded", instant_text(r.time_us));
   j.field("outcome", std::to_string(r.outcome));
-  std::string desc = r.status == 0 ? std::string("no HTTP response")
-                                   : "HTTP " + std::to_string(r.status);
+  std::string desc =
+      r.status == 0 ? std::string("no HTTP response") : "HTTP " + std::to_string(r.status);
   if (!r.detail.empty()) desc += "; " + r.detail;
   j.field("outcomeDesc", desc);
   write_agents(j, r, observer);

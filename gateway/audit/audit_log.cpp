@@ -55,8 +55,9 @@ constexpr const char* columns =
 
 sqlite3* open_db(const std::filesystem::path& file, bool read_only) {
   sqlite3* db = nullptr;
-  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags =
+      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+      SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(file.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     const std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -170,9 +171,9 @@ void record_notification(audit_log& log, const notification_attempt& a) {
 struct audit_log::impl {
   options opts;
   std::filesystem::path file;
-  db_handle writer_db;          // the writer thread's connection (none when read-only)
-  mutable std::mutex read_mu;   // guards reader_db
-  db_handle reader_db;          // query(), get(), prune()
+  db_handle writer_db;         // the writer thread's connection (none when read-only)
+  mutable std::mutex read_mu;  // guards reader_db
+  db_handle reader_db;         // query(), get(), prune()
 
   std::mutex mu;  // guards everything below
   std::condition_variable wake_writer;
@@ -198,8 +199,8 @@ struct audit_log::impl {
     if (last_drop_warning == std::chrono::steady_clock::time_point{} ||
         now - last_drop_warning >= std::chrono::minutes(1)) {
       last_drop_warning = now;
-      obs::warn("audit.record_dropped", {{"dropped_total", dropped},
-                                          {"reason", closing ? "closed" : "queue_full"}});
+      obs::warn("audit.record_dropped",
+                {{"dropped_total", dropped}, {"reason", closing ? "closed" : "queue_full"}});
     }
   }
 
@@ -263,8 +264,9 @@ struct audit_log::impl {
                            [&] { return closing || flush_now || !queue.empty(); });
       // Group commit: give the records arriving within commit_interval the same transaction.
       if (!closing && !flush_now && !queue.empty())
-        wake_writer.wait_for(lock, opts.commit_interval,
-                             [&] { return closing || flush_now || queue.size() >= opts.batch_size; });
+        wake_writer.wait_for(lock, opts.commit_interval, [&] {
+          return closing || flush_now || queue.size() >= opts.batch_size;
+        });
       flush_now = false;
       if (queue.empty()) {
         if (closing) break;
@@ -351,14 +353,18 @@ std::unique_ptr<audit_log> audit_log::open(const std::filesystem::path& data_dir
     }
     p->reader_db.db = open_db(p->file, false);
     if (o.metrics != nullptr) {
-      p->written_total = &o.metrics->counters("carebridge_audit_records_total",
-                                              "Audit records written to audit.db").series();
-      p->dropped_total =
-          &o.metrics->counters("carebridge_audit_dropped_total",
-                               "Audit records lost: the queue stayed full, or audit.db unwritable")
+      p->written_total =
+          &o.metrics
+               ->counters("carebridge_audit_records_total", "Audit records written to audit.db")
                .series();
-      p->failures_total = &o.metrics->counters("carebridge_audit_write_failures_total",
-                                               "Failed audit.db batch writes (retried)")
+      p->dropped_total =
+          &o.metrics
+               ->counters("carebridge_audit_dropped_total",
+                          "Audit records lost: the queue stayed full, or audit.db unwritable")
+               .series();
+      p->failures_total = &o.metrics
+                               ->counters("carebridge_audit_write_failures_total",
+                                          "Failed audit.db batch writes (retried)")
                                .series();
     }
     p->prune_retention();
@@ -368,7 +374,9 @@ std::unique_ptr<audit_log> audit_log::open(const std::filesystem::path& data_dir
   return std::unique_ptr<audit_log>(new audit_log(std::move(p)));
 }
 
-audit_log::~audit_log() { close(); }
+audit_log::~audit_log() {
+  close();
+}
 
 void audit_log::record(audit_record r) {
   if (r.time_us == 0) r.time_us = now_us();
@@ -381,9 +389,9 @@ void audit_log::record(audit_record r) {
   if (p.queue.size() >= p.opts.queue_capacity) {
     p.flush_now = true;
     p.wake_writer.notify_one();
-    if (!p.room_or_done.wait_for(lock, p.opts.max_block, [&] {
-          return p.closing || p.queue.size() < p.opts.queue_capacity;
-        }) ||
+    if (!p.room_or_done.wait_for(
+            lock, p.opts.max_block,
+            [&] { return p.closing || p.queue.size() < p.opts.queue_capacity; }) ||
         p.closing) {
       p.count_drop(lock);
       return;

@@ -54,7 +54,7 @@ struct audit_record {
   std::string subtype;
   std::string entity_type;  // "Patient", "Subscription"; "" when there is none
   std::string entity_id;
-  std::string query;        // a search's parameters, PHI-free ("patient=Patient/p1&status&_count=10")
+  std::string query;  // a search's parameters, PHI-free ("patient=Patient/p1&status&_count=10")
   // Outcome: the HTTP status (0: no response, e.g. a notification that timed out) and the FHIR
   // AuditEvent.outcome code (0 success, 4 minor failure, 8 serious failure, 12 major failure).
   unsigned status = 0;
@@ -78,7 +78,7 @@ struct audit_filter {
   std::string entity_id;  // with entity_type
   std::string action;     // "R"…
   std::optional<int> outcome;
-  std::string subtype;  // "operation" matches every "$…" subtype
+  std::string subtype;        // "operation" matches every "$…" subtype
   std::int64_t after_id = 0;  // paging: rows with id > after_id
   std::size_t limit = 100;
 };
@@ -145,7 +145,7 @@ struct notification_attempt {
   std::string kind;  // "handshake", "heartbeat", "event-notification" (or "$process-message")
   std::int64_t first_event = 0;  // 0 when it carries no events
   std::int64_t last_event = 0;
-  bool delivered = false;  // the endpoint answered 2xx
+  bool delivered = false;    // the endpoint answered 2xx
   unsigned http_status = 0;  // 0: no answer (connect failure, TLS, timeout)
   std::string endpoint;      // the endpoint URL: only its origin is recorded
   std::string detail;        // PHI-free ("timeout", "tls-handshake")

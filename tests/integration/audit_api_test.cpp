@@ -12,6 +12,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 namespace {
@@ -32,12 +34,15 @@ std::optional<fr::http_response> test_guard(fr::http_request& r, std::string_vie
   const auto c1 = v.find(':');
   const auto c2 = v.find(':', c1 + 1);
   const std::string role = v.substr(0, c1);
-  p->kind = role == "ops" ? auth::role::ops : role == "sender" ? auth::role::sender : auth::role::group;
+  p->kind = role == "ops"      ? auth::role::ops
+            : role == "sender" ? auth::role::sender
+                               : auth::role::group;
   p->client_id = v.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
   if (c2 != std::string::npos) p->group = v.substr(c2 + 1);
   r.principal = std::move(p);
   if (r.header("x-test-refuse") == "1")
-    return fr::http_response{403, "application/fhir+json", R"({"resourceType":"OperationOutcome"})"};
+    return fr::http_response{403, "application/fhir+json",
+                             R"({"resourceType":"OperationOutcome"})"};
   return std::nullopt;
 }
 
@@ -91,7 +96,9 @@ class audited_server {
                  ? fr::http_response{200, "application/json", R"({"access_token":"SECRET-TOKEN"})"}
                  : fr::http_response{401, "application/json", R"({"error":"invalid_client"})"};
     });
-    http_->add("GET", "/healthz", [](const auto&) { return fr::http_response{200, "text/plain", "ok"}; });
+    http_->add("GET", "/healthz", [](const auto&) {
+      return fr::http_response{200, "text/plain", "ok"};
+    });
     port_ = http_->bind().port();
     http_->start();
     thread_ = std::thread([this] { ioc_.run(); });
@@ -125,11 +132,12 @@ TEST(AuditObserver, RecordsWhoWhatAndOutcomeOfEachInteraction) {
   audited_server s;
   call(s.port(), "GET", "/fhir/Patient/p1", {}, group_cm);
   call(s.port(), "GET", "/fhir/Encounter/e1/_history/2", {}, group_cm);
-  call(s.port(), "GET", "/fhir/Task?patient=Patient%2Fp1&status=requested&name=Smith&birthdate=1950-01-02",
-       {}, group_cm);
-  call(s.port(), "POST", "/fhir/Subscription", R"({"resourceType":"Subscription"})", group_cm);
-  call(s.port(), "PUT", "/fhir/Task/t1", R"({"resourceType":"Task","note":[{"text":"John Smith"}]})",
+  call(s.port(), "GET",
+       "/fhir/Task?patient=Patient%2Fp1&status=requested&name=Smith&birthdate=1950-01-02", {},
        group_cm);
+  call(s.port(), "POST", "/fhir/Subscription", R"({"resourceType":"Subscription"})", group_cm);
+  call(s.port(), "PUT", "/fhir/Task/t1",
+       R"({"resourceType":"Task","note":[{"text":"John Smith"}]})", group_cm);
   call(s.port(), "PATCH", "/fhir/Task/t1", "[]", group_cm);
   call(s.port(), "DELETE", "/fhir/Subscription/sub-9", {}, group_cm);
   call(s.port(), "GET", "/fhir/Subscription/sub-9/$status", {}, group_cm);
@@ -207,13 +215,26 @@ TEST(AuditObserver, LeavesOutWhatHoldsNoPhiAndWhatNoRouteAnswered) {
   EXPECT_TRUE(s.recorded().empty());
 }
 
+TEST(AuditObserver, KeepsPathSegmentsOnlyWhenTheyAreTypesAndIds) {
+  audited_server s;
+  call(s.port(), "GET", "/fhir/Patient/John%20Smith", {}, group_cm);
+  call(s.port(), "GET", "/fhir/not%20a%20type/x", {}, group_cm);
+  const auto rows = s.recorded();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].entity_type, "Patient");
+  EXPECT_EQ(rows[0].entity_id, "(invalid)");
+  EXPECT_EQ(rows[1].entity_type, "(invalid)");
+  EXPECT_EQ(rows[1].entity_id, "x");
+}
+
 TEST(AuditObserver, TokenRequestsNameTheClientOnlyWhenATokenWasIssued) {
   audited_server s;
   const fields form = {{"Content-Type", "application/x-www-form-urlencoded"}};
   call(s.port(), "POST", "/auth/token", "grant_type=client_credentials&client_id=intruder&x=bad",
        form);
   // A client assertion whose payload is {"iss":"cm-riverside","sub":"cm-riverside"}.
-  const std::string jwt = "eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJjbS1yaXZlcnNpZGUiLCJzdWIiOiJjbS1yaXZlcnNpZGUifQ.sig";
+  const std::string jwt =
+      "eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJjbS1yaXZlcnNpZGUiLCJzdWIiOiJjbS1yaXZlcnNpZGUifQ.sig";
   call(s.port(), "POST", "/auth/token",
        "grant_type=client_credentials&client_assertion=" + jwt + "&scope=good", form);
   const auto rows = s.recorded();
@@ -269,7 +290,12 @@ TEST(AuditEventApi, OnlyOpsMaySearchOrRead) {
   EXPECT_EQ(call(s.port(), "GET", "/fhir/AuditEvent/abc", {}, ops).status, 404u);
   // The searches themselves are audited (refused ones too).
   s.log().flush();
-  EXPECT_FALSE(s.log().query(where([&](audit::audit_filter& f) { f.entity_type = "AuditEvent"; f.outcome = 4; })).empty());
+  EXPECT_FALSE(s.log()
+                   .query(where([&](audit::audit_filter& f) {
+                     f.entity_type = "AuditEvent";
+                     f.outcome = 4;
+                   }))
+                   .empty());
 }
 
 std::vector<std::string> entity_ids(const std::string& body) {
@@ -356,6 +382,11 @@ TEST(AuditEventApi, PagesWithANextLink) {
     ASSERT_EQ(r.status, 200u) << r.body;
     for (auto& e : entity_ids(r.body)) all.push_back(e);
     const auto b = json(r.body);
+    if (const char* dump = std::getenv("CAREBRIDGE_DUMP_DIR");
+        dump != nullptr && *dump && page == 0) {
+      std::ofstream f(std::filesystem::path(dump) / "auditevent-searchset.json");
+      f << r.body << '\n';
+    }
     target.clear();
     for (const auto& l : b["link"].GetArray())
       if (std::string_view(l["relation"].GetString()) == "next") {
