@@ -195,7 +195,7 @@ std::string token_client(const http_request& r) {
       d.Parse(payload.data(), payload.size());
       if (!d.HasParseError() && d.IsObject()) {
         for (const char* k : {"sub", "iss"}) {
-          const auto it = d.FindMember(k);
+          auto it = d.FindMember(k);
           if (it != d.MemberEnd() && it->value.IsString()) {
             client.assign(it->value.GetString(), it->value.GetStringLength());
             break;

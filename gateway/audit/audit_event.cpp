@@ -34,7 +34,7 @@ bool is_rest(std::string_view s) {
 
 bool is_notification(std::string_view s) {
   return s == "handshake" || s == "heartbeat" || s == "event-notification" ||
-         s == "$process-message-notification";
+         s == "process-message";
 }
 
 void coding(json_out& j, std::string_view system, std::string_view code,

@@ -5,7 +5,8 @@
 //             search-type, create, update, patch, delete, transaction, batch; `operation` plus the
 //             operation's name in CareBridge's operation code system); /auth/token: DICOM 110114
 //             User Authentication, subtype 110122 Login; notifications: DICOM 110106 Export,
-//             subtype the notification type (handshake, heartbeat, event-notification)
+//             subtype the notification type (handshake, heartbeat, event-notification,
+//             process-message)
 //   action    C R U D E; recorded the record's time (µs); outcome 0/4/8/12, outcomeDesc the HTTP
 //             status and the PHI-free detail
 //   agent     the client: who.identifier = client id, role = group/sender/ops/anonymous,

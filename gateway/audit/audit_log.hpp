@@ -49,7 +49,7 @@ struct audit_record {
   // What: FHIR AuditEvent.action (C, R, U, D, E) and the interaction: read, vread, search-type,
   // create, update, patch, delete, transaction, batch, an operation ("$status", "$events",
   // "$process-message"), "token", or for notifications "handshake", "heartbeat",
-  // "event-notification".
+  // "event-notification", "process-message".
   char action = 'E';
   std::string subtype;
   std::string entity_type;  // "Patient", "Subscription"; "" when there is none
@@ -142,7 +142,9 @@ class audit_log {
 struct notification_attempt {
   std::string subscription_id;
   std::string group_id;
-  std::string kind;  // "handshake", "heartbeat", "event-notification" (or "$process-message")
+  /// "handshake", "heartbeat", "event-notification"; "process-message" for a Da Vinci
+  /// notification message sent to an endpoint's $process-message
+  std::string kind;
   std::int64_t first_event = 0;  // 0 when it carries no events
   std::int64_t last_event = 0;
   bool delivered = false;    // the endpoint answered 2xx

@@ -487,6 +487,16 @@ TEST(AuditEventJson, TokenAndOperationAndAnonymous) {
   EXPECT_STREQ(d["agent"][0]["role"][0]["coding"][0]["code"].GetString(), "anonymous");
   EXPECT_FALSE(d.HasMember("entity"));
 
+  audit::notification_attempt message;
+  message.subscription_id = "s1";
+  message.group_id = "G1";
+  message.kind = "process-message";
+  message.endpoint = "https://cm.example/fhir";
+  const auto m = parse(audit::audit_event_json(audit::notification_record(message)));
+  EXPECT_STREQ(m["type"]["code"].GetString(), "110106");
+  EXPECT_STREQ(m["subtype"][0]["code"].GetString(), "process-message");
+  EXPECT_STREQ(m["entity"][0]["what"]["reference"].GetString(), "Subscription/s1");
+
   auto op = read_of("cm", "Subscription", "s1", t0);
   op.subtype = "$status";
   const auto o = parse(audit::audit_event_json(op));
