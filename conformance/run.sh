@@ -25,6 +25,10 @@ node "$here/fhir/validate.mjs" --quiet "$here/../tests/data/fhir/golden"
 # plus the IG's shape rules; the script also proves the rules on broken copies.
 "$here/fhir/subscriptions_check.sh" "${CAREBRIDGE_UNIT_TESTS:-$(dirname "$bin")/../tests/carebridge_unit_tests}"
 
+# The audit trail's AuditEvents (one of each kind, dumped by the unit tests) and a page of the
+# GET /fhir/AuditEvent searchset (dumped by the integration tests), through the same validators.
+"$here/fhir/audit_check.sh" "${CAREBRIDGE_UNIT_TESTS:-$(dirname "$bin")/../tests/carebridge_unit_tests}"
+
 # The FHIR REST API's own answers (CapabilityStatement, OperationOutcomes, transaction-responses,
 # resources read back) from a real `carebridge serve`, through the same validators.
 "$here/fhir/api_check.sh" "$bin"

@@ -58,6 +58,14 @@ constexpr std::string_view usage =
     "  subscriptions retry --data-dir DIR (--id SUB [--id SUB]... | --errored) [--json]\n"
     "      set subscriptions in error back to requested: a running gateway handshakes with the\n"
     "      endpoint again within a second and then sends every event after the last delivered\n"
+    "  audit list [--since T] [--until T] [--client ID] [--group ID] [--entity Type[/id]]\n"
+    "       [--limit N] [--json] [--data-dir DIR]\n"
+    "      the audit trail (DATA_DIR/audit.db), oldest first: who (client id, role, group,\n"
+    "      address), what (interaction, resource type/id, search parameter names), outcome\n"
+    "  audit export --since T --until T [--format ndjson] [--data-dir DIR]\n"
+    "      the records of an interval as FHIR AuditEvents, one per line (SIEM import)\n"
+    "  audit prune --before T [--data-dir DIR]\n"
+    "      delete older records (serve also deletes those past audit.retention_days)\n"
     "  roster import FILE [--data-dir DIR] [--source NAME] [--as-of YYYY-MM-DD] [--dry-run]\n"
     "      import the member roster (CSV, or Da Vinci ATR FHIR: a Bundle, or a directory or file\n"
     "      of Bulk NDJSON) into DATA_DIR/members.db; a running gateway picks it up. Bad rows are\n"
@@ -135,6 +143,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "members") return cmd_members(rest, out, err);
   if (command == "subscriptions") return cmd_subscriptions(rest, out, err);
   if (command == "roster") return cmd_roster(rest, out, err);
+  if (command == "audit") return cmd_audit(rest, out, err);
   if (command == "group") return cmd_group(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << usage;

@@ -54,6 +54,9 @@ int cmd_subscriptions(const std::vector<std::string>& args, std::ostream& out, s
 /// `carebridge members stats|reviews|show|link|dismiss|outcome|encounter ... [--data-dir DIR]`
 int cmd_members(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+/// `carebridge audit list|export|prune ... [--data-dir DIR | --config FILE]`
+int cmd_audit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 /// Reads a whole file, or standard input for "-". nullopt (and one line on `err`) on failure.
 std::optional<std::string> read_input(const std::string& name, std::ostream& err,
                                       std::string_view command);

@@ -260,6 +260,11 @@ config load_text(const std::string& json, const std::string& name) {
     s.boolean("spin_during_sync", c.store.spin_during_sync);
     s.done();
   }
+  if (const value* v = top.get("audit")) {
+    object_reader a = top.child("audit", *v);
+    a.positive("retention_days", c.audit.retention_days, 36'500);
+    a.done();
+  }
   if (const value* v = top.get("care")) {
     object_reader cr = top.child("care", *v);
     std::string weights;

@@ -125,6 +125,13 @@ struct care_config {
   risk::weight_set lace_weights = risk::weight_set::lace;
 };
 
+// --- The audit trail (gateway/audit), config key "audit" -----------------------------------------
+struct audit_config {
+  /// Records older than this are deleted from DATA_DIR/audit.db (about hourly, by `serve`); the
+  /// default keeps six years (HIPAA's documentation retention, 45 CFR 164.316(b)(2)).
+  unsigned retention_days = 2190;
+};
+
 struct config {
   std::filesystem::path data_dir = "carebridge-data";
   mllp_config mllp;
@@ -139,6 +146,7 @@ struct config {
   fhir_config fhir;  // FHIR REST API
   auth_config auth;
   care_config care;
+  audit_config audit;
   std::string log_level = "info";
   double shutdown_grace_seconds = 10;
   unsigned threads = 0;  // network I/O threads; 0: one per CPU this process may run on

@@ -1,6 +1,8 @@
 // SQLite helpers for the member database (DATA_DIR/members.db): the roster tables
 // (members/roster_db) and the care stage's (care/care_db) are written through the same small
-// wrappers. Errors throw std::runtime_error naming members.db and SQLite's message (no values).
+// wrappers, as is the audit trail (audit/audit_log, DATA_DIR/audit.db). Errors throw
+// std::runtime_error naming the database file (members.db, audit.db) and SQLite's message (no
+// values).
 #pragma once
 
 #include <sqlite3.h>
@@ -12,8 +14,16 @@
 
 namespace carebridge::gateway::members::sqlite {
 
+// The database's file name without its directory ("members.db"), for error lines.
+inline std::string file_name(sqlite3* db) {
+  const char* f = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  if (f == nullptr || *f == 0) return "members.db";
+  const std::string_view path(f);
+  return std::string(path.substr(path.rfind('/') + 1));
+}
+
 [[noreturn]] inline void fail(sqlite3* db, const char* what) {
-  throw std::runtime_error(std::string("members.db: ") + what + ": " + sqlite3_errmsg(db));
+  throw std::runtime_error(file_name(db) + ": " + what + ": " + sqlite3_errmsg(db));
 }
 
 inline void exec(sqlite3* db, const char* sql) {
@@ -21,7 +31,7 @@ inline void exec(sqlite3* db, const char* sql) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "error";
     sqlite3_free(err);
-    throw std::runtime_error("members.db: " + msg);
+    throw std::runtime_error(file_name(db) + ": " + msg);
   }
 }
 
