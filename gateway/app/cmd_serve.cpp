@@ -2,6 +2,7 @@
 // listeners together, runs until SIGTERM/SIGINT, then shuts down in two phases (stop accepting and
 // let in-flight frames finish within the grace period; then flush the store and exit 0).
 #include "adapters/fhir_rest/access.hpp"
+#include "adapters/fhir_rest/audit_api.hpp"
 #include "adapters/fhir_rest/fhir_api.hpp"
 #include "adapters/fhir_rest/subscription_api.hpp"
 #include "adapters/notify/notifier.hpp"
@@ -9,6 +10,7 @@
 #include "adapters/fhir_rest/http_server.hpp"
 #include "adapters/mllp/mllp_listener.hpp"
 #include "gateway/app/cli.hpp"
+#include "gateway/audit/audit_log.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/ingest/ingest_service.hpp"
 #include "gateway/care/care_stage.hpp"
@@ -164,6 +166,20 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   obs::registry metrics;
   const gateway::ingest::sender_policy policy(c.senders);
 
+  // The audit trail (DATA_DIR/audit.db): every answered /fhir and /auth request, every
+  // notification attempt.
+  std::unique_ptr<gateway::audit::audit_log> audit;
+  try {
+    gateway::audit::audit_log::options ao;
+    ao.metrics = &metrics;
+    ao.retention = std::chrono::hours(24) * c.audit.retention_days;
+    audit = gateway::audit::audit_log::open(c.data_dir, ao);
+  } catch (const std::exception& e) {
+    err << "carebridge serve: audit trail: " << e.what() << '\n';
+    store->close();
+    return exit_input;
+  }
+
   gateway::ingest::conversion_stage convert(c, metrics);
   std::unique_ptr<gateway::care::care_stage> care;  // made once the listeners are bound
   // A settlement that queued alerts cues the fan-out (made below) at once, rather than leaving
@@ -277,6 +293,8 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (ao.mode == adapters::fhir_rest::auth_mode::certificate)
     ao.identify = certificate_identities(c, policy);
   http.set_guard("/fhir", adapters::fhir_rest::make_fhir_guard(std::move(ao)));
+  http.observe(adapters::fhir_rest::make_audit_observer(*audit));
+  adapters::fhir_rest::register_audit_api(http, *audit, {c.fhir.base_url, "CareBridge"});
   // --- FHIR REST API: /fhir (adapters/fhir_rest/fhir_api.hpp) ---------------------------------
   {
     adapters::fhir_rest::fhir_api_options fo;
@@ -430,6 +448,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   worker.stop();
   fan_out_loop.stop();
   notifier->stop();
+  audit->close();  // after its producers (the HTTP server, the notifier) have stopped
   store->close();
   obs::info("stopped", {{"messages_written", store->records_written()}});
   return exit_ok;

@@ -144,6 +144,28 @@ TEST_F(SmartServe, EveryFhirCallNeedsAValidTokenForItsRole) {
       {bin, "store", "messages", "--data-dir", (dir / "data").string(), "--json"});
   EXPECT_THAT(messages.out, HasSubstr("\"sender\":\"stbrigid-ie\""));
   EXPECT_THAT(messages.out, HasSubstr("\"sending_facility\":\"STBRIGID\""));
+
+  // The audit trail: the operator finds what the hospital did — the message it sent, the read it
+  // was refused — as AuditEvents; a group may not search it.
+  std::string audit;
+  for (int i = 0; i < 100; ++i) {
+    audit = http_exchange(port, "GET", "/fhir/AuditEvent?agent=stbrigid-ie", {}, {bearer(read_all)});
+    if (audit.find("process-message") != std::string::npos &&
+        audit.find("HTTP 403") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_THAT(status_line(audit), HasSubstr(" 200 "));
+  EXPECT_THAT(audit, HasSubstr("\"resourceType\":\"AuditEvent\""));
+  EXPECT_THAT(audit, HasSubstr("process-message"));
+  EXPECT_THAT(audit, HasSubstr("Encounter/6bc8a9ba-3903-8761-bd64-fbfe89642e70"));
+  EXPECT_THAT(audit, Not(HasSubstr("Doherty")));
+  EXPECT_THAT(status_line(http_exchange(port, "GET", "/fhir/AuditEvent", {}, {bearer(group_reader)})),
+              HasSubstr(" 403 "));
+  const auto listed = run_process(
+      {bin, "audit", "list", "--data-dir", (dir / "data").string(), "--client", "ops-desk"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("Encounter/6bc8a9ba-3903-8761-bd64-fbfe89642e70"));
 }
 
 TEST_F(SmartServe, ADisabledClientsTokenStopsWorking) {
