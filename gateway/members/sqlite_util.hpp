@@ -1,6 +1,8 @@
 // SQLite helpers for the member database (DATA_DIR/members.db): the roster tables
 // (members/roster_db) and the care stage's (care/care_db) are written through the same small
-// wrappers. Errors throw std::runtime_error naming members.db and SQLite's message (no values).
+// wrappers, and so is the client registry (auth/client_registry, DATA_DIR/clients.db). Errors throw
+// std::runtime_error naming the database file (members.db, clients.db) and SQLite's message (no
+// values).
 #pragma once
 
 #include <sqlite3.h>
@@ -12,8 +14,16 @@
 
 namespace carebridge::gateway::members::sqlite {
 
+// "members.db": the file name of the connection's main database, for messages.
+inline std::string db_name(sqlite3* db) {
+  const char* path = sqlite3_db_filename(db, "main");
+  std::string_view p = path != nullptr && *path != '\0' ? path : "members.db";
+  if (const auto slash = p.rfind('/'); slash != std::string_view::npos) p.remove_prefix(slash + 1);
+  return std::string(p);
+}
+
 [[noreturn]] inline void fail(sqlite3* db, const char* what) {
-  throw std::runtime_error(std::string("members.db: ") + what + ": " + sqlite3_errmsg(db));
+  throw std::runtime_error(db_name(db) + ": " + what + ": " + sqlite3_errmsg(db));
 }
 
 inline void exec(sqlite3* db, const char* sql) {
@@ -21,7 +31,7 @@ inline void exec(sqlite3* db, const char* sql) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "error";
     sqlite3_free(err);
-    throw std::runtime_error("members.db: " + msg);
+    throw std::runtime_error(db_name(db) + ": " + msg);
   }
 }
 
