@@ -628,8 +628,14 @@ boost::system::result<std::string> sign_jwt(EVP_PKEY* key, std::string_view kid,
   hw.Key("typ");
   hw.String("JWT");
   hw.EndObject();
-  std::string input = base64url_encode(std::string_view(hb.GetString(), hb.GetSize())) + "." +
-                      base64url_encode(claims_json);
+  return sign_compact(key, std::string_view(hb.GetString(), hb.GetSize()), claims_json);
+}
+
+boost::system::result<std::string> sign_compact(EVP_PKEY* key, std::string_view header_json,
+                                                std::string_view payload) {
+  const auto alg = alg_of(key);
+  if (!alg) return jose_error::bad_key;
+  std::string input = base64url_encode(header_json) + "." + base64url_encode(payload);
   md_ctx_ptr ctx(EVP_MD_CTX_new());
   if (!ctx) return jose_error::crypto_failure;
   if (EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA384", nullptr, nullptr, key, nullptr) != 1)

@@ -146,6 +146,10 @@ boost::system::result<std::string> private_key_pem(EVP_PKEY* key);
 std::optional<jws_alg> alg_of(EVP_PKEY* key);
 /// The public half of `key` as one JWK object: {"kty","kid","use":"sig","alg",n/e or crv/x/y}.
 boost::system::result<std::string> public_jwk_json(EVP_PKEY* key, std::string_view kid);
+/// A compact JWS of `payload` under `header_json`, both used as they are (tests craft odd
+/// headers with it); signed as `key`'s type says (RS384 or ES384 r||s), whatever the header says.
+boost::system::result<std::string> sign_compact(EVP_PKEY* key, std::string_view header_json,
+                                                std::string_view payload);
 /// A compact JWS of `claims_json` (a JSON object, used as is) with header {alg, kid, typ: JWT}.
 boost::system::result<std::string> sign_jwt(EVP_PKEY* key, std::string_view kid,
                                             std::string_view claims_json);
