@@ -105,8 +105,8 @@ bool parse_object(std::string_view text, rapidjson::Document& doc) {
   doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError() || !doc.IsObject()) return false;
   std::set<std::string_view> names;
-  for (const auto& m : doc.GetObject())
-    if (!names.insert(str(m.name)).second) return false;
+  for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m)
+    if (!names.insert(str(m->name)).second) return false;
   return true;
 }
 
@@ -408,7 +408,7 @@ boost::system::result<jwk_set> parse_jwks(std::string_view json, std::size_t max
     out.skipped.push_back((kid.empty() ? "key " + std::to_string(index) : "kid \"" + kid + "\"") +
                           ": " + why);
   };
-  if (const auto keys = doc.FindMember("keys"); keys != doc.MemberEnd()) {
+  if (auto keys = doc.FindMember("keys"); keys != doc.MemberEnd()) {
     if (!keys->value.IsArray()) return jose_error::bad_json;
     std::size_t i = 0;
     for (const auto& v : keys->value.GetArray()) add(v, i++);
@@ -439,7 +439,7 @@ boost::system::result<jws> parse_jws(std::string_view compact, std::size_t max_b
   jws out;
   rapidjson::Document h;
   if (!parse_object(*header, h)) return jose_error::bad_json;
-  const auto alg = h.FindMember("alg");
+  auto alg = h.FindMember("alg");
   if (alg == h.MemberEnd() || !alg->value.IsString()) return jose_error::bad_json;
   const auto a = parse_alg(str(alg->value));
   if (!a) return jose_error::unsupported_alg;
@@ -459,7 +459,7 @@ boost::system::result<jws> parse_jws(std::string_view compact, std::size_t max_b
       !opt_string(c, "jti", cl.jti) || !opt_date(c, "exp", cl.exp) ||
       !opt_date(c, "nbf", cl.nbf) || !opt_date(c, "iat", cl.iat))
     return jose_error::bad_json;
-  if (const auto aud = c.FindMember("aud"); aud != c.MemberEnd()) {
+  if (auto aud = c.FindMember("aud"); aud != c.MemberEnd()) {
     if (aud->value.IsString()) {
       cl.aud.emplace_back(str(aud->value));
     } else if (aud->value.IsArray()) {
