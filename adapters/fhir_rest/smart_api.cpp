@@ -81,8 +81,7 @@ std::string endpoint_from_host(const http_request& r) {
   if (host.empty() || host.size() > 255 ||
       host.find_first_of(" /\\?#@\r\n\t") != std::string_view::npos)
     return {};
-  return std::string(r.connection.tls ? "https://" : "http://") + std::string(host) +
-         "/auth/token";
+  return std::string(r.connection.tls ? "https://" : "http://") + std::string(host) + "/auth/token";
 }
 
 // One token request, possibly waiting for a JWKS fetch.
@@ -121,8 +120,8 @@ struct api final : smart_api, std::enable_shared_from_this<api> {
     if (const auto* x = std::get_if<auth::token_refused>(&result)) {
       r = *x;
     } else {
-      r = auth::token_refused{auth::oauth_error::invalid_client,
-                              "the client's JWKS URL could not be fetched", {}};
+      r = auth::token_refused{
+          auth::oauth_error::invalid_client, "the client's JWKS URL could not be fetched", {}};
     }
     obs::info("auth.token_refused", {{"error", auth::oauth_error_name(r.error)},
                                      {"reason", r.description},
@@ -154,11 +153,10 @@ struct api final : smart_api, std::enable_shared_from_this<api> {
         self->tokens.jwks_fetch_failed(url, now);
         obs::warn("auth.jwks_fetch_failed",
                   {{"status", res.status},
-                   {"reason", ex ? std::string("internal error")
-                                 : !res.error_text.empty()
-                                       ? res.error_text
-                                       : res.status == 200 ? std::string("body over the limit")
-                                                           : std::string("unexpected status")}});
+                   {"reason", ex                        ? std::string("internal error")
+                              : !res.error_text.empty() ? res.error_text
+                              : res.status == 200       ? std::string("body over the limit")
+                                                        : std::string("unexpected status")}});
       }
       self->run(p);
     });
@@ -179,8 +177,7 @@ std::string smart_configuration_json(const smart_api_options& options,
   put_list(w, "grant_types_supported", {"client_credentials"});
   put_list(w, "scopes_supported", options.scopes_supported);
   put_list(w, "response_types_supported", {"token"});
-  put_list(w, "capabilities",
-           {"client-confidential-asymmetric", "permission-v2", "permission-v1"});
+  put_list(w, "capabilities", {"client-confidential-asymmetric", "permission-v2", "permission-v1"});
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -195,8 +192,11 @@ std::shared_ptr<smart_api> register_smart_api(http_server& server, boost::asio::
     auto s = weak.lock();
     if (!s) return {503, "text/plain; charset=utf-8", "shutting down"};
     const std::string endpoint = s->token_endpoint(r);
-    if (endpoint.empty()) return {400, "text/plain; charset=utf-8", "Host header missing or invalid"};
-    return {200, "application/json", smart_configuration_json(s->options, endpoint),
+    if (endpoint.empty())
+      return {400, "text/plain; charset=utf-8", "Host header missing or invalid"};
+    return {200,
+            "application/json",
+            smart_configuration_json(s->options, endpoint),
             {{"Cache-Control", "max-age=3600"}}};
   };
   server.add("GET", "/.well-known/smart-configuration", configuration);

@@ -14,8 +14,8 @@
 //
 // JWK Sets registered by URL are fetched here when the token service asks (jwks_needed): a GET
 // over HTTPS with the notification sender's client (adapters/notify/rest_hook_client: TLS
-// baseline, server-name check, pool, one deadline), `jwks_fetch` options (CA file, timeout, a 64 KiB
-// body limit); redirects are not followed (a 3xx is a failed fetch). The request waits for the
+// baseline, server-name check, pool, one deadline), `jwks_fetch` options (CA file, timeout, a 64
+// KiB body limit); redirects are not followed (a 3xx is a failed fetch). The request waits for the
 // fetch (an asynchronous route).
 //
 // Lifecycle: register_smart_api() adds the routes before the server starts and returns the

@@ -73,8 +73,8 @@ struct options {
 // flags when listed in `known_flags`.
 std::optional<options> parse(const std::vector<std::string>& args,
                              std::initializer_list<std::string_view> takes_value,
-                             std::initializer_list<std::string_view> known_flags,
-                             std::ostream& err, const std::string& command) {
+                             std::initializer_list<std::string_view> known_flags, std::ostream& err,
+                             const std::string& command) {
   options o;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -116,8 +116,7 @@ std::unique_ptr<auth::client_registry> open_registry(const fs::path& dir, bool c
   const fs::path file = dir / "clients.db";
   std::error_code ec;
   if (!create && !fs::exists(file, ec)) {
-    err << "carebridge clients " << command << ": no client registry at " << file.string()
-        << '\n';
+    err << "carebridge clients " << command << ": no client registry at " << file.string() << '\n';
     return nullptr;
   }
   try {
@@ -154,15 +153,19 @@ std::string keys_summary(const auth::registered_client& c) {
   if (!set) return "unusable JWK Set";
   std::vector<std::string> parts;
   for (const auto& k : set->keys)
-    parts.push_back(std::string(auth::alg_name(k.alg)) + " " + (k.kid.empty() ? "(no kid)" : k.kid));
+    parts.push_back(std::string(auth::alg_name(k.alg)) + " " +
+                    (k.kid.empty() ? "(no kid)" : k.kid));
   return parts.empty() ? "no usable key" : join(parts, ", ");
 }
 
 std::string acts_for(const auth::registered_client& c) {
   switch (c.kind) {
-    case auth::role::group: return "group " + c.group;
-    case auth::role::sender: return "facilities " + join(c.facilities, ",");
-    case auth::role::ops: return "ops";
+    case auth::role::group:
+      return "group " + c.group;
+    case auth::role::sender:
+      return "facilities " + join(c.facilities, ",");
+    case auth::role::ops:
+      return "ops";
   }
   return "";
 }
@@ -177,7 +180,8 @@ void client_json(Writer& w, const auth::registered_client& c) {
   if (c.kind == auth::role::sender) {
     w.Key("facilities");
     w.StartArray();
-    for (const auto& f : c.facilities) w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
+    for (const auto& f : c.facilities)
+      w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
     w.EndArray();
   }
   string_members(w, {{"scopes", &c.scopes}});
@@ -200,7 +204,8 @@ void client_json(Writer& w, const auth::registered_client& c) {
   }
   w.Key("certificate_names");
   w.StartArray();
-  for (const auto& n : c.certificate_names) w.String(n.c_str(), static_cast<rapidjson::SizeType>(n.size()));
+  for (const auto& n : c.certificate_names)
+    w.String(n.c_str(), static_cast<rapidjson::SizeType>(n.size()));
   w.EndArray();
   w.Key("enabled");
   w.Bool(c.enabled);
@@ -260,8 +265,7 @@ int do_register(const std::vector<std::string>& args, std::ostream& out, std::os
           err << "carebridge clients register: warning: group " << c.group
               << " is not in members.db (yet)\n";
       } catch (const std::exception& e) {
-        err << "carebridge clients register: warning: cannot check the group: " << e.what()
-            << '\n';
+        err << "carebridge clients register: warning: cannot check the group: " << e.what() << '\n';
       }
     } else {
       err << "carebridge clients register: warning: no members.db in " << dir->string()
@@ -283,14 +287,12 @@ int do_register(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   out << "registered " << c.client_id << ": " << auth::role_name(c.kind) << ", " << acts_for(c)
       << "; scopes " << c.scopes << "; keys: " << keys_summary(c);
-  if (!c.certificate_names.empty())
-    out << "; certificate " << join(c.certificate_names, " or ");
+  if (!c.certificate_names.empty()) out << "; certificate " << join(c.certificate_names, " or ");
   out << '\n';
   return exit_ok;
 }
 
-int do_list(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-            bool show) {
+int do_list(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool show) {
   const std::string command = show ? "show" : "list";
   const auto o = parse(args, {"--data-dir", "--config"}, {"--json"}, err, command);
   if (!o) return exit_input;
@@ -373,8 +375,10 @@ int do_change(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "carebridge clients " << command << ": no client " << id << '\n';
     return exit_input;
   }
-  out << (command == "remove" ? "removed " : command == "enable" ? "enabled " : "disabled ") << id
-      << " (a running gateway stops or starts honouring its tokens within seconds)\n";
+  out << (command == "remove"   ? "removed "
+          : command == "enable" ? "enabled "
+                                : "disabled ")
+      << id << " (a running gateway stops or starts honouring its tokens within seconds)\n";
   return exit_ok;
 }
 

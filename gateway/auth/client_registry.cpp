@@ -154,8 +154,7 @@ std::vector<std::string> validate(const registered_client& c, bool allow_insecur
   if (has_control(c.group)) problems.emplace_back("the group id has control characters");
   std::vector<std::string> unknown;
   const scope_set scopes = parse_scopes(c.scopes, &unknown);
-  for (const auto& u : unknown)
-    problems.push_back("scope not understood: " + u.substr(0, 80));
+  for (const auto& u : unknown) problems.push_back("scope not understood: " + u.substr(0, 80));
   if (scopes.empty() && unknown.empty()) problems.emplace_back("no scope (--scope)");
   if (c.jwks.empty() == c.jwks_url.empty()) {
     problems.emplace_back("exactly one of a JWK Set (--jwks) and a JWKS URL (--jwks-url)");
@@ -171,7 +170,8 @@ std::vector<std::string> validate(const registered_client& c, bool allow_insecur
                               : "JWKS URL: must be an https URL without user info or fragment");
   }
   for (const auto& n : c.certificate_names)
-    if (n.empty() || has_control(n)) problems.emplace_back("a certificate name is empty or has controls");
+    if (n.empty() || has_control(n))
+      problems.emplace_back("a certificate name is empty or has controls");
   return problems;
 }
 

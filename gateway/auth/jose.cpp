@@ -27,18 +27,30 @@ class category final : public boost::system::error_category {
   const char* name() const noexcept override { return "jose"; }
   std::string message(int ev) const override {
     switch (static_cast<jose_error>(ev)) {
-      case jose_error::too_large: return "too large";
-      case jose_error::malformed: return "not a compact JWS";
-      case jose_error::bad_base64: return "not base64url";
-      case jose_error::bad_json: return "malformed JSON header, claims or key";
-      case jose_error::unsupported_alg: return "signing algorithm not supported (RS384, ES384)";
-      case jose_error::no_key: return "no registered key has this kid";
-      case jose_error::ambiguous_key: return "several registered keys have this kid";
-      case jose_error::key_mismatch: return "the key does not fit the signing algorithm";
-      case jose_error::bad_key: return "unusable key";
-      case jose_error::bad_signature_length: return "signature of the wrong length";
-      case jose_error::bad_signature: return "signature does not verify";
-      case jose_error::crypto_failure: return "cryptographic library failure";
+      case jose_error::too_large:
+        return "too large";
+      case jose_error::malformed:
+        return "not a compact JWS";
+      case jose_error::bad_base64:
+        return "not base64url";
+      case jose_error::bad_json:
+        return "malformed JSON header, claims or key";
+      case jose_error::unsupported_alg:
+        return "signing algorithm not supported (RS384, ES384)";
+      case jose_error::no_key:
+        return "no registered key has this kid";
+      case jose_error::ambiguous_key:
+        return "several registered keys have this kid";
+      case jose_error::key_mismatch:
+        return "the key does not fit the signing algorithm";
+      case jose_error::bad_key:
+        return "unusable key";
+      case jose_error::bad_signature_length:
+        return "signature of the wrong length";
+      case jose_error::bad_signature:
+        return "signature does not verify";
+      case jose_error::crypto_failure:
+        return "cryptographic library failure";
     }
     return "jose error " + std::to_string(ev);
   }
@@ -332,7 +344,9 @@ std::string base64url_encode(std::string_view in) {
   std::string out;
   out.reserve((in.size() * 4 + 2) / 3);
   std::size_t i = 0;
-  const auto b = [&](std::size_t j) { return static_cast<unsigned>(static_cast<unsigned char>(in[j])); };
+  const auto b = [&](std::size_t j) {
+    return static_cast<unsigned>(static_cast<unsigned char>(in[j]));
+  };
   for (; i + 3 <= in.size(); i += 3) {
     const unsigned v = (b(i) << 16) | (b(i + 1) << 8) | b(i + 2);
     out.push_back(b64_alphabet[(v >> 18) & 63]);
@@ -376,8 +390,10 @@ std::optional<std::string> base64url_decode(std::string_view in) {
 
 std::string_view alg_name(jws_alg a) {
   switch (a) {
-    case jws_alg::rs384: return "RS384";
-    case jws_alg::es384: return "ES384";
+    case jws_alg::rs384:
+      return "RS384";
+    case jws_alg::es384:
+      return "ES384";
   }
   return "?";
 }
@@ -456,8 +472,8 @@ boost::system::result<jws> parse_jws(std::string_view compact, std::size_t max_b
   if (!parse_object(*payload, c)) return jose_error::bad_json;
   jwt_claims& cl = out.claims;
   if (!opt_string(c, "iss", cl.iss) || !opt_string(c, "sub", cl.sub) ||
-      !opt_string(c, "jti", cl.jti) || !opt_date(c, "exp", cl.exp) ||
-      !opt_date(c, "nbf", cl.nbf) || !opt_date(c, "iat", cl.iat))
+      !opt_string(c, "jti", cl.jti) || !opt_date(c, "exp", cl.exp) || !opt_date(c, "nbf", cl.nbf) ||
+      !opt_date(c, "iat", cl.iat))
     return jose_error::bad_json;
   if (auto aud = c.FindMember("aud"); aud != c.MemberEnd()) {
     if (aud->value.IsString()) {

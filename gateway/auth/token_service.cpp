@@ -14,7 +14,8 @@ namespace {
 using clock = std::chrono::system_clock;
 using namespace std::chrono_literals;
 
-constexpr std::string_view assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+constexpr std::string_view assertion_type =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 constexpr std::size_t max_jti = 256;
 constexpr std::size_t max_form_bytes = 32 * 1024;
 
@@ -80,12 +81,18 @@ bool bound_ok(const registered_client& c, const ingest::connection_info& conn) {
 
 std::string_view oauth_error_name(oauth_error e) {
   switch (e) {
-    case oauth_error::invalid_request: return "invalid_request";
-    case oauth_error::invalid_client: return "invalid_client";
-    case oauth_error::invalid_grant: return "invalid_grant";
-    case oauth_error::invalid_scope: return "invalid_scope";
-    case oauth_error::unauthorized_client: return "unauthorized_client";
-    case oauth_error::unsupported_grant_type: return "unsupported_grant_type";
+    case oauth_error::invalid_request:
+      return "invalid_request";
+    case oauth_error::invalid_client:
+      return "invalid_client";
+    case oauth_error::invalid_grant:
+      return "invalid_grant";
+    case oauth_error::invalid_scope:
+      return "invalid_scope";
+    case oauth_error::unauthorized_client:
+      return "unauthorized_client";
+    case oauth_error::unsupported_grant_type:
+      return "unsupported_grant_type";
   }
   return "invalid_request";
 }
@@ -129,7 +136,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
     auto name = form_decode(pair.substr(0, eq));
-    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    auto value =
+        form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!name || !value) return std::nullopt;
     out.emplace_back(std::move(*name), std::move(*value));
   }
@@ -212,7 +220,9 @@ std::variant<std::shared_ptr<const jwk_set>, token_refused, jwks_needed> token_s
     auto& s = static_[c.client_id];
     if (!s.keys || s.revision != c.revision) {
       auto parsed = parse_jwks(c.jwks, opts_.max_jwks_bytes);
-      if (!parsed) return refuse(oauth_error::invalid_client, "the client's registered keys are unusable", c.client_id);
+      if (!parsed)
+        return refuse(oauth_error::invalid_client, "the client's registered keys are unusable",
+                      c.client_id);
       s.keys = std::make_shared<const jwk_set>(std::move(*parsed));
       s.revision = c.revision;
     }
@@ -224,7 +234,9 @@ std::variant<std::shared_ptr<const jwk_set>, token_refused, jwks_needed> token_s
        now - it->second.last_fetch >= opts_.jwks_refetch_interval))
     return jwks_needed{c.jwks_url};
   const auto& e = it->second;
-  if (!e.keys) return refuse(oauth_error::invalid_client, "the client's JWKS URL could not be fetched", c.client_id);
+  if (!e.keys)
+    return refuse(oauth_error::invalid_client, "the client's JWKS URL could not be fetched",
+                  c.client_id);
   // A kid we do not know yet: the client may have rotated its keys; fetch again, but not more often
   // than the refetch interval (an attacker's made-up kids must not make us hammer the URL).
   const bool known = std::any_of(e.keys->keys.begin(), e.keys->keys.end(),
@@ -258,9 +270,11 @@ exchange_result token_service::exchange(std::string_view form_body,
   const std::string* type = field("client_assertion_type");
   const std::string* assertion = field("client_assertion");
   if (type == nullptr || assertion == nullptr)
-    return refuse(oauth_error::invalid_request, "client_assertion_type and client_assertion required");
+    return refuse(oauth_error::invalid_request,
+                  "client_assertion_type and client_assertion required");
   if (*type != assertion_type)
-    return refuse(oauth_error::invalid_client, "client_assertion_type must be " + std::string(assertion_type));
+    return refuse(oauth_error::invalid_client,
+                  "client_assertion_type must be " + std::string(assertion_type));
   const std::string* scope_text = field("scope");
   if (scope_text == nullptr || scope_text->find_first_not_of(' ') == std::string::npos)
     return refuse(oauth_error::invalid_request, "scope missing");
@@ -272,28 +286,36 @@ exchange_result token_service::exchange(std::string_view form_body,
     return refuse(oauth_error::invalid_client, "client assertion: typ must be JWT");
   const jwt_claims& cl = token->claims;
   if (cl.iss.empty() || cl.iss != cl.sub)
-    return refuse(oauth_error::invalid_client, "client assertion: iss and sub must both be the client_id");
+    return refuse(oauth_error::invalid_client,
+                  "client assertion: iss and sub must both be the client_id");
   if (const std::string* id = field("client_id"); id != nullptr && *id != cl.iss)
     return refuse(oauth_error::invalid_client, "client_id does not match the assertion");
   const auto client = registry_.find(cl.iss);
   if (!client || !client->enabled)
-    return refuse(oauth_error::invalid_client, "unknown or disabled client", cl.iss);
+    return refuse(oauth_error::invalid_client, "unknown or disabled client", cl.iss.substr(0, 128));
   const std::string& id = client->client_id;
   if (!bound_ok(*client, conn))
-    return refuse(oauth_error::invalid_client, "the connection does not present the client's certificate", id);
-  if (token->kid.empty()) return refuse(oauth_error::invalid_client, "client assertion: kid missing", id);
+    return refuse(oauth_error::invalid_client,
+                  "the connection does not present the client's certificate", id);
+  if (token->kid.empty())
+    return refuse(oauth_error::invalid_client, "client assertion: kid missing", id);
   if (token->jku && (client->jwks_url.empty() || *token->jku != client->jwks_url))
-    return refuse(oauth_error::invalid_client, "client assertion: jku is not the registered JWKS URL", id);
+    return refuse(oauth_error::invalid_client,
+                  "client assertion: jku is not the registered JWKS URL", id);
   const bool aud_ok = std::any_of(cl.aud.begin(), cl.aud.end(), [&](const std::string& a) {
     return std::find(audiences.begin(), audiences.end(), a) != audiences.end();
   });
-  if (!aud_ok) return refuse(oauth_error::invalid_client, "client assertion: aud is not this token endpoint", id);
+  if (!aud_ok)
+    return refuse(oauth_error::invalid_client, "client assertion: aud is not this token endpoint",
+                  id);
   const std::int64_t t = secs(now);
   const std::int64_t skew = opts_.clock_skew.count();
   if (!cl.exp) return refuse(oauth_error::invalid_client, "client assertion: exp missing", id);
-  if (*cl.exp + skew <= t) return refuse(oauth_error::invalid_client, "client assertion expired", id);
+  if (*cl.exp + skew <= t)
+    return refuse(oauth_error::invalid_client, "client assertion expired", id);
   if (*cl.exp > t + opts_.max_assertion_lifetime.count() + skew)
-    return refuse(oauth_error::invalid_client, "client assertion: exp more than 5 minutes ahead", id);
+    return refuse(oauth_error::invalid_client, "client assertion: exp more than 5 minutes ahead",
+                  id);
   if (cl.nbf && *cl.nbf > t + skew)
     return refuse(oauth_error::invalid_client, "client assertion not yet valid (nbf)", id);
   if (cl.iat && (*cl.iat > t + skew || *cl.iat > *cl.exp))
@@ -306,7 +328,8 @@ exchange_result token_service::exchange(std::string_view form_body,
   if (auto* r = std::get_if<token_refused>(&keys)) return std::move(*r);
   const auto& set = std::get<std::shared_ptr<const jwk_set>>(keys);
   const auto key = select_key(*set, *token);
-  if (!key) return refuse(oauth_error::invalid_client, "client assertion: " + key.error().message(), id);
+  if (!key)
+    return refuse(oauth_error::invalid_client, "client assertion: " + key.error().message(), id);
   if (const auto ec = verify(*token, **key))
     return refuse(oauth_error::invalid_client, "client assertion: " + ec.message(), id);
 
@@ -330,7 +353,8 @@ exchange_result token_service::exchange(std::string_view form_body,
   const scope_set requested = parse_scopes(*scope_text, &unknown);
   const scope_set granted = grant(requested, parse_scopes(client->scopes));
   if (granted.empty())
-    return refuse(oauth_error::invalid_scope, "none of the requested scopes is allowed for this client", id);
+    return refuse(oauth_error::invalid_scope,
+                  "none of the requested scopes is allowed for this client", id);
 
   auto who = std::make_shared<principal>();
   who->client_id = id;
@@ -344,8 +368,8 @@ exchange_result token_service::exchange(std::string_view form_body,
   if (!opts_.random(raw))
     return refuse(oauth_error::invalid_request, "cannot issue a token now; try again later", id);
   token_issued out;
-  out.access_token = base64url_encode(
-      std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+  out.access_token =
+      base64url_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
   out.expires_in = opts_.token_lifetime.count();
   out.scope = granted.text();
   out.client_id = id;

@@ -59,11 +59,11 @@ TEST(CliClients, KeygenRegisterListShowAndAssertion) {
   const std::string data = (dir / "data").string();
   for (const char* alg : {"ES384", "RS384"}) {
     const std::string prefix = (dir / alg).string();
-    const auto k = cli({"clients", "keygen", "--alg", alg, "--kid", std::string("k-") + alg,
-                        "--out", prefix});
+    const auto k =
+        cli({"clients", "keygen", "--alg", alg, "--kid", std::string("k-") + alg, "--out", prefix});
     ASSERT_EQ(k.exit_code, 0) << k.err;
     expect_no_secret(k);
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat((prefix + ".key.pem").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     EXPECT_THAT(slurp(prefix + ".key.pem"), HasSubstr("BEGIN PRIVATE KEY"));
@@ -77,17 +77,16 @@ TEST(CliClients, KeygenRegisterListShowAndAssertion) {
   }
 
   const auto reg = cli({"clients", "register", "--id", "riverside", "--role", "group", "--group",
-                        "G-RIVERSIDE", "--scope", "system/*.rs system/Subscription.crud",
-                        "--jwks", (dir / "ES384.jwks.json").string(), "--certificate-name",
-                        "riverside.test", "--data-dir", data});
+                        "G-RIVERSIDE", "--scope", "system/*.rs system/Subscription.crud", "--jwks",
+                        (dir / "ES384.jwks.json").string(), "--certificate-name", "riverside.test",
+                        "--data-dir", data});
   ASSERT_EQ(reg.exit_code, 0) << reg.err;
   EXPECT_THAT(reg.out, HasSubstr("registered riverside: group, group G-RIVERSIDE"));
   EXPECT_THAT(reg.out, HasSubstr("ES384 k-ES384"));
   EXPECT_THAT(reg.err, HasSubstr("no members.db"));  // the group could not be checked: said
-  const auto sender = cli({"clients", "register", "--id", "mercy", "--role", "sender",
-                           "--facility", "MERCY", "--facility", "MERCY-WEST", "--scope",
-                           "system/Encounter.cu", "--jwks-url", "https://mercy.example/jwks",
-                           "--data-dir", data});
+  const auto sender = cli({"clients", "register", "--id", "mercy", "--role", "sender", "--facility",
+                           "MERCY", "--facility", "MERCY-WEST", "--scope", "system/Encounter.cu",
+                           "--jwks-url", "https://mercy.example/jwks", "--data-dir", data});
   ASSERT_EQ(sender.exit_code, 0) << sender.err;
   EXPECT_EQ(sender.err, "");
 
@@ -117,9 +116,9 @@ TEST(CliClients, KeygenRegisterListShowAndAssertion) {
   EXPECT_EQ(cli({"clients", "remove", "mercy", "--data-dir", data}).exit_code, 1);
   EXPECT_THAT(cli({"clients", "list", "--data-dir", data}).out, Not(HasSubstr("mercy")));
 
-  const auto a = cli({"clients", "assertion", "--id", "riverside", "--key",
-                      (dir / "ES384.key.pem").string(), "--kid", "k-ES384", "--aud",
-                      "https://gw.example/auth/token", "--lifetime", "120"});
+  const auto a =
+      cli({"clients", "assertion", "--id", "riverside", "--key", (dir / "ES384.key.pem").string(),
+           "--kid", "k-ES384", "--aud", "https://gw.example/auth/token", "--lifetime", "120"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   expect_no_secret(a);
   const std::string jwt = a.out.substr(0, a.out.find('\n'));
@@ -137,7 +136,8 @@ TEST(CliClients, KeygenRegisterListShowAndAssertion) {
   EXPECT_STREQ(c["sub"].GetString(), "riverside");
   EXPECT_STREQ(c["aud"].GetString(), "https://gw.example/auth/token");
   EXPECT_EQ(c["exp"].GetInt64() - c["iat"].GetInt64(), 120);
-  EXPECT_NEAR(static_cast<double>(c["iat"].GetInt64()), static_cast<double>(std::time(nullptr)), 30);
+  EXPECT_NEAR(static_cast<double>(c["iat"].GetInt64()), static_cast<double>(std::time(nullptr)),
+              30);
   EXPECT_GE(std::string(c["jti"].GetString()).size(), 20u);
   EXPECT_EQ(b64url(jwt.substr(d2 + 1)).size(), 96u);  // r||s, not DER
   // Two assertions never share a jti.
@@ -153,10 +153,10 @@ TEST(CliClients, KeygenRegisterListShowAndAssertion) {
 TEST(CliClients, RegisterRefusesWhatCannotWork) {
   temp_dir dir;
   const std::string data = (dir / "data").string();
-  ASSERT_EQ(cli({"clients", "keygen", "--alg", "ES384", "--kid", "k1", "--out",
-                 (dir / "k").string()})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      cli({"clients", "keygen", "--alg", "ES384", "--kid", "k1", "--out", (dir / "k").string()})
+          .exit_code,
+      0);
   const std::string jwks = (dir / "k.jwks.json").string();
   auto r = cli({"clients", "register", "--id", "g", "--role", "group", "--scope", "system/*.rs",
                 "--jwks", jwks, "--data-dir", data});
@@ -166,8 +166,8 @@ TEST(CliClients, RegisterRefusesWhatCannotWork) {
            "--jwks", jwks, "--data-dir", data});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("--facility"));
-  r = cli({"clients", "register", "--id", "o", "--role", "ops", "--scope", "patient/*.rs",
-           "--jwks", jwks, "--data-dir", data});
+  r = cli({"clients", "register", "--id", "o", "--role", "ops", "--scope", "patient/*.rs", "--jwks",
+           jwks, "--data-dir", data});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("scope not understood: patient/*.rs"));
   r = cli({"clients", "register", "--id", "o", "--role", "ops", "--scope", "system/*.rs",
@@ -175,18 +175,17 @@ TEST(CliClients, RegisterRefusesWhatCannotWork) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("https"));
   // A private key where the JWK Set should be.
-  r = cli({"clients", "register", "--id", "o", "--role", "ops", "--scope", "system/*.rs",
-           "--jwks", (dir / "k.key.pem").string(), "--data-dir", data});
+  r = cli({"clients", "register", "--id", "o", "--role", "ops", "--scope", "system/*.rs", "--jwks",
+           (dir / "k.key.pem").string(), "--data-dir", data});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("JWK Set"));
   expect_no_secret(r);
   // A JWK Set holding a weak key next to a good one: registered, the weak one named.
   const std::string good = slurp(jwks);
-  write_file(dir / "mixed.json",
-             good.substr(0, good.rfind(']')) +
-                 R"(,{"kty":"RSA","kid":"weak","n":"AQAB","e":"AQAB"}]})");
-  r = cli({"clients", "register", "--id", "o", "--role", "ops", "--scope", "system/*.rs",
-           "--jwks", (dir / "mixed.json").string(), "--data-dir", data});
+  write_file(dir / "mixed.json", good.substr(0, good.rfind(']')) +
+                                     R"(,{"kty":"RSA","kid":"weak","n":"AQAB","e":"AQAB"}]})");
+  r = cli({"clients", "register", "--id", "o", "--role", "ops", "--scope", "system/*.rs", "--jwks",
+           (dir / "mixed.json").string(), "--data-dir", data});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("kid \"weak\": RSA key under 2048 bits (left out)"));
   // Once registered, changing it needs --replace.

@@ -2,8 +2,8 @@
 // /auth/token with static and URL-registered keys (the JWK Set served by a second HTTPS server,
 // fetched once and cached, redirects refused, an unreachable URL), certificate binding, and the
 // OAuth error answers.
-#include "adapters/fhir_rest/http_server.hpp"
 #include "adapters/fhir_rest/smart_api.hpp"
+#include "adapters/fhir_rest/http_server.hpp"
 #include "gateway/auth/token_service.hpp"
 #include "tests/e2e/process.hpp"
 #include "tests/integration/http_client.hpp"
@@ -59,7 +59,8 @@ class jwks_host {
     server_ = std::make_unique<fhir_rest::http_server>(ioc_, metrics_, o);
     server_->add("GET", "/jwks.json", [this](const fhir_rest::http_request&) {
       ++fetches;
-      return fhir_rest::http_response{200, "application/json", jwks_, {{"Cache-Control", "max-age=120"}}};
+      return fhir_rest::http_response{
+          200, "application/json", jwks_, {{"Cache-Control", "max-age=120"}}};
     });
     server_->add("GET", "/moved", [](const fhir_rest::http_request&) {
       return fhir_rest::http_response{302, "text/plain", "", {{"Location", "/jwks.json"}}};
@@ -199,7 +200,8 @@ class SmartApiTls : public ::testing::Test {
 };
 
 TEST_F(SmartApiTls, SmartConfigurationAtBothPaths) {
-  for (const char* path : {"/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration"}) {
+  for (const char* path :
+       {"/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration"}) {
     const auto r = call_tls(port_, "", "GET", path);
     ASSERT_EQ(r.status, 200u) << path;
     EXPECT_THAT(r.header("content-type"), HasSubstr("application/json"));
@@ -235,8 +237,8 @@ TEST_F(SmartApiTls, AnswersOAuthErrors) {
   const std::string a = assertion(rsa_key().get(), "r1", "riverside");
   ASSERT_EQ(token(form(a, "system/*.rs")).status, 200u);
   expect_error(token(form(a, "system/*.rs")), 401, "invalid_client");
-  expect_error(token(form(assertion(rsa_key().get(), "r1", "riverside"), "system/Patient.cud")), 400,
-               "invalid_scope");
+  expect_error(token(form(assertion(rsa_key().get(), "r1", "riverside"), "system/Patient.cud")),
+               400, "invalid_scope");
   expect_error(token("grant_type=authorization_code&code=x"), 400, "unsupported_grant_type");
   expect_error(call_tls(port_, "", "POST", "/auth/token", form(a, "system/*.rs"),
                         {{"Content-Type", "application/json"}}),
@@ -258,20 +260,20 @@ TEST_F(SmartApiTls, FetchesAJwksUrlOnceAndHonoursTheBinding) {
   const auto d = json(r.body);
   EXPECT_STREQ(d["scope"].GetString(), "system/Encounter.cu");
   // A second request uses the cached set (max-age=120).
-  ASSERT_EQ(token(form(assertion(ec_key().get(), "m1", "mercy"), "system/Encounter.cu"),
-                  "client-mercy")
-                .status,
-            200u);
+  ASSERT_EQ(
+      token(form(assertion(ec_key().get(), "m1", "mercy"), "system/Encounter.cu"), "client-mercy")
+          .status,
+      200u);
   EXPECT_EQ(host_->fetches.load(), 1);
   // An unknown kid right after a fetch: no refetch (at most once per 30 s), refused.
-  expect_error(token(form(assertion(ec_key().get(), "m9", "mercy"), "system/Encounter.cu"),
-                     "client-mercy"),
-               401, "invalid_client");
+  expect_error(
+      token(form(assertion(ec_key().get(), "m9", "mercy"), "system/Encounter.cu"), "client-mercy"),
+      401, "invalid_client");
   EXPECT_EQ(host_->fetches.load(), 1);
   // Another client's certificate: refused.
-  expect_error(token(form(assertion(ec_key().get(), "m1", "mercy"), "system/Encounter.cu"),
-                     "client-other"),
-               401, "invalid_client");
+  expect_error(
+      token(form(assertion(ec_key().get(), "m1", "mercy"), "system/Encounter.cu"), "client-other"),
+      401, "invalid_client");
 }
 
 TEST_F(SmartApiTls, RefusesRedirectsAndUnreachableJwksUrls) {

@@ -73,9 +73,18 @@ inline std::string claims_json(const assertion_claims& c) {
       w.EndArray();
     }
   }
-  if (c.exp) { w.Key("exp"); w.Int64(*c.exp); }
-  if (c.nbf) { w.Key("nbf"); w.Int64(*c.nbf); }
-  if (c.iat) { w.Key("iat"); w.Int64(*c.iat); }
+  if (c.exp) {
+    w.Key("exp");
+    w.Int64(*c.exp);
+  }
+  if (c.nbf) {
+    w.Key("nbf");
+    w.Int64(*c.nbf);
+  }
+  if (c.iat) {
+    w.Key("iat");
+    w.Int64(*c.iat);
+  }
   w.EndObject();
   return b.GetString();
 }

@@ -24,15 +24,16 @@ TEST(AuthScopes, ParsesV2InCrudsOrder) {
   EXPECT_EQ(s->text, "system/Encounter.rs");
   EXPECT_EQ(auth::parse_scope("system/Subscription.cruds")->actions, 31);
   EXPECT_EQ(auth::parse_scope("system/*.c")->type, "*");
-  EXPECT_FALSE(auth::parse_scope("system/Encounter.sr"));   // out of order
-  EXPECT_FALSE(auth::parse_scope("system/Encounter.rr"));   // repeated
+  EXPECT_FALSE(auth::parse_scope("system/Encounter.sr"));  // out of order
+  EXPECT_FALSE(auth::parse_scope("system/Encounter.rr"));  // repeated
   EXPECT_FALSE(auth::parse_scope("system/Encounter.x"));
   EXPECT_FALSE(auth::parse_scope("system/Encounter."));
   EXPECT_FALSE(auth::parse_scope("system/Encounter"));
 }
 
 TEST(AuthScopes, ParsesV1) {
-  EXPECT_EQ(auth::parse_scope("system/Patient.read")->actions, bits({action::read, action::search}));
+  EXPECT_EQ(auth::parse_scope("system/Patient.read")->actions,
+            bits({action::read, action::search}));
   EXPECT_EQ(auth::parse_scope("system/Patient.write")->actions,
             bits({action::create, action::update, action::remove}));
   EXPECT_EQ(auth::parse_scope("system/*.*")->actions, 31);
@@ -51,8 +52,8 @@ TEST(AuthScopes, OnlySystemScopesWithoutRestrictions) {
 
 TEST(AuthScopes, ParsesAListReportingWhatItDropped) {
   std::vector<std::string> unknown;
-  const auto set = auth::parse_scopes("  system/*.rs\tlaunch system/Task.rus system/*.rs\n openid",
-                                      &unknown);
+  const auto set =
+      auth::parse_scopes("  system/*.rs\tlaunch system/Task.rus system/*.rs\n openid", &unknown);
   ASSERT_EQ(set.items.size(), 2u);  // the repeated one once
   EXPECT_EQ(set.text(), "system/*.rs system/Task.rus");
   EXPECT_FALSE(auth::parse_scope("system/Task.rsu"));  // s comes last

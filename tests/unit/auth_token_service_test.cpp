@@ -106,7 +106,8 @@ class AuthTokenService : public ::testing::Test {
       ADD_FAILURE() << "jwks needed";
     return {};
   }
-  void expect_refused(const auth::exchange_result& r, auth::oauth_error e, const std::string& text) {
+  void expect_refused(const auth::exchange_result& r, auth::oauth_error e,
+                      const std::string& text) {
     const auto x = refused(r);
     EXPECT_EQ(x.error, e) << x.description;
     EXPECT_NE(x.description.find(text), std::string::npos) << x.description;
@@ -121,7 +122,8 @@ class AuthTokenService : public ::testing::Test {
 };
 
 TEST_F(AuthTokenService, IssuesATokenForEachAlg) {
-  for (const auto& [key, kid] : {std::pair{ec_key().get(), "ec1"}, std::pair{rsa_key().get(), "rsa1"}}) {
+  for (const auto& [key, kid] :
+       {std::pair{ec_key().get(), "ec1"}, std::pair{rsa_key().get(), "rsa1"}}) {
     const auto t = issued(run(form(sign(key, kid, claims()))));
     EXPECT_EQ(t.expires_in, 300);
     EXPECT_EQ(t.scope, "system/*.rs");
@@ -157,11 +159,12 @@ TEST_F(AuthTokenService, RefusesBadRequests) {
   expect_refused(run("scope=x"), auth::oauth_error::invalid_request, "grant_type");
   expect_refused(run("grant_type=client_credentials&scope=system%2F*.rs"),
                  auth::oauth_error::invalid_request, "client_assertion");
-  expect_refused(run("grant_type=client_credentials&client_assertion_type=urn%3Ax&client_assertion=" +
-                     a + "&scope=system%2F*.rs"),
-                 auth::oauth_error::invalid_client, "client_assertion_type");
-  expect_refused(run(form(a) + "&grant_type=client_credentials"), auth::oauth_error::invalid_request,
-                 "repeated");
+  expect_refused(
+      run("grant_type=client_credentials&client_assertion_type=urn%3Ax&client_assertion=" + a +
+          "&scope=system%2F*.rs"),
+      auth::oauth_error::invalid_client, "client_assertion_type");
+  expect_refused(run(form(a) + "&grant_type=client_credentials"),
+                 auth::oauth_error::invalid_request, "repeated");
   expect_refused(run(form(a, "")), auth::oauth_error::invalid_request, "scope");
   expect_refused(run(form(a) + "&x=%zz"), auth::oauth_error::invalid_request, "malformed");
   expect_refused(run(form("not.a.jws")), auth::oauth_error::invalid_client, "client assertion");
@@ -172,12 +175,15 @@ TEST_F(AuthTokenService, RefusesBadRequests) {
 TEST_F(AuthTokenService, RefusesEachClaimRule) {
   auto c = claims();
   c.sub = "someone-else";
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "iss and sub");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "iss and sub");
   c = claims("nobody");
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "unknown");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "unknown");
   c = claims();
   c.aud = {"https://other.example/token"};
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "aud");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "aud");
   c = claims();
   c.aud = {"https://other.example/token", endpoint};  // an array naming us is fine
   issued(run(form(sign(ec_key().get(), "ec1", c))));
@@ -187,39 +193,49 @@ TEST_F(AuthTokenService, RefusesEachClaimRule) {
   issued(run(form(sign(ec_key().get(), "ec1", c))));
   c = claims();
   c.exp.reset();
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "exp missing");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "exp missing");
   c = claims();
   c.exp = secs(now_) - 61;  // past the 60 s skew
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "expired");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "expired");
   c = claims();
   c.exp = secs(now_) - 30;  // within the skew
   issued(run(form(sign(ec_key().get(), "ec1", c))));
   c = claims();
   c.exp = secs(now_) + 300 + 61;
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "5 minutes");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "5 minutes");
   c = claims();
   c.nbf = secs(now_) + 120;
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "nbf");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "nbf");
   c = claims();
   c.iat = secs(now_) + 120;
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "iat");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "iat");
   c = claims();
   c.jti.clear();
-  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client, "jti");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", c))), auth::oauth_error::invalid_client,
+                 "jti");
 }
 
 TEST_F(AuthTokenService, RefusesHeaderRules) {
   const std::string body = claims_json(claims());
-  expect_refused(run(form(sign_with_header(ec_key().get(), R"({"alg":"ES384","kid":"ec1","typ":"JOSE+JSON"})", body))),
+  expect_refused(run(form(sign_with_header(
+                     ec_key().get(), R"({"alg":"ES384","kid":"ec1","typ":"JOSE+JSON"})", body))),
                  auth::oauth_error::invalid_client, "typ");
   expect_refused(run(form(sign_with_header(ec_key().get(), R"({"alg":"ES384"})", body))),
                  auth::oauth_error::invalid_client, "kid missing");
-  expect_refused(run(form(sign_with_header(ec_key().get(), R"({"alg":"ES384","kid":"ec1","jku":"https://evil.example/jwks"})", body))),
+  expect_refused(run(form(sign_with_header(
+                     ec_key().get(),
+                     R"({"alg":"ES384","kid":"ec1","jku":"https://evil.example/jwks"})", body))),
                  auth::oauth_error::invalid_client, "jku");
-  expect_refused(run(form(sign(ec_key().get(), "nope", claims()))), auth::oauth_error::invalid_client, "kid");
+  expect_refused(run(form(sign(ec_key().get(), "nope", claims()))),
+                 auth::oauth_error::invalid_client, "kid");
   // Signed with another key under a registered kid.
-  expect_refused(run(form(sign(other_ec_key().get(), "ec1", claims()))), auth::oauth_error::invalid_client,
-                 "does not verify");
+  expect_refused(run(form(sign(other_ec_key().get(), "ec1", claims()))),
+                 auth::oauth_error::invalid_client, "does not verify");
   // alg none.
   const std::string none = auth::base64url_encode(R"({"alg":"none","kid":"ec1"})") + "." +
                            auth::base64url_encode(body) + ".";
@@ -258,8 +274,8 @@ TEST_F(AuthTokenService, DisabledClientAndRevocation) {
   ASSERT_TRUE(service_->resolve(t.access_token, {}, now_));
   registry_->set_enabled("riverside", false, now_);
   EXPECT_FALSE(service_->resolve(t.access_token, {}, now_));
-  expect_refused(run(form(sign(ec_key().get(), "ec1", claims()))), auth::oauth_error::invalid_client,
-                 "disabled");
+  expect_refused(run(form(sign(ec_key().get(), "ec1", claims()))),
+                 auth::oauth_error::invalid_client, "disabled");
   registry_->set_enabled("riverside", true, now_);
   // Re-enabled: tokens from before the change stay revoked (the revision moved on).
   EXPECT_FALSE(service_->resolve(t.access_token, {}, now_));
