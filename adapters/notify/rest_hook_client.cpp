@@ -220,6 +220,9 @@ struct exchange_result {
   bool reusable = false;
   unsigned status = 0;
   std::string retry_after;
+  std::string body;  // when keep_body and read whole
+  bool body_complete = false;
+  std::string cache_control, content_type;
 };
 
 bool is_http_parse_error(const error_code& ec) {
@@ -230,7 +233,8 @@ bool is_http_parse_error(const error_code& ec) {
 template <typename Stream>
 asio::awaitable<exchange_result> exchange(Stream& stream, connection& c,
                                           const http::request<http::string_body>& req,
-                                          steady::time_point deadline, std::size_t body_limit) {
+                                          steady::time_point deadline, std::size_t body_limit,
+                                          bool keep_body) {
   exchange_result x;
   auto& lowest = c.lowest();
   lowest.expires_at(deadline);
@@ -266,6 +270,12 @@ asio::awaitable<exchange_result> exchange(Stream& stream, connection& c,
   if (!parser->is_done()) {
     auto [rec, rn] = co_await http::async_read(stream, c.buffer, *parser, use_tuple);
     bec = rec;
+  }
+  if (keep_body) {
+    x.cache_control = std::string(parser->get()[http::field::cache_control]);
+    x.content_type = std::string(parser->get()[http::field::content_type]);
+    x.body_complete = !bec && parser->is_done();
+    if (x.body_complete) x.body = std::move(parser->get().body());
   }
   // The status line is what counts; a body cut short (over the limit, or the peer closing early)
   // only means the connection cannot be used again.
@@ -513,10 +523,12 @@ asio::awaitable<delivery_result> rest_hook_client::attempt(std::shared_ptr<impl>
     co_return r;
   }
 
-  http::request<http::string_body> req{http::verb::post, ep->target, 11};
+  const bool get = request.method == "GET";
+  http::request<http::string_body> req{get ? http::verb::get : http::verb::post, ep->target, 11};
   req.set(http::field::host, ep->host_header());
   req.set(http::field::user_agent, d.opts.user_agent);
-  req.set(http::field::accept, "application/fhir+json, application/json;q=0.9, */*;q=0.1");
+  req.set(http::field::accept, get ? "application/json, application/jwk-set+json;q=0.9"
+                                   : "application/fhir+json, application/json;q=0.9, */*;q=0.1");
   for (std::size_t i = 0; i < request.headers.size(); ++i) {
     const auto h = parse_channel_header(request.headers[i]);
     if (!h) {
@@ -527,9 +539,11 @@ asio::awaitable<delivery_result> rest_hook_client::attempt(std::shared_ptr<impl>
     }
     req.insert(h->name, h->value);
   }
-  req.set(http::field::content_type,
-          request.content_type.empty() ? "application/fhir+json" : request.content_type);
-  req.body() = std::move(request.body);
+  if (!get) {
+    req.set(http::field::content_type,
+            request.content_type.empty() ? "application/fhir+json" : request.content_type);
+    req.body() = std::move(request.body);
+  }
   req.keep_alive(true);
   req.prepare_payload();
 
@@ -562,9 +576,9 @@ asio::awaitable<delivery_result> rest_hook_client::attempt(std::shared_ptr<impl>
     d.active.insert(conn.get());
     exchange_result x;
     if (conn->tls)
-      x = co_await exchange(*conn->tls, *conn, req, deadline, d.opts.max_response_body);
+      x = co_await exchange(*conn->tls, *conn, req, deadline, d.opts.max_response_body, get);
     else
-      x = co_await exchange(*conn->plain, *conn, req, deadline, d.opts.max_response_body);
+      x = co_await exchange(*conn->plain, *conn, req, deadline, d.opts.max_response_body, get);
     d.active.erase(conn.get());
     if (x.ec && reused && round == 0 && !x.got_response && peer_closed(x.ec) && !d.closed) {
       // The peer closed the pooled connection under us: once more on a new one (see the header
@@ -577,6 +591,10 @@ asio::awaitable<delivery_result> rest_hook_client::attempt(std::shared_ptr<impl>
     r.reused_connection = reused;
     if (x.status != 0) {
       r.status = x.status;
+      r.body = std::move(x.body);
+      r.body_complete = x.body_complete;
+      r.cache_control = std::move(x.cache_control);
+      r.content_type = std::move(x.content_type);
       if (!x.retry_after.empty())
         r.retry_after = parse_retry_after(x.retry_after, std::chrono::system_clock::now());
     } else if (d.closed) {

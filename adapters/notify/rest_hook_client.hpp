@@ -95,6 +95,9 @@ struct header_field {
 boost::system::result<header_field> parse_channel_header(std::string_view line);
 
 struct delivery_request {
+  /// "POST" (notifications) or "GET" (documents the gateway reads, such as a SMART client's JWK
+  /// Set: no body is sent, and the response body is kept).
+  std::string method = "POST";
   std::string endpoint;                                // Subscription.channel.endpoint
   std::string body;                                    // the notification Bundle, as sent
   std::string content_type = "application/fhir+json";  // Subscription.channel.payload
@@ -113,6 +116,12 @@ struct delivery_result {
   boost::system::error_code error;       // notify::error; empty when a response arrived
   std::string error_text;                // PHI-free: the error and the endpoint's origin
   bool reused_connection = false;        // sent on a pooled connection
+  /// GET only: the response body when it was read whole within max_response_body (body_complete),
+  /// and the response's Cache-Control and Content-Type.
+  std::string body;
+  bool body_complete = false;
+  std::string cache_control;
+  std::string content_type;
 };
 
 /// Counters of the connection pool (monotonic, readable from any thread).

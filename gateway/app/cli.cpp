@@ -77,6 +77,19 @@ constexpr std::string_view usage =
     "  group set ID [--name N] [--npi NPI] [--tin TIN] [--risk-threshold low|moderate|high]\n"
     "            [--events discharge,ed_visit,admission] [--data-dir DIR]\n"
     "      physician groups and their alert settings\n"
+    "  clients register --id ID --role group|sender|ops [--group G] [--facility F]...\n"
+    "       --scope \"system/*.rs ...\" (--jwks FILE | --jwks-url URL) [--certificate-name CN]...\n"
+    "       [--replace] [--data-dir DIR]\n"
+    "  clients list [--json] | show ID | enable ID | disable ID | remove ID [--data-dir DIR]\n"
+    "      the SMART backend clients of DATA_DIR/clients.db: what each acts for (a physician\n"
+    "      group, a sender's facilities, ops), the scopes it may be granted, its public keys (a\n"
+    "      JWK Set, or the https URL it is published at) and the certificate its connections must\n"
+    "      present; a running gateway picks changes up within seconds (disable revokes tokens)\n"
+    "  clients keygen --alg RS384|ES384 --kid KID --out PREFIX\n"
+    "      a client key pair: PREFIX.key.pem (private, mode 0600) and PREFIX.jwks.json (public)\n"
+    "  clients assertion --id ID --key KEY.pem --kid KID --aud TOKEN_URL [--lifetime SECONDS]\n"
+    "      print a signed client assertion (JWT, 240 s unless --lifetime, at most 300) for\n"
+    "      POST /auth/token\n"
     "  inspect [--get PATH]... [--er7] [--compact] [--fallback-charset NAME] FILE|-\n"
     "      parse HL7 v2 message(s) (single, concatenated or FHS/BHS batch) and print them as\n"
     "      JSON, the decoded value at each PATH (one per line), or the ER7 text written back.\n"
@@ -103,6 +116,7 @@ constexpr std::string_view usage =
 
 int cmd_roster(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_group(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_clients(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 std::optional<std::string> read_input(const std::string& name, std::ostream& err,
                                       std::string_view command) {
@@ -145,6 +159,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "roster") return cmd_roster(rest, out, err);
   if (command == "audit") return cmd_audit(rest, out, err);
   if (command == "group") return cmd_group(rest, out, err);
+  if (command == "clients") return cmd_clients(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << usage;
     return exit_ok;

@@ -160,6 +160,15 @@ scope_set grant(const scope_set& requested, const scope_set& allowed) {
       add(std::move(g));
     }
   }
+  // A type's grant that a wildcard grant already covers says nothing more ("system/*.rs" asked
+  // against "system/Subscription.crud system/*.rs" is "system/*.rs", not that plus
+  // "system/Subscription.r").
+  std::uint8_t wildcard = 0;
+  for (const scope& s : out.items)
+    if (s.type == "*") wildcard = static_cast<std::uint8_t>(wildcard | s.actions);
+  std::erase_if(out.items, [wildcard](const scope& s) {
+    return s.type != "*" && (s.actions & ~wildcard) == 0;
+  });
   return out;
 }
 

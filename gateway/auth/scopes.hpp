@@ -53,8 +53,9 @@ scope_set parse_scopes(std::string_view text, std::vector<std::string>* unknown 
 
 /// What a client that asked for `requested` gets when it was registered for `allowed`: each
 /// requested scope narrowed to the actions an allowed scope of a covering type grants (a requested
-/// `system/*.rs` against an allowed `system/Task.rsu` gives `system/Task.rs`). A granted scope equal
-/// to the request keeps the request's spelling (v1 stays v1); a narrowed one is written in v2.
+/// `system/*.rs` against an allowed `system/Task.rus` gives `system/Task.rs`). A granted scope equal
+/// to the request keeps the request's spelling (v1 stays v1); a narrowed one is written in v2. A
+/// type's grant that a granted `system/*` scope already covers is left out.
 scope_set grant(const scope_set& requested, const scope_set& allowed);
 
 /// The short name of an action for messages: "create", "read", "update", "delete", "search".

@@ -1,7 +1,8 @@
 // SQLite helpers for the member database (DATA_DIR/members.db): the roster tables
 // (members/roster_db) and the care stage's (care/care_db) are written through the same small
-// wrappers, as is the audit trail (audit/audit_log, DATA_DIR/audit.db). Errors throw
-// std::runtime_error naming the database file (members.db, audit.db) and SQLite's message (no
+// wrappers, as are the audit trail (audit/audit_log, DATA_DIR/audit.db) and the client registry
+// (auth/client_registry, DATA_DIR/clients.db). Errors throw
+// std::runtime_error naming the database file (members.db, audit.db, clients.db) and SQLite's message (no
 // values).
 #pragma once
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets (HL7 v2 codec, MLLP framer, v2 -> FHIR, FHIR ingest, JSON Patch, risk core, member matcher) (clang, libFuzzer, ASan+UBSan) in build/fuzz and runs each one for
+# Builds the fuzz targets (HL7 v2 codec, MLLP framer, v2 -> FHIR, FHIR ingest, JSON Patch, risk core, member matcher, JOSE) (clang, libFuzzer, ASan+UBSan) in build/fuzz and runs each one for
 # SECONDS_PER_TARGET seconds on a copy of its seed corpus (build/fuzz/corpus-work/), so the corpus
 # in the repository is never modified. Prints one summary line per target; exits non-zero when a target
 # crashes, leaks, times out or fails an invariant (the input is kept in build/fuzz/artifacts/).
@@ -22,7 +22,8 @@ work=$build/corpus-work
 logs=$build/logs
 artifacts=$build/artifacts
 targets=(fuzz_hl7v2_parse fuzz_hl7v2_batch fuzz_hl7v2_escape fuzz_hl7v2_datetime fuzz_mllp_framer fuzz_v2_to_fhir
-         fuzz_fhir_ingest fuzz_risk fuzz_members fuzz_roster_csv fuzz_subscription fuzz_json_patch)
+         fuzz_fhir_ingest fuzz_risk fuzz_members fuzz_roster_csv fuzz_subscription fuzz_json_patch
+         fuzz_jose)
 
 if ! command -v clang++ >/dev/null; then
   echo "clang++ not found (Debian 12: apt-get install clang libclang-rt-14-dev)" >&2
