@@ -48,7 +48,7 @@ struct smart_api_options {
   std::string issuer;
   /// scopes_supported in the smart-configuration.
   std::vector<std::string> scopes_supported = {"system/*.rs", "system/*.read",
-                                               "system/Subscription.crud", "system/Task.rsu"};
+                                               "system/Subscription.crud", "system/Task.rus"};
   /// The JWKS fetch: ca_file (empty: the system store), attempt_timeout, max_response_body,
   /// allow_insecure_loopback (tests and the demo only).
   notify::client_options jwks_fetch = [] {

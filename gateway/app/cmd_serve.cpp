@@ -4,6 +4,7 @@
 #include "adapters/fhir_rest/access.hpp"
 #include "adapters/fhir_rest/audit_api.hpp"
 #include "adapters/fhir_rest/fhir_api.hpp"
+#include "adapters/fhir_rest/smart_api.hpp"
 #include "adapters/fhir_rest/subscription_api.hpp"
 #include "adapters/notify/notifier.hpp"
 #include "gateway/alerts/fan_out.hpp"
@@ -11,6 +12,8 @@
 #include "adapters/mllp/mllp_listener.hpp"
 #include "gateway/app/cli.hpp"
 #include "gateway/audit/audit_log.hpp"
+#include "gateway/auth/client_registry.hpp"
+#include "gateway/auth/token_service.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/ingest/ingest_service.hpp"
 #include "gateway/care/care_stage.hpp"
@@ -290,8 +293,46 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
       refusals.series(obs::labels({{"reason", std::string(reason)}})).inc();
     };
   }
-  if (ao.mode == adapters::fhir_rest::auth_mode::certificate)
+  // SMART Backend Services: the registered clients (DATA_DIR/clients.db, `carebridge clients`),
+  // the token service, POST /auth/token and the discovery documents.
+  std::unique_ptr<gateway::auth::client_registry> clients;
+  std::unique_ptr<gateway::auth::token_service> tokens;
+  std::shared_ptr<adapters::fhir_rest::smart_api> smart;
+  try {
+    clients = std::make_unique<gateway::auth::client_registry>(c.data_dir / "clients.db");
+  } catch (const std::exception& e) {
+    err << "carebridge serve: client registry: " << e.what() << '\n';
+    store->close();
+    return exit_input;
+  }
+  {
+    gateway::auth::token_options to;
+    to.token_lifetime = std::chrono::seconds(static_cast<std::int64_t>(c.auth.token_lifetime_seconds));
+    tokens = std::make_unique<gateway::auth::token_service>(*clients, to);
+    adapters::fhir_rest::smart_api_options sa;
+    sa.token_endpoint = c.auth.token_url;
+    if (sa.token_endpoint.empty() && !c.fhir.base_url.empty()) {
+      // The origin of the FHIR base: scheme://host[:port].
+      const auto scheme_end = c.fhir.base_url.find("://");
+      const auto path = c.fhir.base_url.find('/', scheme_end + 3);
+      sa.token_endpoint = c.fhir.base_url.substr(0, path) + "/auth/token";
+    }
+    sa.scopes_supported = {"system/*.rs",          "system/*.read",
+                           "system/Subscription.crud", "system/Task.rus",
+                           "system/RiskAssessment.rs", "system/Basic.r",
+                           "system/Bundle.c",      "system/Encounter.cu",
+                           "system/AuditEvent.rs"};
+    sa.jwks_fetch.ca_file = c.auth.jwks_ca_file;
+    sa.jwks_fetch.allow_insecure_loopback = c.auth.allow_insecure_loopback_jwks;
+    smart = adapters::fhir_rest::register_smart_api(http, ioc, *tokens, std::move(sa));
+  }
+  if (ao.mode == adapters::fhir_rest::auth_mode::certificate) {
     ao.identify = certificate_identities(c, policy);
+  } else {
+    ao.resolve_token = [&tokens](std::string_view token, const gateway::ingest::connection_info& ci) {
+      return tokens->resolve(token, ci, std::chrono::system_clock::now());
+    };
+  }
   http.set_guard("/fhir", adapters::fhir_rest::make_fhir_guard(std::move(ao)));
   http.observe(adapters::fhir_rest::make_audit_observer(*audit));
   adapters::fhir_rest::register_audit_api(http, *audit, {c.fhir.base_url, "CareBridge"});
@@ -425,6 +466,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     hup.cancel(ignored);
     obs::info("stopping", {{"signal", sig}, {"grace_seconds", c.shutdown_grace_seconds}});
     mllp.stop(grace);
+    smart->shutdown();  // its JWKS client's pooled connections would keep the io_context running
     http.stop(grace);
     http_up = false;
     // Its client's pooled connections would keep the io_context running: nothing more is sent

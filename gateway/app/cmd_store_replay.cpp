@@ -21,42 +21,27 @@
 // reported as a duplicate. Prints, per message, its control id (MSH-10) and what became of it —
 // never a body or a field beyond the header's ids and codes.
 #include "adapters/mllp/mllp_framer.hpp"
-#include "adapters/tls/tls.hpp"
 #include "gateway/app/cli.hpp"
 #include "gateway/app/json_output.hpp"
-#include "gateway/config/config.hpp"
+#include "gateway/app/mllp_client.hpp"
 #include "gateway/store/sqlite_store.hpp"
 #include "mappings/hl7v2/batch.hpp"
 #include "mappings/hl7v2/message.hpp"
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <ostream>
+#include <string_view>
 
 namespace carebridge::app {
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace hl7 = mappings::hl7v2;
-using adapters::mllp::mllp_framer;
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::string_view replay_usage =
     "carebridge store replay: usage: carebridge store replay FILE... [--to HOST:PORT] [--tls "
@@ -73,13 +58,6 @@ struct replayed {
   std::string ack_code;                   // empty: not sent, or no ACK
   std::string ack_text;                   // MSA-3 or ERR-8 (the gateway's PHI-free reason)
   std::string outcome;                    // accepted, duplicate, rejected, errored, skipped…
-};
-
-struct replay_job {
-  std::vector<replayed>* messages = nullptr;
-  std::chrono::milliseconds timeout{10000};
-  std::string failure;  // set when the exchange broke off
-  std::size_t answered = 0;
 };
 
 std::string value_at(const hl7::message& m, std::string_view path) {
@@ -104,43 +82,6 @@ void read_ack(std::string_view ack, replayed& m) {
     m.outcome = "errored";
   else
     m.outcome = "unreadable ACK";
-}
-
-template <typename Stream>
-asio::awaitable<void> exchange(Stream& stream, beast::tcp_stream& lowest, replay_job& job) {
-  mllp_framer framer(64u << 20);
-  std::string buf(8192, '\0');
-  for (auto& m : *job.messages) {
-    if (m.skipped) continue;
-    std::string frame;
-    frame.reserve(m.text.size() + 3);
-    frame += adapters::mllp::start_block;
-    frame += m.text;
-    frame += adapters::mllp::end_block;
-    frame += adapters::mllp::carriage_return;
-    lowest.expires_after(job.timeout);
-    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(frame), use_tuple);
-    if (wec) {
-      job.failure = "write failed: " + wec.message();
-      co_return;
-    }
-    while (true) {
-      auto ev = framer.next();
-      if (ev.what == mllp_framer::kind::frame) {
-        read_ack(ev.payload, m);
-        ++job.answered;
-        break;
-      }
-      lowest.expires_after(job.timeout);
-      auto [rec, n] = co_await stream.async_read_some(asio::buffer(buf), use_tuple);
-      if (rec) {
-        job.failure = rec == beast::error::timeout ? "no ACK within the timeout"
-                                                   : "connection closed: " + rec.message();
-        co_return;
-      }
-      framer.feed({buf.data(), n});
-    }
-  }
 }
 
 // The messages of one file. MLLP frame bytes become segment ends, so a dump of frames splits
@@ -193,50 +134,33 @@ const std::string& dash(const std::string& s) {
 }  // namespace
 
 int cmd_store_replay(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string target = "127.0.0.1:2575", ca, cert, key, server_name, facility, dir;
-  bool use_tls = false, dry_run = false, json = false;
-  double timeout = 10;
+  constexpr std::string_view command = "carebridge store replay";
+  mllp_client_options client;
+  client.target = "127.0.0.1:2575";
+  std::string facility, dir;
+  bool dry_run = false, json = false;
   std::vector<std::string> files;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--tls") {
-      use_tls = true;
-    } else if (a == "--dry-run") {
+    const auto taken = parse_mllp_client_option(args, i, client, command, err);
+    if (taken == client_option::bad_value) return exit_input;
+    if (taken == client_option::taken) continue;
+    if (a == "--dry-run") {
       dry_run = true;
     } else if (a == "--json") {
       json = true;
-    } else if (a == "--to" || a == "--ca" || a == "--cert" || a == "--key" ||
-               a == "--server-name" || a == "--timeout" || a == "--facility" || a == "--data-dir") {
+    } else if (a == "--to" || a == "--facility" || a == "--data-dir") {
       if (i + 1 == args.size()) {
         err << "carebridge store replay: " << a << " needs a value\n";
         return exit_input;
       }
       const std::string& v = args[++i];
       if (a == "--to")
-        target = v;
-      else if (a == "--ca")
-        ca = v;
-      else if (a == "--cert")
-        cert = v;
-      else if (a == "--key")
-        key = v;
-      else if (a == "--server-name")
-        server_name = v;
+        client.target = v;
       else if (a == "--facility")
         facility = v;
-      else if (a == "--data-dir")
+      else
         dir = v;
-      else {
-        try {
-          timeout = std::stod(v);
-        } catch (...) {
-          timeout = -1;
-        }
-        if (!(timeout > 0)) {
-          err << "carebridge store replay: --timeout needs a number of seconds\n";
-          return exit_input;
-        }
-      }
     } else if (a.size() > 1 && a[0] == '-') {
       err << "carebridge store replay: unexpected argument " << a << '\n';
       return exit_input;
@@ -248,17 +172,7 @@ int cmd_store_replay(const std::vector<std::string>& args, std::ostream& out, st
     err << replay_usage;
     return exit_input;
   }
-  if (!cert.empty() != !key.empty()) {
-    err << "carebridge store replay: --cert and --key go together\n";
-    return exit_input;
-  }
-  gateway::config::host_port hp;
-  try {
-    hp = gateway::config::parse_host_port(target, "carebridge store replay");
-  } catch (const std::exception& e) {
-    err << e.what() << '\n';
-    return exit_input;
-  }
+  if (!check_mllp_client_options(client, command, err)) return exit_input;
   if (!dir.empty() && !std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
     err << "carebridge store replay: no store in " << dir << " (carebridge.db not found)\n";
     return exit_input;
@@ -290,65 +204,24 @@ int cmd_store_replay(const std::vector<std::string>& args, std::ostream& out, st
     }
   }
 
-  replay_job job;
-  job.messages = &messages;
-  job.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000));
-  std::string connect_error;
+  mllp_send_result sent;
   if (dry_run) {
     for (auto& m : messages)
       if (!m.skipped) m.outcome = m.stored_as ? "would be a duplicate" : "would be sent";
   } else {
-    asio::io_context ioc;
-    std::shared_ptr<asio::ssl::context> ctx;
-    if (use_tls) {
-      try {
-        ctx = adapters::tls::make_client_context(ca, cert, key);
-      } catch (const std::exception& e) {
-        err << "carebridge store replay: " << e.what() << '\n';
-        return exit_input;
-      }
+    std::vector<replayed*> to_send;
+    std::vector<std::string_view> texts;
+    for (auto& m : messages) {
+      if (m.skipped) continue;
+      to_send.push_back(&m);
+      texts.emplace_back(m.text);
     }
-    asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-          asio::ip::tcp::resolver resolver(ioc);
-          auto [rec, results] =
-              co_await resolver.async_resolve(hp.host, std::to_string(hp.port), use_tuple);
-          if (rec) {
-            connect_error = "cannot resolve " + hp.host + ": " + rec.message();
-            co_return;
-          }
-          beast::tcp_stream tcp(ioc);
-          tcp.expires_after(job.timeout);
-          auto [cec, ep] = co_await tcp.async_connect(results, use_tuple);
-          if (cec) {
-            connect_error = "cannot connect to " + target + ": " + cec.message() +
-                            " (replay sends to a running gateway: carebridge serve)";
-            co_return;
-          }
-          if (!ctx) {
-            co_await exchange(tcp, tcp, job);
-            co_return;
-          }
-          beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), *ctx);
-          const std::string sni = server_name.empty() ? hp.host : server_name;
-          SSL_set_tlsext_host_name(tls.native_handle(), sni.c_str());
-          tls.set_verify_callback(asio::ssl::host_name_verification(sni));
-          auto& lowest = beast::get_lowest_layer(tls);
-          lowest.expires_after(job.timeout);
-          auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
-          if (hec) {
-            connect_error = "TLS handshake with " + target + " failed: " + hec.message();
-            co_return;
-          }
-          co_await exchange(tls, lowest, job);
-          lowest.expires_after(std::chrono::seconds(2));
-          co_await tls.async_shutdown(use_tuple);
-        },
-        asio::detached);
-    ioc.run();
-    if (!connect_error.empty()) {
-      err << "carebridge store replay: " << connect_error << '\n';
+    sent = send_mllp_messages(
+        client, texts,
+        [&](std::size_t index, std::string_view ack) { read_ack(ack, *to_send[index]); },
+        " (replay sends to a running gateway: carebridge serve)");
+    if (!sent.connect_error.empty()) {
+      err << "carebridge store replay: " << sent.connect_error << '\n';
       return exit_input;
     }
     for (auto& m : messages)
@@ -409,8 +282,8 @@ int cmd_store_replay(const std::vector<std::string>& args, std::ostream& out, st
     for (const auto& [what, n] : totals) out << ", " << what << ' ' << n;
     out << '\n';
   }
-  if (!job.failure.empty()) {
-    err << "carebridge store replay: " << job.failure << " (after " << job.answered << " of "
+  if (!sent.failure.empty()) {
+    err << "carebridge store replay: " << sent.failure << " (after " << sent.answered << " of "
         << messages.size() << " messages; the rest were not sent)\n";
     return exit_input;
   }
