@@ -128,6 +128,9 @@ guard make_fhir_guard(access_options options) {
                       refusal(401, "login",
                               "this client is not registered (client certificate or address)", {}));
     }
+    // Authenticated: who it is stays on the request (the audit trail names the client of a
+    // refused request too), whatever the checks below decide.
+    r.principal = who;
     if (!allows(*rule, who->kind))
       return refuse("role", refusal(403, "forbidden",
                                     "a " + std::string(auth::role_name(who->kind)) +
@@ -143,7 +146,6 @@ guard make_fhir_guard(access_options options) {
                             "the access token's scopes do not allow " +
                                 std::string(auth::action_name(rule->act)) + " of " + type,
                             "Bearer realm=\"carebridge\", error=\"insufficient_scope\""));
-    r.principal = std::move(who);
     return std::nullopt;
   };
 }

@@ -1,7 +1,7 @@
 // SMART Backend Services end to end with the real binary: clients registered with `carebridge
 // clients register`, their assertions signed by `clients assertion`, tokens from POST /auth/token
 // of a running `serve` (auth mode smart, the default), and every FHIR call checked with them —
-// discovery, 401 without a token, a replayed or wrongly addressed assertion refused, scopes
+// discovery, 401 without a token, a replayed assertion or a bad one refused, scopes
 // narrowed to the registration, a sender's token useless for reading, a group that sees only its
 // own, a disabled client's token dead within seconds, and no token or assertion in the log.
 #include "tests/e2e/process.hpp"
@@ -95,8 +95,9 @@ TEST_F(SmartServe, DiscoveryAndTheTokenEndpoint) {
   EXPECT_THAT(granted, HasSubstr("no-store"));
   // The same assertion again: a replay.
   const std::string replay = token_response(port, assertion, "system/*.rs");
-  EXPECT_THAT(status_line(replay), HasSubstr(" 400 "));
-  EXPECT_THAT(replay, HasSubstr("invalid_grant"));
+  EXPECT_THAT(status_line(replay), HasSubstr(" 401 "));  // client authentication failed
+  EXPECT_THAT(replay, HasSubstr("invalid_client"));
+  EXPECT_THAT(replay, HasSubstr("jti already used"));
   // Nothing it may have.
   const std::string nothing = token_response(port, client_assertion(ops, port), "system/Task.u");
   EXPECT_THAT(nothing, HasSubstr("invalid_scope"));
@@ -142,8 +143,8 @@ TEST_F(SmartServe, EveryFhirCallNeedsAValidTokenForItsRole) {
               HasSubstr("\"total\":0"));
   const auto messages = run_process(
       {bin, "store", "messages", "--data-dir", (dir / "data").string(), "--json"});
-  EXPECT_THAT(messages.out, HasSubstr("\"sender\":\"stbrigid-ie\""));
-  EXPECT_THAT(messages.out, HasSubstr("\"sending_facility\":\"STBRIGID\""));
+  EXPECT_THAT(messages.out, HasSubstr("\"sender\": \"stbrigid-ie\""));
+  EXPECT_THAT(messages.out, HasSubstr("\"sending_facility\": \"STBRIGID\""));
 
   // The audit trail: the operator finds what the hospital did — the message it sent, the read it
   // was refused — as AuditEvents; a group may not search it.
