@@ -747,8 +747,42 @@ http_response api::metadata(const http_request& r) const {
       "Patient, Encounter, Condition, Coverage, Procedure, Observation, Organization, Location "
       "and Practitioner are kept from inputs; other resources are left out with a warning.");
   j.begin_object("security");
-  j.field("description",
-          "TLS; when configured, client certificates (mutual TLS) identify the sending hospital.");
+  if (options.smart_security) {
+    std::string token = options.token_endpoint;
+    if (token.empty()) {
+      const std::string b = base_url(r, options);
+      token = b.substr(0, b.size() - std::string_view("/fhir").size()) + "/auth/token";
+    }
+    j.begin_array("extension");
+    j.begin_object();
+    j.field("url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
+    j.begin_array("extension");
+    j.begin_object();
+    j.field("url", "token");
+    j.field("valueUri", token);
+    j.end_object();
+    j.end_array();
+    j.end_object();
+    j.end_array();
+    j.begin_array("service");
+    j.begin_object();
+    j.begin_array("coding");
+    j.begin_object();
+    j.field("system", "http://terminology.hl7.org/CodeSystem/restful-security-service");
+    j.field("code", "SMART-on-FHIR");
+    j.end_object();
+    j.end_array();
+    j.end_object();
+    j.end_array();
+    j.field("description",
+            "TLS. SMART Backend Services (client_credentials with a private_key_jwt assertion, "
+            "RS384 or ES384; discovery at .well-known/smart-configuration): every interaction but "
+            "this CapabilityStatement needs a bearer token; a physician group sees only what its "
+            "own alerts name.");
+  } else {
+    j.field("description",
+            "TLS; client certificates (mutual TLS) or addresses identify hospitals and groups.");
+  }
   j.end_object();
   j.begin_array("resource");
   for (std::string_view t : readable_types) {
@@ -851,6 +885,31 @@ http_response api::metadata(const http_request& r) const {
     j.begin_object();
     j.field("code", "read");
     j.end_object();
+    j.end_array();
+    j.end_object();
+  }
+  if (options.advertise_audit) {
+    j.begin_object();
+    j.field("type", "AuditEvent");
+    j.field("documentation", "The audit trail, for operators only (SMART clients of role ops)");
+    j.begin_array("interaction");
+    for (std::string_view c : {"read", "search-type"}) {
+      j.begin_object();
+      j.field("code", c);
+      j.end_object();
+    }
+    j.end_array();
+    j.begin_array("searchParam");
+    for (const auto& [name, param_type] :
+         std::initializer_list<std::pair<std::string_view, std::string_view>>{
+             {"date", "date"}, {"agent", "token"}, {"entity", "reference"},
+             {"entity-type", "token"}, {"action", "token"}, {"outcome", "token"},
+             {"subtype", "token"}}) {
+      j.begin_object();
+      j.field("name", name);
+      j.field("type", param_type);
+      j.end_object();
+    }
     j.end_array();
     j.end_object();
   }

@@ -76,6 +76,14 @@ struct fhir_api_options {
   /// The CapabilityStatement lists Subscription (R4 Backport, its topics) and Basic (the topics):
   /// set when subscription_api.hpp's routes are registered too.
   bool advertise_subscriptions = false;
+  /// The CapabilityStatement lists AuditEvent (read, search-type): set when audit_api.hpp's routes
+  /// are registered too.
+  bool advertise_audit = false;
+  /// SMART Backend Services' token endpoint, advertised in rest.security (service SMART-on-FHIR,
+  /// the oauth-uris extension); empty: the request's origin + "/auth/token". `smart_security`
+  /// false: the security section names TLS and client certificates only (auth mode certificate).
+  bool smart_security = true;
+  std::string token_endpoint;
 };
 
 /// What the API uses of the gateway. All must outlive the server.

@@ -295,6 +295,14 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   // SMART Backend Services: the registered clients (DATA_DIR/clients.db, `carebridge clients`),
   // the token service, POST /auth/token and the discovery documents.
+  // The token endpoint's URL (client assertions' aud): configured, else the origin of the FHIR
+  // base, else (empty) from each request's Host header.
+  std::string token_endpoint = c.auth.token_url;
+  if (token_endpoint.empty() && !c.fhir.base_url.empty()) {
+    const auto scheme_end = c.fhir.base_url.find("://");
+    const auto path = c.fhir.base_url.find('/', scheme_end + 3);
+    token_endpoint = c.fhir.base_url.substr(0, path) + "/auth/token";
+  }
   std::unique_ptr<gateway::auth::client_registry> clients;
   std::unique_ptr<gateway::auth::token_service> tokens;
   std::shared_ptr<adapters::fhir_rest::smart_api> smart;
@@ -310,13 +318,7 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     to.token_lifetime = std::chrono::seconds(static_cast<std::int64_t>(c.auth.token_lifetime_seconds));
     tokens = std::make_unique<gateway::auth::token_service>(*clients, to);
     adapters::fhir_rest::smart_api_options sa;
-    sa.token_endpoint = c.auth.token_url;
-    if (sa.token_endpoint.empty() && !c.fhir.base_url.empty()) {
-      // The origin of the FHIR base: scheme://host[:port].
-      const auto scheme_end = c.fhir.base_url.find("://");
-      const auto path = c.fhir.base_url.find('/', scheme_end + 3);
-      sa.token_endpoint = c.fhir.base_url.substr(0, path) + "/auth/token";
-    }
+    sa.token_endpoint = token_endpoint;
     sa.scopes_supported = {"system/*.rs",          "system/*.read",
                            "system/Subscription.crud", "system/Task.rus",
                            "system/RiskAssessment.rs", "system/Basic.r",
@@ -344,6 +346,9 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     fo.max_entries = c.fhir.max_entries;
     fo.processing_wait = ms(c.fhir.processing_wait_seconds);
     fo.advertise_subscriptions = true;
+    fo.advertise_audit = true;
+    fo.smart_security = c.auth.mode != "certificate";
+    fo.token_endpoint = token_endpoint;
     // A group's client reads only what its own alerts name; operators read all; senders nothing.
     fo.can_read = adapters::fhir_rest::group_read_policy({}, *store);
     adapters::fhir_rest::register_fhir_api(

@@ -349,6 +349,12 @@ TEST(FhirApi, CapabilityStatementSaysWhatIsSupported) {
   for (const auto& i : rest["interaction"].GetArray()) system.insert(i["code"].GetString());
   EXPECT_EQ(system, (std::set<std::string>{"transaction", "batch"}));
   EXPECT_STREQ(rest["operation"][0]["name"].GetString(), "process-message");
+  // SMART Backend Services: the service and the token endpoint (from the request's origin here).
+  EXPECT_STREQ(rest["security"]["service"][0]["coding"][0]["code"].GetString(), "SMART-on-FHIR");
+  EXPECT_STREQ(rest["security"]["extension"][0]["url"].GetString(),
+               "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
+  EXPECT_THAT(std::string(rest["security"]["extension"][0]["extension"][0]["valueUri"].GetString()),
+              ::testing::EndsWith("/auth/token"));
   std::map<std::string, std::set<std::string>> by_type;
   for (const auto& res : rest["resource"].GetArray())
     for (const auto& i : res["interaction"].GetArray())
