@@ -15,9 +15,9 @@ namespace {
 
 std::string readiness_json(bool store_ok, bool mllp_ok, bool http_ok) {
   auto b = [](bool v) { return v ? "true" : "false"; };
-  return std::string("{\"ready\":") + b(store_ok && mllp_ok && http_ok) + ",\"store_writable\":" +
-         b(store_ok) + ",\"mllp_listening\":" + b(mllp_ok) + ",\"http_listening\":" + b(http_ok) +
-         "}\n";
+  return std::string("{\"ready\":") + b(store_ok && mllp_ok && http_ok) +
+         ",\"store_writable\":" + b(store_ok) + ",\"mllp_listening\":" + b(mllp_ok) +
+         ",\"http_listening\":" + b(http_ok) + "}\n";
 }
 
 // What the routes share; they hold it by shared_ptr, the returned object keeps the sampler.
@@ -37,8 +37,8 @@ struct state {
 class running final : public ops_routes {
  public:
   explicit running(std::shared_ptr<state> s)
-      : state_(std::move(s)), thread_(state_->ports.metrics, state_->sampler,
-                                       state_->ports.sample_interval) {}
+      : state_(std::move(s)),
+        thread_(state_->ports.metrics, state_->sampler, state_->ports.sample_interval) {}
 
  private:
   std::shared_ptr<state> state_;
@@ -64,9 +64,9 @@ std::unique_ptr<ops_routes> register_ops_routes(http::http_server& server, ops_p
   });
   server.add("GET", "/readyz", [st](const auto&) {
     const auto h = st->health();
-    return http::http_response{h.ready() ? 200u : 503u, "application/json",
-                               readiness_json(h.store_writable, h.mllp_listening,
-                                              h.http_listening)};
+    return http::http_response{
+        h.ready() ? 200u : 503u, "application/json",
+        readiness_json(h.store_writable, h.mllp_listening, h.http_listening)};
   });
   server.add("GET", "/metrics", [st](const auto&) {
     std::lock_guard lock(st->scrape_mu);

@@ -12,8 +12,7 @@ stage_metrics::stage_metrics(obs::registry& metrics, std::string stage)
                                   "sender",
                                   obs::latency_bounds())) {}
 
-void stage_metrics::observe(std::string_view sender, stage_outcome::kind outcome,
-                            double seconds) {
+void stage_metrics::observe(std::string_view sender, stage_outcome::kind outcome, double seconds) {
   if (sender.empty()) sender = "(none)";
   auto it = by_sender_.find(sender);
   if (it == by_sender_.end()) {

@@ -31,9 +31,9 @@ class stage_metrics {
     timer(stage_metrics& m, std::string_view sender)
         : m_(m), sender_(sender), started_(std::chrono::steady_clock::now()) {}
     stage_outcome done(stage_outcome o) {
-      m_.observe(sender_, o.what,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
-                     .count());
+      m_.observe(
+          sender_, o.what,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
       return o;
     }
 

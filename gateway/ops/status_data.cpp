@@ -72,12 +72,13 @@ std::vector<subscription_state> refresh_store_gauges(obs::registry& metrics,
   auto& group_oldest = metrics.gauges(
       "carebridge_notify_group_oldest_undelivered_age_seconds",
       "Age of the oldest unacknowledged event of a group's subscriptions (0 when none)");
-  auto& followup_tasks = metrics.gauges("carebridge_followup_tasks",
-                                        "Follow-up Tasks made for a group's alerts");
+  auto& followup_tasks =
+      metrics.gauges("carebridge_followup_tasks", "Follow-up Tasks made for a group's alerts");
   auto& followup_high = metrics.gauges("carebridge_followup_high_risk_tasks",
                                        "Follow-up Tasks of high-risk discharges (priority urgent)");
-  auto& followup_contacted = metrics.gauges(
-      "carebridge_followup_contacted_tasks", "Follow-up Tasks the group set in-progress or completed");
+  auto& followup_contacted =
+      metrics.gauges("carebridge_followup_contacted_tasks",
+                     "Follow-up Tasks the group set in-progress or completed");
   auto& followup_in_time = metrics.gauges(
       "carebridge_followup_high_risk_contacted_in_time",
       "High-risk follow-up Tasks with contact made within 2 business days of discharge (the "
@@ -139,8 +140,10 @@ std::string status_json(const status_inputs& in, const obs::registry& metrics) {
     w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
   };
   const auto num_or_null = [&](const std::optional<double>& v) {
-    if (v) w.Double(*v);
-    else w.Null();
+    if (v)
+      w.Double(*v);
+    else
+      w.Null();
   };
   const auto count = [&](double v) { w.Uint64(v > 0 ? static_cast<std::uint64_t>(v) : 0); };
   const std::int64_t now_s =
@@ -269,12 +272,13 @@ std::string status_json(const status_inputs& in, const obs::registry& metrics) {
   for (const auto& [l, v] : metrics.values("carebridge_ingest_sender_messages_total")) {
     auto& s = senders[obs::label_value(l, "sender")];
     const std::string o = obs::label_value(l, "outcome");
-    (o == "accepted"    ? s.accepted
-     : o == "rejected"  ? s.rejected
-     : o == "errored"   ? s.errored
-                        : s.duplicates) += v;
+    (o == "accepted"   ? s.accepted
+     : o == "rejected" ? s.rejected
+     : o == "errored"  ? s.errored
+                       : s.duplicates) += v;
   }
-  for (const auto& [l, v] : metrics.values("carebridge_ingest_sender_last_message_timestamp_seconds"))
+  for (const auto& [l, v] :
+       metrics.values("carebridge_ingest_sender_last_message_timestamp_seconds"))
     senders[obs::label_value(l, "sender")].last = v;
   for (const auto& [l, v] : metrics.values("carebridge_pipeline_stage_outcomes_total")) {
     if (obs::label_value(l, "outcome") != "error") continue;
@@ -310,11 +314,14 @@ std::string status_json(const status_inputs& in, const obs::registry& metrics) {
                     ? std::optional<double>(s.processing_sum * 1000.0 / s.processing_count)
                     : std::nullopt);
     key("last_message_at");
-    if (s.last > 0) str(iso_utc(static_cast<std::int64_t>(s.last)));
-    else w.Null();
+    if (s.last > 0)
+      str(iso_utc(static_cast<std::int64_t>(s.last)));
+    else
+      w.Null();
     key("last_message_age_seconds");
-    num_or_null(s.last > 0 ? std::optional<double>(std::max(0.0, static_cast<double>(now_s) - s.last))
-                           : std::nullopt);
+    num_or_null(s.last > 0
+                    ? std::optional<double>(std::max(0.0, static_cast<double>(now_s) - s.last))
+                    : std::nullopt);
     w.EndObject();
   }
   w.EndArray();
@@ -359,11 +366,15 @@ std::string status_json(const status_inputs& in, const obs::registry& metrics) {
     count(retries[s.id]);
     const auto lf = last_failure.find(s.id);
     key("last_error");
-    if (lf != last_failure.end()) str(lf->second.second);
-    else w.Null();
+    if (lf != last_failure.end())
+      str(lf->second.second);
+    else
+      w.Null();
     key("last_error_at");
-    if (lf != last_failure.end()) str(iso_utc(static_cast<std::int64_t>(lf->second.first)));
-    else w.Null();
+    if (lf != last_failure.end())
+      str(iso_utc(static_cast<std::int64_t>(lf->second.first)));
+    else
+      w.Null();
     key("error");
     str(s.error);
     w.EndObject();

@@ -26,11 +26,13 @@ namespace carebridge::gateway::ops {
 struct subscription_state {
   std::string id;
   std::string group_id;
-  std::string status;  // requested | active | error | off
-  std::string error;   // the subscription-error code and HTTP status when in error
+  std::string status;                  // requested | active | error | off
+  std::string error;                   // the subscription-error code and HTTP status when in error
   std::int64_t events = 0;             // numbered for it
   std::int64_t delivered_through = 0;  // acknowledged by its endpoint
-  std::int64_t backlog() const { return events > delivered_through ? events - delivered_through : 0; }
+  std::int64_t backlog() const {
+    return events > delivered_through ? events - delivered_through : 0;
+  }
   /// When the oldest event its endpoint has not acknowledged was numbered (unix µs).
   std::optional<std::int64_t> oldest_undelivered_us;
 };

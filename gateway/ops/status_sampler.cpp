@@ -30,11 +30,11 @@ double error_count(const obs::registry& metrics, const error_kind& k) {
 
 status_counters read_counters(const obs::registry& metrics) {
   status_counters c;
-  c.messages = metrics.sum("carebridge_ingest_messages_total") +
-               metrics.sum("carebridge_fhir_inputs_total");
+  c.messages =
+      metrics.sum("carebridge_ingest_messages_total") + metrics.sum("carebridge_fhir_inputs_total");
   c.alerts = metrics.sum("carebridge_care_alerts_total");
-  c.notifications =
-      metrics.sum("carebridge_notify_subscription_delivered_total", {{"kind", "event-notification"}});
+  c.notifications = metrics.sum("carebridge_notify_subscription_delivered_total",
+                                {{"kind", "event-notification"}});
   for (const auto& k : error_kinds()) c.errors += error_count(metrics, k);
   for (auto& [labels, snap] : metrics.histogram_values("carebridge_mllp_ack_seconds")) {
     (void)labels;
@@ -55,9 +55,8 @@ std::optional<double> quantile_ms(const obs::histogram::snapshot& before,
     return i < s.cumulative.size() ? s.cumulative[i] : 0;
   };
   const std::size_t n = after.cumulative.size();
-  const std::uint64_t total = at(after, n - 1) >= at(before, n - 1)
-                                  ? at(after, n - 1) - at(before, n - 1)
-                                  : 0;
+  const std::uint64_t total =
+      at(after, n - 1) >= at(before, n - 1) ? at(after, n - 1) - at(before, n - 1) : 0;
   if (total == 0) return std::nullopt;
   const double rank = q * static_cast<double>(total);
   for (std::size_t i = 0; i < n; ++i) {
@@ -72,7 +71,8 @@ std::optional<double> quantile_ms(const obs::histogram::snapshot& before,
   return after.bounds.empty() ? std::nullopt : std::optional<double>(after.bounds.back() * 1000.0);
 }
 
-status_sampler::status_sampler(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+status_sampler::status_sampler(std::size_t capacity)
+    : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
 void status_sampler::add(std::chrono::system_clock::time_point now, const status_counters& c) {
   std::lock_guard lock(mu_);

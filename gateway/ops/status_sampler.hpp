@@ -27,15 +27,15 @@ namespace carebridge::gateway::ops {
 
 /// What happened in one interval.
 struct status_sample {
-  std::int64_t at_s = 0;           // end of the interval, unix seconds
-  double seconds = 0;              // its length
-  double messages_per_s = 0;       // inbound messages (MLLP and FHIR), any disposition
-  double alerts_per_s = 0;         // alerts the groups want (care stage decisions)
-  double notifications_per_s = 0;  // event notifications delivered (2xx)
+  std::int64_t at_s = 0;              // end of the interval, unix seconds
+  double seconds = 0;                 // its length
+  double messages_per_s = 0;          // inbound messages (MLLP and FHIR), any disposition
+  double alerts_per_s = 0;            // alerts the groups want (care stage decisions)
+  double notifications_per_s = 0;     // event notifications delivered (2xx)
   std::optional<double> ack_mean_ms;  // MLLP ACK latency; none when no ACK was sent
   std::optional<double> ack_p95_ms;   // upper bound of the bucket holding the 95th percentile
   std::optional<double> processing_mean_ms;  // pipeline stages per message
-  std::uint64_t errors = 0;        // error_kinds() events counted in the interval
+  std::uint64_t errors = 0;                  // error_kinds() events counted in the interval
 };
 
 /// The cumulative counters a sample is the difference of.

@@ -90,9 +90,8 @@ struct OpsServe : ::testing::Test {
 TEST_F(OpsServe, PerSenderAndPerStageSeriesStatusPageAndData) {
   ASSERT_GT(mllp, 0) << proc->log();
   // Two new messages, a resend of the first, and one for a facility the sender may not send for.
-  write_file(dir / "in.hl7",
-             adt("MERCY", "OPS-1") + adt("MERCY", "OPS-2") + adt("MERCY", "OPS-1") +
-                 adt("OTHER", "OPS-3"));
+  write_file(dir / "in.hl7", adt("MERCY", "OPS-1") + adt("MERCY", "OPS-2") + adt("MERCY", "OPS-1") +
+                                 adt("OTHER", "OPS-3"));
   const auto sent =
       run_process({bin, "send", "127.0.0.1:" + std::to_string(mllp), (dir / "in.hl7").string()});
   EXPECT_THAT(sent.out, HasSubstr("MSA|AR|OPS-3"));
@@ -115,7 +114,8 @@ TEST_F(OpsServe, PerSenderAndPerStageSeriesStatusPageAndData) {
   EXPECT_THAT(m, HasSubstr("carebridge_pipeline_stage_seconds_bucket{stage=\"care\","
                            "sender=\"mercy-feed\",le=\"+Inf\"} 2\n"));
   // No roster: nobody matches.
-  EXPECT_THAT(m, HasSubstr("carebridge_care_matches_total{outcome=\"no_match\",rule=\"none\"} 2\n"));
+  EXPECT_THAT(m,
+              HasSubstr("carebridge_care_matches_total{outcome=\"no_match\",rule=\"none\"} 2\n"));
   EXPECT_THAT(m, Not(HasSubstr("Opspatient")));
   EXPECT_THAT(m, Not(HasSubstr("OPS-1")));
 

@@ -228,12 +228,12 @@ TEST_F(OpsStoreGauges, BacklogOldestAgeAndStatusPerSubscriptionAndGroup) {
   auto subs = ops::refresh_store_gauges(r, *s, *s, now);
   ASSERT_EQ(subs.size(), 3u);
   const std::string text = r.expose();
-  EXPECT_THAT(text, HasSubstr(
-      "carebridge_notify_subscription_backlog_events{group=\"grp-1\",subscription=\"sub-a\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "carebridge_notify_subscription_backlog_events{group=\"grp-1\",subscription=\"sub-b\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "carebridge_notify_subscription_backlog_events{group=\"grp-2\",subscription=\"sub-c\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("carebridge_notify_subscription_backlog_events{group=\"grp-1\","
+                              "subscription=\"sub-a\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("carebridge_notify_subscription_backlog_events{group=\"grp-1\","
+                              "subscription=\"sub-b\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("carebridge_notify_subscription_backlog_events{group=\"grp-2\","
+                              "subscription=\"sub-c\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("carebridge_notify_group_backlog_events{group=\"grp-1\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("carebridge_notify_subscription_status{group=\"grp-1\","
                               "subscription=\"sub-b\",status=\"error\"} 1\n"));
