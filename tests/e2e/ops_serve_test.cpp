@@ -113,9 +113,10 @@ TEST_F(OpsServe, PerSenderAndPerStageSeriesStatusPageAndData) {
                            "sender=\"mercy-feed\"} 2\n"));
   EXPECT_THAT(m, HasSubstr("carebridge_pipeline_stage_seconds_bucket{stage=\"care\","
                            "sender=\"mercy-feed\",le=\"+Inf\"} 2\n"));
-  // No roster: nobody matches.
-  EXPECT_THAT(m,
-              HasSubstr("carebridge_care_matches_total{outcome=\"no_match\",rule=\"none\"} 2\n"));
+  // No roster: nobody matches (the demographic rule finds no candidate).
+  EXPECT_THAT(
+      m,
+      HasSubstr("carebridge_care_matches_total{outcome=\"no_match\",rule=\"demographics\"} 2\n"));
   EXPECT_THAT(m, Not(HasSubstr("Opspatient")));
   EXPECT_THAT(m, Not(HasSubstr("OPS-1")));
 
