@@ -257,6 +257,32 @@ TEST_F(OpsStoreGauges, BacklogOldestAgeAndStatusPerSubscriptionAndGroup) {
   EXPECT_THAT(r.expose(), Not(HasSubstr("sub-b")));
 }
 
+// The follow-up of the alerts' Tasks (the groups' pay-for-performance measure), per group.
+TEST_F(OpsStoreGauges, FollowUpOfTheAlertsTasksPerGroup) {
+  store::processing_result pr;
+  const auto task = [](std::string id, std::string priority, std::string status,
+                       std::string started) {
+    std::string j = R"({"resourceType":"Task","id":")" + id +
+                    R"(","owner":{"identifier":{"value":"grp-9"}},"priority":")" + priority +
+                    R"(","status":")" + status +
+                    R"(","restriction":{"period":{"end":"2026-11-24"}})";
+    if (!started.empty()) j += R"(,"executionPeriod":{"start":")" + started + R"("})";
+    return store::resource_row{"Task", std::move(id), j + "}"};
+  };
+  pr.resources.push_back(task("t1", "urgent", "in-progress", "2026-11-23T10:00:00Z"));
+  pr.resources.push_back(task("t2", "urgent", "completed", "2026-11-27T10:00:00Z"));
+  pr.resources.push_back(task("t3", "routine", "requested", ""));
+  ASSERT_NE(carebridge::test::settle_message(*s, "FU-1", pr), 0);
+  obs::registry r;
+  ops::refresh_store_gauges(r, *s, *s, std::chrono::system_clock::now());
+  const std::string text = r.expose();
+  EXPECT_THAT(text, HasSubstr("carebridge_followup_tasks{group=\"grp-9\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("carebridge_followup_high_risk_tasks{group=\"grp-9\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("carebridge_followup_contacted_tasks{group=\"grp-9\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("carebridge_followup_high_risk_contacted_in_time{group=\"grp-9\"} 1\n"));
+}
+
 TEST(OpsStatusJson, ShapeAndValues) {
   obs::registry r;
   auto& sm = r.counters("carebridge_ingest_sender_messages_total", "");
