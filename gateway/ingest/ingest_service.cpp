@@ -118,17 +118,22 @@ ingest_metrics::ingest_metrics(obs::registry& r)
 
 ingest_metrics::sender_series& ingest_metrics::sender(std::string_view name) {
   if (name.empty()) name = "(none)";
+  if (sender_series* last = last_sender_.load(std::memory_order_acquire);
+      last != nullptr && last->name == name)
+    return *last;
   std::lock_guard lock(senders_mu_);
-  if (auto it = senders_.find(name); it != senders_.end()) return *it->second;
-  const auto of = [&](std::string_view outcome) -> obs::counter& {
-    return sender_messages.series(obs::labels({{"sender", name}, {"outcome", outcome}}));
-  };
-  auto s = std::make_unique<sender_series>(sender_series{
-      of("accepted"), of("rejected"), of("errored"), of("duplicate"),
-      sender_last.series(obs::labels({{"sender", name}}))});
-  auto& ref = *s;
-  senders_.emplace(std::string(name), std::move(s));
-  return ref;
+  auto it = senders_.find(name);
+  if (it == senders_.end()) {
+    const auto of = [&](std::string_view outcome) -> obs::counter& {
+      return sender_messages.series(obs::labels({{"sender", name}, {"outcome", outcome}}));
+    };
+    auto s = std::make_unique<sender_series>(sender_series{
+        std::string(name), of("accepted"), of("rejected"), of("errored"), of("duplicate"),
+        sender_last.series(obs::labels({{"sender", name}}))});
+    it = senders_.emplace(std::string(name), std::move(s)).first;
+  }
+  last_sender_.store(it->second.get(), std::memory_order_release);
+  return *it->second;
 }
 
 obs::counter& ingest_metrics::message(hl7::disposition d) {

@@ -58,8 +58,10 @@ struct ingest_metrics {
   obs::counter& ack(std::string_view code);
 
   /// One sender's series (the sender rule's name; "(none)" when no rule granted the connection:
-  /// an open policy, or a peer no rule names). Made on first use, then kept.
+  /// an open policy, or a peer no rule names). Made on first use, then kept; the last one used is
+  /// found without a lock (one feed at a time is the usual case).
   struct sender_series {
+    std::string name;
     obs::counter& accepted;
     obs::counter& rejected;
     obs::counter& errored;    // accepted, then not stored (answered AE/CE)
@@ -79,6 +81,7 @@ struct ingest_metrics {
  private:
   std::mutex senders_mu_;
   std::map<std::string, std::unique_ptr<sender_series>, std::less<>> senders_;
+  std::atomic<sender_series*> last_sender_{nullptr};
   std::array<std::atomic<obs::counter*>, 3> by_disposition_{};
   std::array<std::atomic<obs::counter*>, 6> by_code_{};  // AA AE AR CA CE CR
 };

@@ -129,6 +129,9 @@ TEST_F(OpsServe, PerSenderAndPerStageSeriesStatusPageAndData) {
   EXPECT_THAT(get(http, "/status/status.css"), HasSubstr("text/css"));
   EXPECT_THAT(get(http, "/status/nothing.js"), HasSubstr("404"));
 
+  // The store's backlog follows its indexer, a little after the pipeline's counters.
+  EXPECT_THAT(metrics_with("carebridge_store_pending_messages 0\n"),
+              HasSubstr("carebridge_store_pending_messages 0\n"));
   const std::string data = get(http, "/status/data");
   EXPECT_THAT(data, HasSubstr("application/json"));
   EXPECT_THAT(data, HasSubstr("Cache-Control: no-store"));
