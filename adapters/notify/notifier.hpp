@@ -62,9 +62,9 @@ struct delivery_record {
   std::int64_t first_event = 0;  // event_notification: the event numbers it carries; else 0
   std::int64_t last_event = 0;
   result outcome = result::delivered;
-  unsigned http_status = 0;        // 0: no HTTP answer (connect failure, timeout…)
+  unsigned http_status = 0;  // 0: no HTTP answer (connect failure, timeout…)
   subscription_error error = subscription_error::none;  // code_of(): the IG's error code
-  unsigned attempt = 1;            // 1 for the first try of this notification, 2 for its retry…
+  unsigned attempt = 1;  // 1 for the first try of this notification, 2 for its retry…
   std::chrono::milliseconds duration{0};  // this attempt, from the call to its completion
   std::chrono::system_clock::time_point finished_at{};
 };
@@ -80,8 +80,11 @@ struct notifier_options {
   client_options client;
   worker_options worker;
   /// Called once for every finished attempt (delivered or not), on the notify client's strand,
-  /// after the notifier's own bookkeeping and metrics: it must not block (queue the work
-  /// elsewhere) and must not call back into the notifier. Empty: nobody is told.
+  /// after the notifier's own bookkeeping and metrics, before the delivery's consequences (the
+  /// store's delivered_through, the subscription's move to error) are applied: it must not block
+  /// (queue the work elsewhere) and must not call back into the notifier; an exception it throws
+  /// is logged and ignored. An attempt abandoned because the client shuts down is not reported.
+  /// For metrics, audit trails and tests. Empty: nobody is told.
   std::function<void(const delivery_record&)> on_attempt;
 };
 
@@ -159,11 +162,11 @@ class notifier final : public delivery_events {
   gateway::obs::counter& failures_;
   gateway::obs::counter& errors_;
   // Per subscription (labels group, subscription; configured ids only).
-  gateway::obs::registry::family<gateway::obs::counter>& sub_delivered_;   // + kind
-  gateway::obs::registry::family<gateway::obs::counter>& sub_failures_;    // + code
+  gateway::obs::registry::family<gateway::obs::counter>& sub_delivered_;  // + kind
+  gateway::obs::registry::family<gateway::obs::counter>& sub_failures_;   // + code
   gateway::obs::registry::family<gateway::obs::counter>& sub_retries_;
   gateway::obs::registry::family<gateway::obs::counter>& sub_gave_up_;
-  gateway::obs::registry::family<gateway::obs::gauge>& sub_last_failure_;  // + code
+  gateway::obs::registry::family<gateway::obs::gauge>& sub_last_failure_;     // + code
   gateway::obs::registry::family<gateway::obs::histogram>& attempt_seconds_;  // group, outcome
   void record(const delivery_record& r);
 };
