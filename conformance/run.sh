@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # All conformance checks, in one run: interoperability with outside tools and standards.
 #   conformance/run.sh            uses $CAREBRIDGE_BIN or build/ci/gateway/carebridge
-# Needs `npm ci` in conformance/ and python3-hl7 (deploy/install-deps.sh --tests does both).
+# Needs `npm ci` in conformance/, python3-hl7 and chromium (deploy/install-deps.sh --tests does all).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${CAREBRIDGE_BIN:-$here/../build/ci/gateway/carebridge}
@@ -32,3 +32,8 @@ node "$here/fhir/validate.mjs" --quiet "$here/../tests/data/fhir/golden"
 # The FHIR REST API's own answers (CapabilityStatement, OperationOutcomes, transaction-responses,
 # resources read back) from a real `carebridge serve`, through the same validators.
 "$here/fhir/api_check.sh" "$bin"
+
+# The ops status page (/status) in headless Chromium (playwright-core) against a real
+# `carebridge serve`: loads without errors or foreign requests, follows live traffic, carries no
+# PHI; its screenshot is kept as build/artifacts/status-page.png.
+"$here/status_page/status_page_check.sh" "$bin"

@@ -18,6 +18,7 @@ if [ "$want_tests" = 1 ]; then
     libgtest-dev libgmock-dev libbenchmark-dev
     clang libclang-rt-14-dev
     python3 python3-hl7 python3-yaml sqlite3 systemd
+    chromium
   )
   # Node.js and npm: the machine's own when present (the image ships them), else Debian's.
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

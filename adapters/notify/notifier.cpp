@@ -36,6 +36,30 @@ void ignore(bool) {}
 
 }  // namespace
 
+std::string_view to_string(delivery_record::kind k) noexcept {
+  switch (k) {
+    case delivery_record::kind::handshake:
+      return "handshake";
+    case delivery_record::kind::heartbeat:
+      return "heartbeat";
+    case delivery_record::kind::event_notification:
+      return "event-notification";
+  }
+  return "event-notification";
+}
+
+std::string_view to_string(delivery_record::result r) noexcept {
+  switch (r) {
+    case delivery_record::result::delivered:
+      return "delivered";
+    case delivery_record::result::failed:
+      return "failed";
+    case delivery_record::result::gave_up:
+      return "gave-up";
+  }
+  return "failed";
+}
+
 notifier::notifier(boost::asio::io_context& ioc, store::subscription_store& subscriptions,
                    store::message_store& messages, obs::registry& metrics,
                    notifier_options options)
@@ -53,7 +77,26 @@ notifier::notifier(boost::asio::io_context& ioc, store::subscription_store& subs
                     .series()),
       errors_(metrics.counters("carebridge_notify_subscriptions_failed_total",
                                "Subscriptions put in error by failed deliveries")
-                  .series()) {
+                  .series()),
+      sub_delivered_(metrics.counters("carebridge_notify_subscription_delivered_total",
+                                      "Notifications delivered (2xx), by group, subscription and "
+                                      "kind")),
+      sub_failures_(metrics.counters("carebridge_notify_subscription_failed_attempts_total",
+                                     "Delivery attempts that did not deliver, by group, "
+                                     "subscription and subscription-error code")),
+      sub_retries_(metrics.counters("carebridge_notify_subscription_retries_total",
+                                    "Failed attempts followed by a retry, by group and "
+                                    "subscription")),
+      sub_gave_up_(metrics.counters("carebridge_notify_subscription_gave_up_total",
+                                    "Notifications given up (the subscription went to error), by "
+                                    "group and subscription")),
+      sub_last_failure_(metrics.gauges(
+          "carebridge_notify_subscription_last_failure_timestamp_seconds",
+          "When an attempt last failed with this subscription-error code (unix seconds), by "
+          "group, subscription and code")),
+      attempt_seconds_(metrics.histograms("carebridge_notify_attempt_seconds",
+                                          "Duration of delivery attempts, by group and outcome",
+                                          obs::latency_bounds())) {
   client_ = std::make_unique<rest_hook_client>(ioc, options_.client);
   worker_ = std::make_unique<delivery_worker>(*client_, *this, options_.worker);
   metrics.callback_gauge("carebridge_notify_backlog",
@@ -151,6 +194,7 @@ void notifier::pass() {
         s.next_sequence = 1;
       }
       s.status_seen = row.status;
+      s.group_id = row.group_id;
       if (s.pending || s.failed) continue;
       if (row.status != "requested" && row.status != "active") continue;
       if (row.status == "requested" && s.handshaken) continue;  // its move to active is on the way
@@ -169,7 +213,7 @@ void notifier::pass() {
                                            {}, cx);
       if (!b) continue;
       body = std::move(*b);
-      next = in_flight{kind::handshake, 0};
+      next = in_flight{kind::handshake, 0, 0, 0};
     } else {
       const auto events = subs_.events_of(row.id, acked + 1, 0,
                                           message ? 1 : std::max<std::uint32_t>(req->max_count, 1));
@@ -210,7 +254,7 @@ void notifier::pass() {
           subs_.mark_delivered(row.id, events.back().event_number, ignore);
           continue;
         }
-        next = in_flight{kind::events, events.back().event_number};
+        next = in_flight{kind::events, events.front().event_number, events.back().event_number, 0};
       } else if (req->heartbeat_seconds && !message) {
         std::lock_guard lock(state_mu_);
         lane_state& s = lanes_[row.id];
@@ -221,7 +265,7 @@ void notifier::pass() {
                                              {}, cx);
         if (!b) continue;
         body = std::move(*b);
-        next = in_flight{kind::heartbeat, 0};
+        next = in_flight{kind::heartbeat, 0, 0, 0};
       }
     }
     if (!next) continue;
@@ -303,9 +347,70 @@ void notifier::subscription_failed(const std::string& lane, const delivery_failu
   subs_.set_status(id, "error", why, ignore);
 }
 
-void notifier::attempted(const delivery&, const delivery_result& r,
-                         std::optional<std::chrono::milliseconds>) {
+void notifier::attempted(const delivery& d, const delivery_result& r,
+                         std::optional<std::chrono::milliseconds> retry_in) {
   if (r.classified.outcome != outcome::delivered) failures_.inc();
+  delivery_record rec;
+  rec.subscription_id = id_of_lane(d.subscription_id);
+  rec.outcome = r.classified.outcome == outcome::delivered ? delivery_record::result::delivered
+                : retry_in                                 ? delivery_record::result::failed
+                                                           : delivery_record::result::gave_up;
+  rec.http_status = r.status;
+  rec.error = r.classified.error;
+  rec.duration = r.elapsed;
+  rec.finished_at = std::chrono::system_clock::now();
+  rec.endpoint = d.request.endpoint;
+  {
+    std::lock_guard lock(state_mu_);
+    auto it = lanes_.find(rec.subscription_id);
+    if (it != lanes_.end()) {
+      rec.group_id = it->second.group_id;
+      // The lane's pending notification is this one unless the subscription was reactivated
+      // meanwhile (an old lane's late answer): then only the ids are known.
+      if (lane_of(rec.subscription_id, it->second) == d.subscription_id && it->second.pending) {
+        in_flight& p = *it->second.pending;
+        rec.attempt = ++p.attempts;
+        rec.what = p.what == kind::handshake   ? delivery_record::kind::handshake
+                   : p.what == kind::heartbeat ? delivery_record::kind::heartbeat
+                                               : delivery_record::kind::event_notification;
+        rec.first_event = p.first_event;
+        rec.last_event = p.last_event;
+      }
+    }
+  }
+  record(rec);
+  if (options_.on_attempt) {
+    try {
+      options_.on_attempt(rec);
+    } catch (const std::exception& e) {
+      obs::error("notify.on_attempt_failed", {{"error", e.what()}});
+    }
+  }
+}
+
+void notifier::record(const delivery_record& r) {
+  const std::string group = r.group_id.empty() ? std::string("(unknown)") : r.group_id;
+  const std::string who = obs::labels({{"group", group}, {"subscription", r.subscription_id}});
+  attempt_seconds_.series(obs::labels({{"group", group}, {"outcome", to_string(r.outcome)}}))
+      .observe(std::chrono::duration<double>(r.duration).count());
+  if (r.outcome == delivery_record::result::delivered) {
+    sub_delivered_
+        .series(obs::labels(
+            {{"group", group}, {"subscription", r.subscription_id}, {"kind", to_string(r.what)}}))
+        .inc();
+    return;
+  }
+  std::string_view code = code_of(r.error);
+  if (code.empty()) code = "unknown";
+  const std::string with_code =
+      obs::labels({{"group", group}, {"subscription", r.subscription_id}, {"code", code}});
+  sub_failures_.series(with_code).inc();
+  sub_last_failure_.series(with_code).set(
+      std::chrono::duration_cast<std::chrono::seconds>(r.finished_at.time_since_epoch()).count());
+  if (r.outcome == delivery_record::result::failed)
+    sub_retries_.series(who).inc();
+  else
+    sub_gave_up_.series(who).inc();
 }
 
 }  // namespace carebridge::adapters::notify

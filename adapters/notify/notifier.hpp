@@ -35,6 +35,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,11 +45,48 @@
 
 namespace carebridge::adapters::notify {
 
+/// One finished delivery attempt, as the notifier saw it: for metrics, audit trails and tests.
+/// Ids only (subscription, group, event numbers, the HTTP status, the subscription-error code):
+/// never the endpoint's path, a header or the body.
+struct delivery_record {
+  enum class kind : std::uint8_t { handshake, heartbeat, event_notification };
+  enum class result : std::uint8_t {
+    delivered,  // the endpoint answered 2xx
+    failed,     // it did not; the same notification is retried after a backoff
+    gave_up,    // it did not, and will not be retried: the subscription goes to error (a
+                // permanent refusal, or too many failures in a row), or the notifier is stopping
+  };
+  std::string subscription_id;
+  std::string group_id;
+  kind what = kind::event_notification;
+  std::int64_t first_event = 0;  // event_notification: the event numbers it carries; else 0
+  std::int64_t last_event = 0;
+  result outcome = result::delivered;
+  unsigned http_status = 0;  // 0: no HTTP answer (connect failure, timeout…)
+  subscription_error error = subscription_error::none;  // code_of(): the IG's error code
+  unsigned attempt = 1;  // 1 for the first try of this notification, 2 for its retry…
+  std::chrono::milliseconds duration{0};  // this attempt, from the call to its completion
+  std::chrono::system_clock::time_point finished_at{};
+  std::string endpoint;  // the URL it went to (for its origin: never log the path or query)
+};
+
+/// "handshake", "heartbeat", "event-notification".
+std::string_view to_string(delivery_record::kind k) noexcept;
+/// "delivered", "failed", "gave-up".
+std::string_view to_string(delivery_record::result r) noexcept;
+
 struct notifier_options {
   std::string base_url = "http://localhost/fhir";  // our FHIR base, for the references sent
   std::chrono::milliseconds poll{200};
   client_options client;
   worker_options worker;
+  /// Called once for every finished attempt (delivered or not), on the notify client's strand,
+  /// after the notifier's own bookkeeping and metrics, before the delivery's consequences (the
+  /// store's delivered_through, the subscription's move to error) are applied: it must not block
+  /// (queue the work elsewhere) and must not call back into the notifier; an exception it throws
+  /// is logged and ignored. An attempt abandoned because the client shuts down is not reported.
+  /// For metrics, audit trails and tests. Empty: nobody is told.
+  std::function<void(const delivery_record&)> on_attempt;
 };
 
 class notifier final : public delivery_events {
@@ -79,11 +118,14 @@ class notifier final : public delivery_events {
   enum class kind : std::uint8_t { handshake, heartbeat, events };
   struct in_flight {
     kind what = kind::events;
-    std::int64_t last_event = 0;  // events: the highest event number in it
+    std::int64_t first_event = 0;  // events: the lowest event number in it
+    std::int64_t last_event = 0;   // events: the highest event number in it
+    unsigned attempts = 0;         // finished attempts so far
   };
   // What the notifier knows of one subscription beyond the store.
   struct lane_state {
     std::uint64_t generation = 0;   // lane = id + "#" + generation
+    std::string group_id;           // the owner (metrics and delivery records)
     std::uint64_t next_sequence = 1;
     std::optional<in_flight> pending;  // at most one notification in flight
     std::string status_seen;           // the store's status at the last pass
@@ -120,6 +162,14 @@ class notifier final : public delivery_events {
   gateway::obs::registry::family<gateway::obs::counter>& by_kind_;
   gateway::obs::counter& failures_;
   gateway::obs::counter& errors_;
+  // Per subscription (labels group, subscription; configured ids only).
+  gateway::obs::registry::family<gateway::obs::counter>& sub_delivered_;  // + kind
+  gateway::obs::registry::family<gateway::obs::counter>& sub_failures_;   // + code
+  gateway::obs::registry::family<gateway::obs::counter>& sub_retries_;
+  gateway::obs::registry::family<gateway::obs::counter>& sub_gave_up_;
+  gateway::obs::registry::family<gateway::obs::gauge>& sub_last_failure_;     // + code
+  gateway::obs::registry::family<gateway::obs::histogram>& attempt_seconds_;  // group, outcome
+  void record(const delivery_record& r);
 };
 
 }  // namespace carebridge::adapters::notify

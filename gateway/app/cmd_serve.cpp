@@ -14,6 +14,7 @@
 #include "gateway/audit/audit_log.hpp"
 #include "gateway/auth/client_registry.hpp"
 #include "gateway/auth/token_service.hpp"
+#include "gateway/app/ops_routes.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/ingest/ingest_service.hpp"
 #include "gateway/care/care_stage.hpp"
@@ -61,13 +62,6 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 
 adapters::tls::server_options tls_of(const cfg::tls_config& t) {
   return {t.certificate, t.private_key, t.client_ca, t.require_client_certificate};
-}
-
-std::string readiness_json(bool store_ok, bool mllp_ok, bool http_ok) {
-  auto b = [](bool v) { return v ? "true" : "false"; };
-  return std::string("{\"ready\":") + b(store_ok && mllp_ok && http_ok) + ",\"store_writable\":" +
-         b(store_ok) + ",\"mllp_listening\":" + b(mllp_ok) + ",\"http_listening\":" + b(http_ok) +
-         "}\n";
 }
 
 // Auth mode "certificate": a connection matching a group_clients entry acts for that group; else
@@ -246,42 +240,10 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   ho.max_body_bytes = c.fhir.max_body_bytes;  // the FHIR API's inputs are the largest bodies
   adapters::fhir_rest::http_server http(ioc, metrics, ho);
   std::atomic<bool> http_up{false};
-  http.add("GET", "/healthz", [](const auto&) {
-    return adapters::fhir_rest::http_response{200, "application/json", "{\"status\":\"alive\"}\n"};
-  });
-  http.add("GET", "/readyz", [&](const auto&) {
-    const bool s = store->writable();
-    const bool m = mllp.listening();
-    const bool h = http_up.load();
-    return adapters::fhir_rest::http_response{s && m && h ? 200u : 503u, "application/json",
-                                               readiness_json(s, m, h)};
-  });
-  // Follow-up of the alerts' Tasks per group, read from the store when scraped.
-  auto& followup_tasks = metrics.gauges("carebridge_followup_tasks",
-                                        "Follow-up Tasks made for a group's alerts");
-  auto& followup_high = metrics.gauges("carebridge_followup_high_risk_tasks",
-                                       "Follow-up Tasks of high-risk discharges (priority urgent)");
-  auto& followup_contacted = metrics.gauges(
-      "carebridge_followup_contacted_tasks", "Follow-up Tasks the group set in-progress or completed");
-  auto& followup_in_time = metrics.gauges(
-      "carebridge_followup_high_risk_contacted_in_time",
-      "High-risk follow-up Tasks with contact made within 2 business days of discharge (the "
-      "pay-for-performance measure: divide by carebridge_followup_high_risk_tasks)");
-  http.add("GET", "/metrics", [&](const auto&) {
-    try {
-      for (const auto& f : store->follow_up_stats()) {
-        const std::string l = obs::labels({{"group", f.group_id}});
-        followup_tasks.series(l).set(static_cast<std::int64_t>(f.tasks));
-        followup_high.series(l).set(static_cast<std::int64_t>(f.high_risk));
-        followup_contacted.series(l).set(static_cast<std::int64_t>(f.contacted));
-        followup_in_time.series(l).set(static_cast<std::int64_t>(f.high_risk_in_time));
-      }
-    } catch (const std::exception& e) {
-      obs::warn("metrics.follow_up_failed", {{"error", e.what()}});
-    }
-    return adapters::fhir_rest::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
-                                               metrics.expose()};
-  });
+  // --- ops routes: /healthz, /readyz, /metrics, the status page /status (gateway/app/ops_routes.hpp)
+  const auto ops = register_ops_routes(
+      http, {metrics, *store, *store, [&mllp] { return mllp.listening(); },
+             [&http_up] { return http_up.load(); }});
   // --- Who may call the FHIR API: the /fhir guard (adapters/fhir_rest/access.hpp) ---------------
   adapters::fhir_rest::access_options ao;
   ao.mode = c.auth.mode == "certificate" ? adapters::fhir_rest::auth_mode::certificate
@@ -372,6 +334,22 @@ int cmd_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   no.worker.failure_threshold = c.notify.failure_threshold;
   no.worker.backoff.base = std::chrono::milliseconds(c.notify.backoff_initial_ms);
   no.worker.backoff.cap = std::chrono::milliseconds(c.notify.backoff_max_ms);
+  // Every notification attempt goes into the audit trail (who was sent what, when, outcome).
+  no.on_attempt = [&audit](const adapters::notify::delivery_record& r) {
+    gateway::audit::notification_attempt a;
+    a.subscription_id = r.subscription_id;
+    a.group_id = r.group_id;
+    a.kind = std::string(adapters::notify::to_string(r.what));
+    a.first_event = r.first_event;
+    a.last_event = r.last_event;
+    a.delivered = r.outcome == adapters::notify::delivery_record::result::delivered;
+    a.http_status = r.http_status;
+    a.endpoint = r.endpoint;
+    a.detail = std::string(adapters::notify::to_string(r.outcome));
+    if (const auto code = adapters::notify::code_of(r.error); !code.empty())
+      a.detail += "; " + std::string(code);
+    gateway::audit::record_notification(*audit, a);
+  };
   std::unique_ptr<adapters::notify::notifier> notifier;
   try {
     notifier = std::make_unique<adapters::notify::notifier>(ioc, *store, *store, metrics, no);

@@ -19,6 +19,13 @@ care_stage::care_stage(const std::filesystem::path& members_db, obs::registry& m
       assessments_(metrics.counters("carebridge_care_risk_assessments_total",
                                     "RiskAssessments made, by overall band; retracted ones as "
                                     "band=\"retracted\"")),
+      matches_(metrics.counters("carebridge_care_matches_total",
+                                "Member matches of clinical events, by outcome (linked, review, "
+                                "no_match, not_applicable) and the rule that decided")),
+      risk_alerts_(metrics.counters("carebridge_care_alerts_total",
+                                    "Alerts the groups want, by kind and risk band (low, moderate, "
+                                    "high; none when the event is not scored)")),
+      stage_metrics_(metrics, "care"),
       roster_reloads_(metrics
                           .counters("carebridge_roster_reloads_total",
                                     "New rosters loaded by the running gateway (used from the next message on)")
@@ -170,6 +177,7 @@ void care_stage::take_new_roster() {
 ingest::stage_outcome care_stage::operator()(
     const store::stored_message& m, std::span<const mappings::event::clinical_event> events,
     store::processing_result& out) {
+  ingest::stage_metrics::timer timer(stage_metrics_, m.sender);
   take_new_roster();
   std::lock_guard db_lock(db_mu_);
   const auto now = std::chrono::steady_clock::now();
@@ -181,7 +189,7 @@ ingest::stage_outcome care_stage::operator()(
       obs::warn("member links not read", {{"error", e.what()}});
     }
   }
-  if (events.empty()) return {};
+  if (events.empty()) return timer.done({});
   outcomes_.resize(events.size());
   changes_.resize(events.size());
   std::vector<care_db::event_write> writes;
@@ -210,6 +218,13 @@ ingest::stage_outcome care_stage::operator()(
   }
   for (const auto& o : outcomes_) {
     events_.series(obs::labels({{"match", o.match}, {"attribution", o.attribution}})).inc();
+    matches_.series(obs::labels({{"outcome", o.match}, {"rule", o.rule.empty() ? "none" : o.rule}}))
+        .inc();
+    if (!o.alert_kind.empty() && o.alert_wanted)
+      risk_alerts_
+          .series(obs::labels(
+              {{"kind", o.alert_kind}, {"risk", o.risk_band.empty() ? "none" : o.risk_band}}))
+          .inc();
     if (!o.alert_kind.empty())
       alerts_
           .series(obs::labels({{"kind", o.alert_kind},
@@ -220,7 +235,7 @@ ingest::stage_outcome care_stage::operator()(
     else if (!o.risk_band.empty())
       assessments_.series(obs::labels({{"band", o.risk_band}})).inc();
   }
-  return {};
+  return timer.done({});
 }
 
 }  // namespace carebridge::gateway::care

@@ -16,6 +16,7 @@
 #include "gateway/care/care_db.hpp"
 #include "gateway/care/care_engine.hpp"
 #include "gateway/ingest/pipeline_worker.hpp"
+#include "gateway/ingest/stage_metrics.hpp"
 #include "gateway/members/roster.hpp"
 #include "gateway/obs/metrics.hpp"
 
@@ -93,6 +94,9 @@ class care_stage {
   obs::registry::family<obs::counter>& events_;
   obs::registry::family<obs::counter>& alerts_;
   obs::registry::family<obs::counter>& assessments_;
+  obs::registry::family<obs::counter>& matches_;       // by outcome and rule
+  obs::registry::family<obs::counter>& risk_alerts_;   // alerts wanted, by kind and risk band
+  ingest::stage_metrics stage_metrics_;
   obs::counter& roster_reloads_;
   obs::counter& roster_failures_;
   obs::counter& commit_failures_;

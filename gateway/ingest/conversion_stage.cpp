@@ -20,7 +20,8 @@ conversion_stage::conversion_stage(const config::config& cfg, obs::registry& met
       not_converted_(metrics
                          .counters("carebridge_pipeline_not_converted_total",
                                    "Processed messages of a type the mapper does not convert")
-                         .series()) {
+                         .series()),
+      stage_metrics_(metrics, "conversion") {
   if (!cfg.mllp.fallback_charset.empty())
     default_charset_ = hl7::charset_from_name(cfg.mllp.fallback_charset).value_or(hl7::charset::none);
   for (const auto& s : cfg.senders)
@@ -35,8 +36,9 @@ const fhir::sender_profile* conversion_stage::profile_for(std::string_view facil
 stage_outcome conversion_stage::operator()(const store::stored_message& m,
                                            store::processing_result& out) {
   last_.clear();
-  if (m.message_type.starts_with("FHIR:")) return convert_fhir(m, out);
-  return convert_v2(m, out);
+  stage_metrics::timer t(stage_metrics_, m.sender);
+  if (m.message_type.starts_with("FHIR:")) return t.done(convert_fhir(m, out));
+  return t.done(convert_v2(m, out));
 }
 
 stage_outcome conversion_stage::convert_v2(const store::stored_message& m,

@@ -13,6 +13,7 @@
 
 #include "gateway/config/config.hpp"
 #include "gateway/ingest/pipeline_worker.hpp"
+#include "gateway/ingest/stage_metrics.hpp"
 #include "gateway/obs/metrics.hpp"
 #include "mappings/event/clinical_event.hpp"
 
@@ -42,6 +43,7 @@ class conversion_stage {
   obs::registry::family<obs::counter>& events_;
   obs::registry::family<obs::counter>& unmapped_;
   obs::counter& not_converted_;
+  stage_metrics stage_metrics_;
   std::vector<mappings::event::clinical_event> last_;
 };
 

@@ -109,7 +109,32 @@ ingest_metrics::ingest_metrics(obs::registry& r)
       commit_seconds(r.histograms("carebridge_store_commit_seconds",
                                   "Time from submitting a message to the store to its commit",
                                   obs::latency_bounds())
-                         .series()) {}
+                         .series()),
+      sender_messages(r.counters("carebridge_ingest_sender_messages_total",
+                                 "Inbound HL7 v2 messages by sender rule and outcome (accepted, "
+                                 "rejected, errored, duplicate)")),
+      sender_last(r.gauges("carebridge_ingest_sender_last_message_timestamp_seconds",
+                           "When the sender's last message arrived (unix seconds)")) {}
+
+ingest_metrics::sender_series& ingest_metrics::sender(std::string_view name) {
+  if (name.empty()) name = "(none)";
+  if (sender_series* last = last_sender_.load(std::memory_order_acquire);
+      last != nullptr && last->name == name)
+    return *last;
+  std::lock_guard lock(senders_mu_);
+  auto it = senders_.find(name);
+  if (it == senders_.end()) {
+    const auto of = [&](std::string_view outcome) -> obs::counter& {
+      return sender_messages.series(obs::labels({{"sender", name}, {"outcome", outcome}}));
+    };
+    auto s = std::make_unique<sender_series>(sender_series{
+        std::string(name), of("accepted"), of("rejected"), of("errored"), of("duplicate"),
+        sender_last.series(obs::labels({{"sender", name}}))});
+    it = senders_.emplace(std::string(name), std::move(s)).first;
+  }
+  last_sender_.store(it->second.get(), std::memory_order_release);
+  return *it->second;
+}
 
 obs::counter& ingest_metrics::message(hl7::disposition d) {
   auto& slot = by_disposition_[static_cast<std::size_t>(d) % by_disposition_.size()];
@@ -271,7 +296,10 @@ void ingest_service::reject_oversize(std::string prefix, std::size_t size_so_far
 void ingest_service::commit(store::inbound_record rec, ingest_result result,
                             std::optional<hl7::parse_options> reparse_if_failed, handler done) {
   const auto started = std::chrono::steady_clock::now();
-  store_.submit(std::move(rec), [this, started, result = std::move(result), reparse_if_failed,
+  auto& sender = metrics_.sender(rec.sender);
+  sender.last_message.set(rec.received_at_us / 1'000'000);
+  store_.submit(std::move(rec), [this, started, &sender, result = std::move(result),
+                                 reparse_if_failed,
                                  done = std::move(done)](store::commit_result r) mutable {
     metrics_.commit_seconds.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -325,6 +353,21 @@ void ingest_service::commit(store::inbound_record rec, ingest_result result,
         break;
     }
     metrics_.message(result.disposition).inc();
+    if (result.duplicate) {
+      sender.duplicate.inc();
+    } else {
+      switch (result.disposition) {
+        case hl7::disposition::accepted:
+          sender.accepted.inc();
+          break;
+        case hl7::disposition::rejected:
+          sender.rejected.inc();
+          break;
+        case hl7::disposition::errored:
+          sender.errored.inc();
+          break;
+      }
+    }
     if (!result.ack_code.empty()) metrics_.ack(result.ack_code).inc();
     done(std::move(result));
   });

@@ -19,7 +19,9 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,13 +57,31 @@ struct ingest_metrics {
   obs::counter& message(mappings::hl7v2::disposition d);
   obs::counter& ack(std::string_view code);
 
+  /// One sender's series (the sender rule's name; "(none)" when no rule granted the connection:
+  /// an open policy, or a peer no rule names). Made on first use, then kept; the last one used is
+  /// found without a lock (one feed at a time is the usual case).
+  struct sender_series {
+    std::string name;
+    obs::counter& accepted;
+    obs::counter& rejected;
+    obs::counter& errored;    // accepted, then not stored (answered AE/CE)
+    obs::counter& duplicate;  // resent, answered with the stored ACK
+    obs::gauge& last_message;  // unix seconds of the last message received
+  };
+  sender_series& sender(std::string_view name);
+
   obs::registry::family<obs::counter>& messages;    // by disposition
   obs::registry::family<obs::counter>& acks;        // by code
   obs::counter& duplicates;
   obs::counter& store_failures;
   obs::histogram& commit_seconds;
+  obs::registry::family<obs::counter>& sender_messages;  // by sender and outcome
+  obs::registry::family<obs::gauge>& sender_last;        // by sender
 
  private:
+  std::mutex senders_mu_;
+  std::map<std::string, std::unique_ptr<sender_series>, std::less<>> senders_;
+  std::atomic<sender_series*> last_sender_{nullptr};
   std::array<std::atomic<obs::counter*>, 3> by_disposition_{};
   std::array<std::atomic<obs::counter*>, 6> by_code_{};  // AA AE AR CA CE CR
 };

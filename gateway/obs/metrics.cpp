@@ -1,5 +1,6 @@
 #include "gateway/obs/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -70,6 +71,49 @@ T& registry::family<T>::series(const std::string& label_text) {
   return *slot;
 }
 
+template <typename T>
+void registry::family<T>::clear() {
+  std::lock_guard lock(mu_);
+  series_.clear();
+}
+
+std::vector<std::pair<std::string, std::string>> parse_labels(std::string_view t) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (t.size() < 2 || t.front() != '{' || t.back() != '}') return out;
+  std::size_t i = 1;
+  while (i < t.size() - 1) {
+    const std::size_t eq = t.find("=\"", i);
+    if (eq == std::string_view::npos) break;
+    std::string key(t.substr(i, eq - i));
+    std::string value;
+    std::size_t j = eq + 2;
+    bool closed = false;
+    for (; j < t.size(); ++j) {
+      const char c = t[j];
+      if (c == '\\' && j + 1 < t.size()) {
+        const char n = t[++j];
+        value += n == 'n' ? '\n' : n;
+      } else if (c == '"') {
+        closed = true;
+        break;
+      } else {
+        value += c;
+      }
+    }
+    if (!closed) break;
+    out.emplace_back(std::move(key), std::move(value));
+    i = j + 1;
+    if (i < t.size() && t[i] == ',') ++i;
+  }
+  return out;
+}
+
+std::string label_value(std::string_view label_text, std::string_view name) {
+  for (auto& [k, v] : parse_labels(label_text))
+    if (k == name) return v;
+  return {};
+}
+
 template class registry::family<counter>;
 template class registry::family<gauge>;
 template class registry::family<histogram>;
@@ -126,6 +170,61 @@ void registry::callback_gauge(std::string name, std::string help, std::function<
   e->type = "gauge";
   e->cb = std::move(read);
   entries_.push_back(std::move(e));
+}
+
+std::vector<std::pair<std::string, double>> registry::values(std::string_view name) const {
+  std::vector<std::pair<std::string, double>> out;
+  std::lock_guard lock(mu_);
+  for (const auto& e : entries_) {
+    if (e->name != name) continue;
+    if (e->c) {
+      std::lock_guard l(e->c->mu_);
+      for (const auto& [lbl, s] : e->c->series_)
+        out.emplace_back(lbl, static_cast<double>(s->value()));
+    } else if (e->g) {
+      std::lock_guard l(e->g->mu_);
+      for (const auto& [lbl, s] : e->g->series_)
+        out.emplace_back(lbl, static_cast<double>(s->value()));
+    } else if (e->cb) {
+      out.emplace_back(std::string(), e->cb());
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, histogram::snapshot>> registry::histogram_values(
+    std::string_view name) const {
+  std::vector<std::pair<std::string, histogram::snapshot>> out;
+  std::lock_guard lock(mu_);
+  for (const auto& e : entries_) {
+    if (e->name != name || !e->h) continue;
+    std::lock_guard l(e->h->mu_);
+    for (const auto& [lbl, s] : e->h->series_) out.emplace_back(lbl, s->read());
+  }
+  return out;
+}
+
+double registry::sum(std::string_view name,
+                     std::initializer_list<std::pair<std::string_view, std::string_view>> match)
+    const {
+  double total = 0;
+  for (const auto& [lbl, v] : values(name)) {
+    bool all = true;
+    if (match.size() != 0) {
+      const auto have = parse_labels(lbl);
+      for (const auto& [k, want] : match) {
+        const bool found = std::any_of(have.begin(), have.end(), [&](const auto& kv) {
+          return kv.first == k && kv.second == want;
+        });
+        if (!found) {
+          all = false;
+          break;
+        }
+      }
+    }
+    if (all) total += v;
+  }
+  return total;
 }
 
 namespace {

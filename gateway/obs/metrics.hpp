@@ -63,6 +63,12 @@ std::vector<double> latency_bounds();
 /// A label set written as Prometheus text: {code="AA",sender="MERCY"}; values are escaped.
 std::string labels(std::initializer_list<std::pair<std::string_view, std::string_view>> kv);
 
+/// The label text labels() writes, read back: {k="v",...} → (k, v) pairs, escapes undone. Text
+/// that is not such a set gives what could be read up to the fault.
+std::vector<std::pair<std::string, std::string>> parse_labels(std::string_view label_text);
+/// The value of one label of a label text, or "" when it has none.
+std::string label_value(std::string_view label_text, std::string_view name);
+
 class registry {
  public:
   /// A family of series with one name; `series("...")` gives the series for a label set.
@@ -70,6 +76,10 @@ class registry {
   class family {
    public:
     T& series(const std::string& label_text = {});
+    /// Drops every series. Only for families whose series are set afresh at each scrape and
+    /// whose references nobody keeps (the scrape-time gauges of gateway/ops): the series of a
+    /// subscription deleted since the last scrape must go.
+    void clear();
 
    private:
     friend class registry;
@@ -86,6 +96,17 @@ class registry {
 
   /// The whole registry in Prometheus text format.
   std::string expose() const;
+
+  /// The current values of a counter or gauge family (a callback gauge: one value with no
+  /// labels), as (label text, value), in label order; empty when there is no such family. For the
+  /// status page (gateway/ops), which reads what /metrics shows rather than keeping counts twice.
+  std::vector<std::pair<std::string, double>> values(std::string_view name) const;
+  /// The same for a histogram family.
+  std::vector<std::pair<std::string, histogram::snapshot>> histogram_values(
+      std::string_view name) const;
+  /// Sum of values(name) over the series whose labels include every (name, value) of `match`.
+  double sum(std::string_view name,
+             std::initializer_list<std::pair<std::string_view, std::string_view>> match = {}) const;
 
  private:
   struct entry {

@@ -14,6 +14,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <future>
+#include <mutex>
 #include <regex>
 
 namespace {
@@ -70,8 +71,9 @@ struct gateway_side {
   std::thread io;
   int next_control = 0;
 
-  gateway_side() {
+  explicit gateway_side(std::function<void(const notify::delivery_record&)> on_attempt = {}) {
     notify::notifier_options o;
+    o.on_attempt = std::move(on_attempt);
     o.base_url = "https://gw.example.org/fhir";
     o.client.ca_file = cert("ca.crt");
     o.client.attempt_timeout = 10s;
@@ -244,6 +246,66 @@ TEST(Notifier, RefusedGoesToErrorAndReactivationCatchesUp) {
   const auto numbers = event_numbers(hook);
   ASSERT_GE(numbers.size(), 2u);
   EXPECT_EQ(std::vector<int>(numbers.end() - 2, numbers.end()), (std::vector<int>{1, 2}));
+}
+
+// Every finished attempt reaches the on_attempt observer with its ids, kind, events, outcome,
+// HTTP status and attempt number, and the per-subscription series count it.
+TEST(Notifier, OnAttemptRecordsEveryAttemptAndPerSubscriptionMetrics) {
+  std::mutex mu;
+  std::vector<notify::delivery_record> records;
+  gateway_side g([&](const notify::delivery_record& r) {
+    std::lock_guard lock(mu);
+    records.push_back(r);
+  });
+  subscriber hook({}, [](const seen&, std::size_t n) -> std::optional<rest::http_response> {
+    // The handshake passes; the first event notification gets a 503 (retried), then 200.
+    return rest::http_response{n == 1 ? 503u : 200u, "application/fhir+json", "{}"};
+  });
+  g.subscribe("sub-obs", "G7", subscription_json(hook.url(), 5));
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] { return g.status("sub-obs") == "active"; }));
+  g.alert("G7", "x");
+  ASSERT_TRUE(eventually(*g.n, g.f, [&] {
+    return g.db->subscription("sub-obs")->delivered_through == 1;
+  }));
+  std::vector<notify::delivery_record> seen_records;
+  {
+    std::lock_guard lock(mu);
+    seen_records = records;
+  }
+  ASSERT_GE(seen_records.size(), 3u);
+  const auto& hs = seen_records[0];
+  EXPECT_EQ(hs.subscription_id, "sub-obs");
+  EXPECT_EQ(hs.group_id, "G7");
+  EXPECT_EQ(hs.what, notify::delivery_record::kind::handshake);
+  EXPECT_EQ(hs.outcome, notify::delivery_record::result::delivered);
+  EXPECT_EQ(hs.http_status, 200u);
+  EXPECT_EQ(hs.attempt, 1u);
+  const auto& failed = seen_records[1];
+  EXPECT_EQ(failed.what, notify::delivery_record::kind::event_notification);
+  EXPECT_EQ(failed.outcome, notify::delivery_record::result::failed);
+  EXPECT_EQ(failed.http_status, 503u);
+  EXPECT_EQ(notify::code_of(failed.error), "error-response");
+  EXPECT_EQ(failed.first_event, 1);
+  EXPECT_EQ(failed.last_event, 1);
+  EXPECT_EQ(failed.attempt, 1u);
+  const auto& retried = seen_records[2];
+  EXPECT_EQ(retried.outcome, notify::delivery_record::result::delivered);
+  EXPECT_EQ(retried.attempt, 2u);
+  EXPECT_EQ(retried.first_event, 1);
+  EXPECT_EQ(notify::to_string(retried.what), "event-notification");
+  EXPECT_EQ(notify::to_string(failed.outcome), "failed");
+
+  const std::string m = g.metrics.expose();
+  EXPECT_THAT(m, HasSubstr("carebridge_notify_subscription_delivered_total{group=\"G7\","
+                           "subscription=\"sub-obs\",kind=\"event-notification\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("carebridge_notify_subscription_delivered_total{group=\"G7\","
+                           "subscription=\"sub-obs\",kind=\"handshake\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("carebridge_notify_subscription_failed_attempts_total{group=\"G7\","
+                           "subscription=\"sub-obs\",code=\"error-response\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("carebridge_notify_subscription_retries_total{group=\"G7\","
+                           "subscription=\"sub-obs\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("carebridge_notify_attempt_seconds_count{group=\"G7\","
+                           "outcome=\"delivered\"} 2\n"));
 }
 
 TEST(Notifier, ASubscriberDownForAWhileGetsEverythingInOrder) {
