@@ -76,6 +76,16 @@ TEST(AlertsServe, AnAlertArrivesAtItsGroupsEndpointOnly) {
   EXPECT_THAT(log, Not(HasSubstr("1947-06-03")));
   EXPECT_THAT(log, Not(HasSubstr("19470603")));
   EXPECT_THAT(log, Not(HasSubstr("group-token")));
+  // The audit trail: the group's calls and every notification sent to its endpoint (origin only).
+  const auto audit =
+      run_process({bin, "audit", "list", "--data-dir", su.data_dir.string(), "--json"});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_THAT(audit.out, HasSubstr("st-brigid-pcp"));
+  EXPECT_THAT(audit.out, HasSubstr("handshake"));
+  EXPECT_THAT(audit.out, HasSubstr("event-notification"));
+  EXPECT_THAT(audit.out, HasSubstr("https://127.0.0.1:" + std::to_string(mine.port)));
+  EXPECT_THAT(audit.out, Not(HasSubstr("/hook")));
+  EXPECT_THAT(audit.out, Not(HasSubstr("Doherty")));
   mine.proc->signal(SIGTERM);
   theirs.proc->signal(SIGTERM);
   dump_received(mine, "serve-mine");
