@@ -23,12 +23,9 @@ inline int port_from(const std::string& line) {
   return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
 }
 
-/// One HTTP/1.1 exchange on a fresh plain connection to 127.0.0.1 ("Connection: close"): the raw
-/// response. `headers` are "Name: value" lines.
-inline std::string http_exchange(int port, const std::string& method, const std::string& path,
-                                 const std::string& body = {},
-                                 const std::vector<std::string>& headers = {},
-                                 const std::string& content_type = "application/fhir+json") {
+/// A TCP connection to 127.0.0.1:`port` whose reads give up after `recv_timeout_s` seconds; -1
+/// when the connection is refused.
+inline int connect_loopback(int port, int recv_timeout_s) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -36,10 +33,21 @@ inline std::string http_exchange(int port, const std::string& method, const std:
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
-    return "";
+    return -1;
   }
-  timeval tv{10, 0};
+  timeval tv{recv_timeout_s, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+/// One HTTP/1.1 exchange on a fresh plain connection to 127.0.0.1 ("Connection: close"): the raw
+/// response. `headers` are "Name: value" lines.
+inline std::string http_exchange(int port, const std::string& method, const std::string& path,
+                                 const std::string& body = {},
+                                 const std::vector<std::string>& headers = {},
+                                 const std::string& content_type = "application/fhir+json") {
+  const int fd = connect_loopback(port, 10);
+  if (fd < 0) return "";
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                     "\r\nConnection: close\r\n";
   for (const auto& h : headers) req += h + "\r\n";

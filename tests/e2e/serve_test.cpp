@@ -42,21 +42,6 @@ struct gateway {
   }
 };
 
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
 // True once the gateway's pipeline has nothing pending (polled on /metrics for up to 10 s).
 bool wait_drained(int http_port) {
   using namespace std::chrono_literals;
@@ -171,7 +156,7 @@ TEST(Serve, SendReportsRejectionsWithExitOne) {
 // Sends unique messages in a closed loop over one connection; records the ids that were ACKed.
 void sender_loop(int port, const std::string& prefix, std::atomic<bool>& stop,
                  std::mutex& mu, std::set<std::string>& acked) {
-  const int fd = connect_to(port);
+  const int fd = connect_loopback(port, 5);
   if (fd < 0) return;
   std::string pending;
   for (int i = 0; !stop; ++i) {
