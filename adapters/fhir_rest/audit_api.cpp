@@ -1,5 +1,7 @@
 #include "adapters/fhir_rest/audit_api.hpp"
 
+#include "adapters/fhir_rest/fhir_http.hpp"
+
 #include "gateway/alerts/subscription.hpp"
 #include "gateway/audit/audit_event.hpp"
 #include "gateway/obs/log.hpp"
@@ -21,8 +23,6 @@ namespace carebridge::adapters::fhir_rest {
 namespace audit = gateway::audit;
 
 namespace {
-
-constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
 
 // ---- the observer -------------------------------------------------------------------------------
 
@@ -75,32 +75,6 @@ bool id_reference(std::string_view v) {
   return mappings::fhir::valid_id(v.substr(slash + 1));
 }
 
-struct query_pair {
-  std::string name;
-  std::string value;
-  std::string_view raw;
-};
-
-// The query's parameters in order; nullopt for a malformed escape.
-std::optional<std::vector<query_pair>> split_query(std::string_view q) {
-  std::vector<query_pair> out;
-  while (!q.empty()) {
-    const std::size_t amp = q.find('&');
-    const std::string_view pair = q.substr(0, amp);
-    if (!pair.empty()) {
-      const std::size_t eq = pair.find('=');
-      auto name = percent_decode(pair.substr(0, eq), true);
-      auto value = percent_decode(
-          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-      if (!name || !value) return std::nullopt;
-      out.push_back({std::move(*name), std::move(*value), pair});
-    }
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return out;
-}
-
 // A name is kept only when it is short and plain (a parameter name, not text someone typed).
 std::string safe_name(std::string_view n) {
   if (n.size() > 64) return "(long)";
@@ -111,11 +85,6 @@ std::string safe_name(std::string_view n) {
                ? c
                : '?';
   return out;
-}
-
-std::string param(const http_request& r, std::string_view name) {
-  const auto it = r.params.find(name);
-  return it == r.params.end() ? std::string() : it->second;
 }
 
 // A pattern segment's value: the captured parameter for "{name}", else the literal.
@@ -208,11 +177,6 @@ std::string token_client(const http_request& r) {
 }
 
 // ---- the AuditEvent routes ----------------------------------------------------------------------
-
-http_response outcome(unsigned status, std::string code, std::string text) {
-  mappings::fhir::fhir_input_error e{status, std::move(code), std::move(text), {}};
-  return {status, std::string(fhir_json), mappings::fhir::operation_outcome(e), {}};
-}
 
 bool is_ops(const http_request& r) {
   return r.principal != nullptr && r.principal->kind == gateway::auth::role::ops;
@@ -417,14 +381,8 @@ struct api {
     if (!rows.empty()) {
       j.begin_array("entry");
       for (const auto& row : rows) {
-        j.begin_object();
-        j.field("fullUrl", b + "/AuditEvent/" + std::to_string(row.id));
-        j.key("resource");
-        j.raw(audit::audit_event_json(row, options.observer));
-        j.begin_object("search");
-        j.field("mode", "match");
-        j.end_object();
-        j.end_object();
+        match_entry(j, b + "/AuditEvent/" + std::to_string(row.id),
+                    audit::audit_event_json(row, options.observer));
       }
       j.end_array();
     }

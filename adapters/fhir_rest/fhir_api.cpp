@@ -1,5 +1,7 @@
 #include "adapters/fhir_rest/fhir_api.hpp"
 
+#include "adapters/fhir_rest/fhir_http.hpp"
+
 #include "gateway/alerts/subscription.hpp"
 #include "gateway/alerts/topics.hpp"
 #include "gateway/obs/log.hpp"
@@ -31,7 +33,6 @@ using mappings::hl7v2::disposition;
 
 namespace {
 
-constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
 constexpr std::string_view plain_json = "application/json; charset=utf-8";
 
 /// The types GET /fhir/{type}/{id} serves: what either input path stores, and the care stage's
@@ -168,12 +169,6 @@ std::string with_meta(const store::stored_resource& r) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   out.Accept(w);
   return std::string(buf.GetString(), buf.GetSize());
-}
-
-http_response outcome(unsigned status, std::string code, std::string text,
-                      std::string expression = {}, std::string_view severity = "error") {
-  fhir::fhir_input_error e{status, std::move(code), std::move(text), std::move(expression)};
-  return {status, std::string(fhir_json), fhir::operation_outcome(e, severity), {}};
 }
 
 // ---- content negotiation -----------------------------------------------------------------------

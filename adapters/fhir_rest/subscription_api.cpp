@@ -1,6 +1,7 @@
 #include "adapters/fhir_rest/subscription_api.hpp"
 
 #include "adapters/fhir_rest/access.hpp"
+#include "adapters/fhir_rest/fhir_http.hpp"
 
 #include "gateway/alerts/events.hpp"
 #include "gateway/alerts/notification.hpp"
@@ -32,27 +33,8 @@ namespace obs = gateway::obs;
 
 namespace {
 
-constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
 // Nesting allowed in a Task or a patch a group sends (a Task nests a few levels).
 constexpr std::size_t max_body_depth = 32;
-
-// One entry of a searchset Bundle: a resource that matched the search.
-void match_entry(mappings::fhir::json_out& j, const std::string& full_url,
-                 std::string_view resource_json) {
-  j.begin_object();
-  j.field("fullUrl", full_url);
-  j.key("resource");
-  j.raw(resource_json);
-  j.begin_object("search");
-  j.field("mode", "match");
-  j.end_object();
-  j.end_object();
-}
-
-http_response outcome(unsigned status, std::string code, std::string text) {
-  mappings::fhir::fhir_input_error e{status, std::move(code), std::move(text), {}};
-  return {status, std::string(fhir_json), mappings::fhir::operation_outcome(e), {}};
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -99,11 +81,6 @@ std::optional<std::int64_t> number_param(const http_request& r, std::string_view
     return std::nullopt;
   }
   return n;
-}
-
-std::string param(const http_request& r, std::string_view name) {
-  const auto it = r.params.find(name);
-  return it == r.params.end() ? std::string() : it->second;
 }
 
 // The body's "id", when it has one.
@@ -179,32 +156,6 @@ std::optional<mappings::fhir::patch_refusal> check_task_patch(const rapidjson::V
 }
 
 // --- search parameters ---------------------------------------------------------------------------
-
-struct search_param {
-  std::string name;  // percent-decoded
-  std::string value;
-  std::string_view raw;  // "name=value" as sent (for the self link)
-};
-
-// The query's parameters in order; nullopt for a malformed escape.
-std::optional<std::vector<search_param>> search_params(std::string_view q) {
-  std::vector<search_param> out;
-  while (!q.empty()) {
-    const std::size_t amp = q.find('&');
-    const std::string_view pair = q.substr(0, amp);
-    if (!pair.empty()) {
-      const std::size_t eq = pair.find('=');
-      auto name = percent_decode(pair.substr(0, eq), true);
-      auto value = percent_decode(
-          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-      if (!name || !value) return std::nullopt;
-      out.push_back({std::move(*name), std::move(*value), pair});
-    }
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return out;
-}
 
 struct api : std::enable_shared_from_this<api> {
   api(store::subscription_store& s, store::message_store& m, subscription_api_options o)
@@ -622,7 +573,7 @@ struct api : std::enable_shared_from_this<api> {
   http_response search_alert_resources(const http_request& r, std::string_view type) {
     const auto g = group(r);
     if (!g) return not_a_group();
-    const auto params = search_params(r.query);
+    const auto params = split_query(r.query);
     if (!params) return outcome(400, "invalid", "the query is not well percent-encoded");
     const bool is_task = type == "Task";
     const bool lenient = lower(r.header("prefer")).find("handling=lenient") != std::string::npos;

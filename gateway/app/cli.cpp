@@ -1,5 +1,9 @@
 #include "gateway/app/cli.hpp"
 
+#include "gateway/alerts/subscription.hpp"
+
+#include <filesystem>
+
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -166,6 +170,25 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   err << "carebridge: unknown command '" << command << "' (try: carebridge help)\n";
   return exit_input;
+}
+
+bool store_exists(const std::string& dir, std::string_view command, std::ostream& err) {
+  if (dir.empty()) {
+    err << "carebridge " << command << ": --data-dir DIR is needed\n";
+    return false;
+  }
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
+    err << "carebridge " << command << ": no store in " << dir << " (carebridge.db not found)\n";
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::int64_t> time_us(std::string_view text) {
+  if (text.size() == 10) return time_us(std::string(text) + "T00:00:00Z");
+  const auto t = gateway::alerts::instant_seconds(text);
+  if (!t) return std::nullopt;
+  return static_cast<std::int64_t>(t->time_since_epoch().count()) * 1'000'000;
 }
 
 }  // namespace carebridge::app

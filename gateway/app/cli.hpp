@@ -4,6 +4,7 @@
 // 2 on an internal failure.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -60,5 +61,13 @@ int cmd_audit(const std::vector<std::string>& args, std::ostream& out, std::ostr
 /// Reads a whole file, or standard input for "-". nullopt (and one line on `err`) on failure.
 std::optional<std::string> read_input(const std::string& name, std::ostream& err,
                                       std::string_view command);
+
+/// True when DIR holds a store (DIR/carebridge.db); otherwise one line on `err`, naming the
+/// command ("store messages"): no --data-dir given, or no store in DIR.
+bool store_exists(const std::string& dir, std::string_view command, std::ostream& err);
+
+/// Unix µs of a FHIR instant (2026-11-20T14:30:00Z, or with an offset) or a date (2026-11-20:
+/// midnight UTC); nullopt when it is neither.
+std::optional<std::int64_t> time_us(std::string_view text);
 
 }  // namespace carebridge::app

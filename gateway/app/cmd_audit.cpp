@@ -38,14 +38,6 @@ constexpr std::string_view usage =
     "  each with [--data-dir DIR | --config FILE]; T: YYYY-MM-DD (UTC) or YYYY-MM-DDThh:mm:ssZ\n"
     "  (or +hh:mm); --until and --before are exclusive\n";
 
-// Unix µs of a FHIR instant or a date (midnight UTC).
-std::optional<std::int64_t> time_us(std::string_view text) {
-  if (text.size() == 10) return time_us(std::string(text) + "T00:00:00Z");
-  const auto t = gateway::alerts::instant_seconds(text);
-  if (!t) return std::nullopt;
-  return static_cast<std::int64_t>(t->time_since_epoch().count()) * 1'000'000;
-}
-
 struct audit_args {
   std::string data_dir, config_file;
   audit::audit_filter filter;

@@ -29,15 +29,6 @@ namespace {
 
 namespace store = gateway::store;
 
-// Unix µs of `text`: a FHIR instant (2026-11-20T14:30:00Z, or with an offset) or a date
-// (2026-11-20: midnight UTC).
-std::optional<std::int64_t> time_us(std::string_view text) {
-  if (text.size() == 10) return time_us(std::string(text) + "T00:00:00Z");
-  const auto t = gateway::alerts::instant_seconds(text);
-  if (!t) return std::nullopt;
-  return static_cast<std::int64_t>(t->time_since_epoch().count()) * 1'000'000;
-}
-
 std::string utc_text(std::int64_t us) {
   const std::time_t t = static_cast<std::time_t>(us / 1'000'000);
   std::tm tm{};
@@ -78,19 +69,6 @@ filter_arg read_filter(const std::vector<std::string>& args, std::size_t& i,
   return filter_arg::no;
 }
 
-bool store_exists(const std::string& dir, std::string_view command, std::ostream& err) {
-  if (dir.empty()) {
-    err << "carebridge store " << command << ": --data-dir DIR is needed\n";
-    return false;
-  }
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
-    err << "carebridge store " << command << ": no store in " << dir
-        << " (carebridge.db not found)\n";
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out,
@@ -129,7 +107,7 @@ int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out,
       return exit_input;
     }
   }
-  if (!store_exists(dir, "messages", err)) return exit_input;
+  if (!store_exists(dir, "store messages", err)) return exit_input;
   const std::size_t limit = f.limit;
   f.limit = limit + 1;  // one more: whether there are more than shown
   std::vector<store::message_summary> rows;
@@ -268,7 +246,7 @@ int cmd_store_reprocess(const std::vector<std::string>& args, std::ostream& out,
     r.states = {store::message_state::errored, store::message_state::processed};
   if (errored) r.states = {store::message_state::errored};
   if (r.dry_run || json) r.list_limit = limit;
-  if (!store_exists(dir, "reprocess", err)) return exit_input;
+  if (!store_exists(dir, "store reprocess", err)) return exit_input;
   store::reprocess_result done;
   try {
     done = store::sqlite_store::reprocess(dir, r);

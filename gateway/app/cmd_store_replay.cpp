@@ -173,10 +173,7 @@ int cmd_store_replay(const std::vector<std::string>& args, std::ostream& out, st
     return exit_input;
   }
   if (!check_mllp_client_options(client, command, err)) return exit_input;
-  if (!dir.empty() && !std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
-    err << "carebridge store replay: no store in " << dir << " (carebridge.db not found)\n";
-    return exit_input;
-  }
+  if (!dir.empty() && !store_exists(dir, "store replay", err)) return exit_input;
 
   std::vector<replayed> messages;
   std::size_t issues = 0;

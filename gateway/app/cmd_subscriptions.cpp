@@ -70,19 +70,6 @@ constexpr std::string_view subscriptions_usage =
     "carebridge subscriptions: usage: carebridge subscriptions list|deliveries|retry --data-dir "
     "DIR ... (see carebridge help)\n";
 
-bool store_exists(const std::string& dir, std::string_view command, std::ostream& err) {
-  if (dir.empty()) {
-    err << "carebridge subscriptions " << command << ": --data-dir DIR is needed\n";
-    return false;
-  }
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
-    err << "carebridge subscriptions " << command << ": no store in " << dir
-        << " (carebridge.db not found)\n";
-    return false;
-  }
-  return true;
-}
-
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -114,7 +101,7 @@ int deliveries(const std::vector<std::string>& args, std::ostream& out, std::ost
       return exit_input;
     }
   }
-  if (!store_exists(dir, "deliveries", err)) return exit_input;
+  if (!store_exists(dir, "subscriptions deliveries", err)) return exit_input;
   std::vector<gateway::store::subscription_row> subs;
   std::vector<gateway::store::delivery_backlog> backlogs;
   try {
@@ -227,7 +214,7 @@ int retry(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     err << "carebridge subscriptions retry: give either --id SUB (one or more) or --errored\n";
     return exit_input;
   }
-  if (!store_exists(dir, "retry", err)) return exit_input;
+  if (!store_exists(dir, "subscriptions retry", err)) return exit_input;
   gateway::store::retry_result done;
   try {
     done = gateway::store::sqlite_store::retry_subscriptions(dir, ids);
@@ -299,14 +286,7 @@ int cmd_subscriptions(const std::vector<std::string>& args, std::ostream& out, s
       return exit_input;
     }
   }
-  if (dir.empty()) {
-    err << "carebridge subscriptions list: --data-dir DIR is needed\n";
-    return exit_input;
-  }
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "carebridge.db")) {
-    err << "carebridge subscriptions list: no store in " << dir << " (carebridge.db not found)\n";
-    return exit_input;
-  }
+  if (!store_exists(dir, "subscriptions list", err)) return exit_input;
   std::vector<gateway::store::subscription_row> subs;
   try {
     subs = gateway::store::sqlite_store::open_read_only(dir)->subscriptions(group);

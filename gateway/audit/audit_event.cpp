@@ -83,6 +83,24 @@ std::string_view address_type(std::string_view a) {
   return a.find_first_of(".:") == std::string_view::npos ? "1" : "2";
 }
 
+// An agent's "who" as an identifier (a client id, a physician group).
+void who_identifier(json_out& j, std::string_view system, std::string_view value) {
+  j.begin_object("who");
+  j.begin_object("identifier");
+  j.field("system", system);
+  j.field("value", value);
+  j.end_object();
+  j.end_object();
+}
+
+// An agent's "network": the peer address and its type.
+void network(json_out& j, std::string_view address) {
+  j.begin_object("network");
+  j.field("address", address);
+  j.field("type", address_type(address));
+  j.end_object();
+}
+
 std::string base64(std::string_view in) {
   static constexpr char table[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -164,20 +182,10 @@ void write_agents(json_out& j, const audit_record& r, std::string_view observer)
     j.begin_object();
     codeable(j, "type", dicom, "110152", "Destination Role ID");
     if (!r.group.empty()) {
-      j.begin_object("who");
-      j.begin_object("identifier");
-      j.field("system", group_system);
-      j.field("value", r.group);
-      j.end_object();
-      j.end_object();
+      who_identifier(j, group_system, r.group);
     }
     j.boolean("requestor", false);
-    if (!r.address.empty()) {
-      j.begin_object("network");
-      j.field("address", r.address);
-      j.field("type", address_type(r.address));
-      j.end_object();
-    }
+    if (!r.address.empty()) network(j, r.address);
     j.end_object();
     j.end_array();
     return;
@@ -185,31 +193,16 @@ void write_agents(json_out& j, const audit_record& r, std::string_view observer)
   j.begin_object();
   concept_array(j, "role", role_system, r.role.empty() ? "anonymous" : r.role);
   if (!r.client_id.empty()) {
-    j.begin_object("who");
-    j.begin_object("identifier");
-    j.field("system", client_system);
-    j.field("value", r.client_id);
-    j.end_object();
-    j.end_object();
+    who_identifier(j, client_system, r.client_id);
   }
   j.boolean("requestor", true);
-  if (!r.address.empty()) {
-    j.begin_object("network");
-    j.field("address", r.address);
-    j.field("type", address_type(r.address));
-    j.end_object();
-  }
+  if (!r.address.empty()) network(j, r.address);
   j.end_object();
   if (!r.group.empty()) {
     // The physician group the client acts for.
     j.begin_object();
     concept_array(j, "role", role_system, "physician-group");
-    j.begin_object("who");
-    j.begin_object("identifier");
-    j.field("system", group_system);
-    j.field("value", r.group);
-    j.end_object();
-    j.end_object();
+    who_identifier(j, group_system, r.group);
     j.boolean("requestor", false);
     j.end_object();
   }

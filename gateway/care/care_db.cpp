@@ -141,6 +141,20 @@ std::vector<std::pair<std::string, double>> parse_candidates(std::string_view t)
   return out;
 }
 
+// A care_reviews row selected as (patient_id, message_id, rule, reasons, candidates, status,
+// opened_at_us).
+review_row review_of(stmt& q) {
+  review_row r;
+  r.review.patient_id = q.column_string(0);
+  r.review.message_id = q.column_int(1);
+  r.review.rule = q.column_string(2);
+  r.review.reasons = q.column_string(3);
+  r.review.candidates = parse_candidates(q.column_string(4));
+  r.status = q.column_string(5);
+  r.opened_at_us = q.column_int(6);
+  return r;
+}
+
 class sqlite_care_db final : public care_db {
  public:
   explicit sqlite_care_db(const std::filesystem::path& file) {
@@ -282,17 +296,7 @@ class sqlite_care_db final : public care_db {
            "SELECT patient_id, message_id, rule, reasons, candidates, status, opened_at_us "
            "FROM care_reviews WHERE (?1 = '' OR status = ?1) ORDER BY opened_at_us LIMIT ?2");
     q.text(1, status).int64(2, static_cast<std::int64_t>(limit));
-    while (q.row()) {
-      review_row r;
-      r.review.patient_id = q.column_string(0);
-      r.review.message_id = q.column_int(1);
-      r.review.rule = q.column_string(2);
-      r.review.reasons = q.column_string(3);
-      r.review.candidates = parse_candidates(q.column_string(4));
-      r.status = q.column_string(5);
-      r.opened_at_us = q.column_int(6);
-      out.push_back(std::move(r));
-    }
+    while (q.row()) out.push_back(review_of(q));
     return out;
   }
 
@@ -400,17 +404,7 @@ class sqlite_care_db final : public care_db {
                    in_candidates + " ORDER BY opened_at_us")
                       .c_str());
       q.text(1, member_id);
-      while (q.row()) {
-        review_row r;
-        r.review.patient_id = q.column_string(0);
-        r.review.message_id = q.column_int(1);
-        r.review.rule = q.column_string(2);
-        r.review.reasons = q.column_string(3);
-        r.review.candidates = parse_candidates(q.column_string(4));
-        r.status = q.column_string(5);
-        r.opened_at_us = q.column_int(6);
-        v.reviews.push_back(std::move(r));
-      }
+      while (q.row()) v.reviews.push_back(review_of(q));
     }
     v.outcomes = select_outcomes(
         std::string("member_id = ?1 OR (patient_id <> '' AND patient_id IN ("

@@ -6,6 +6,7 @@
 // — each received Bundle written there for conformance/fhir/subscriptions_check.mjs.
 #pragma once
 
+#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/process.hpp"
 
 #include <gtest/gtest.h>
@@ -30,12 +31,6 @@ using namespace std::chrono_literals;
 inline const std::string bin = CAREBRIDGE_BIN;
 inline const std::string data = CAREBRIDGE_TEST_DATA;
 inline const std::string source = CAREBRIDGE_SOURCE_DIR;
-
-inline int port_of(const std::string& line) {
-  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
-}
 
 // curl from a given loopback source address (the group clients are told apart by address).
 inline process_result http(const std::string& from, const std::string& method,
@@ -91,7 +86,7 @@ struct endpoint {
                                  " --token group-token --record " + record.string() +
                                  " --attempts " + attempts.string() + " " + options + " 1>&2"},
         dir / (name + ".log"));
-    port = port_of(proc->wait_for_log("\"listening\"", 20s));
+    port = port_from(proc->wait_for_log("\"listening\"", 20s));
   }
   std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/hook"; }
   std::string received() const { return slurp(record); }
@@ -230,8 +225,8 @@ struct setup {
                                  (dir / "config.json").string(), "--mllp-listen", "127.0.0.1:0",
                                  "--http-listen", "127.0.0.1:0"},
         dir / log);
-    mllp = port_of(gw->wait_for_log("\"listener\":\"mllp\"", 20s));
-    const int http_port = port_of(gw->wait_for_log("\"listener\":\"http\"", 20s));
+    mllp = port_from(gw->wait_for_log("\"listener\":\"mllp\"", 20s));
+    const int http_port = port_from(gw->wait_for_log("\"listener\":\"http\"", 20s));
     gw->wait_for_log("\"event\":\"started\"", 20s);
     base = "http://127.0.0.1:" + std::to_string(http_port) + "/fhir";
     return gw;

@@ -2,6 +2,7 @@
 // MLLP to `carebridge serve`, the member matched and attributed, the discharge scored into a stored
 // RiskAssessment, the group's settings deciding the alert; a new roster imported while the gateway
 // runs is used for the next message; the care tables rebuilt from the message store at start.
+#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/process.hpp"
 
 #include <gmock/gmock.h>
@@ -21,12 +22,6 @@ using namespace std::chrono_literals;
 const std::string bin = CAREBRIDGE_BIN;
 const std::string data = CAREBRIDGE_TEST_DATA;
 
-int port_of(const std::string& line) {
-  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
-}
-
 std::string get(int port, const std::string& path) {
   const auto r = run_process({"/usr/bin/env", "bash", "-c",
                               "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
@@ -45,8 +40,8 @@ struct serving {
                                  data + "/fhir/facilities.json", "--mllp-listen", "127.0.0.1:0",
                                  "--http-listen", "127.0.0.1:0"},
         dir / log);
-    mllp = port_of(proc->wait_for_log("\"listener\":\"mllp\"", 20s));
-    http = port_of(proc->wait_for_log("\"listener\":\"http\"", 20s));
+    mllp = port_from(proc->wait_for_log("\"listener\":\"mllp\"", 20s));
+    http = port_from(proc->wait_for_log("\"listener\":\"http\"", 20s));
     proc->wait_for_log("\"event\":\"started\"", 20s);  // after the care stage is ready
   }
   bool drained() const {

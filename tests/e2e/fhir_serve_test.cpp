@@ -28,12 +28,6 @@ const std::string data = CAREBRIDGE_TEST_DATA;
 // (tests/data/fhir/golden/stbrigid_v24_A03_03.json).
 const std::string encounter_id = "6bc8a9ba-3903-8761-bd64-fbfe89642e70";
 
-int port_from(const std::string& line) {
-  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
-}
-
 /// One HTTP/1.1 exchange on a fresh connection ("Connection: close"); the raw response.
 std::string http(int port, const std::string& method, const std::string& path,
                  const std::string& body = {}, const std::string& token = {}) {

@@ -1,6 +1,7 @@
 // `carebridge serve` end to end: the real binary, real MLLP in, HTTP ops endpoints, graceful stop,
 // config errors, and a crash test (SIGKILL under load, restart, every acknowledged message stored
 // exactly once and processed).
+#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/process.hpp"
 
 #include <arpa/inet.h>
@@ -25,12 +26,6 @@ using ::testing::HasSubstr;
 const std::string bin = CAREBRIDGE_BIN;
 using namespace std::chrono_literals;
 
-int port_from(const std::string& line) {
-  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
-}
-
 struct gateway {
   std::unique_ptr<background_process> proc;
   int mllp_port = -1;
@@ -47,39 +42,11 @@ struct gateway {
   }
 };
 
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-std::string http_get(int port, const std::string& path) {
-  const int fd = connect_to(port);
-  if (fd < 0) return "";
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
-}
-
 // True once the gateway's pipeline has nothing pending (polled on /metrics for up to 10 s).
 bool wait_drained(int http_port) {
   using namespace std::chrono_literals;
   for (int i = 0; i < 500; ++i) {
-    if (http_get(http_port, "/metrics").find("carebridge_store_pending_messages 0\n") !=
+    if (http_exchange(http_port, "GET", "/metrics").find("carebridge_store_pending_messages 0\n") !=
         std::string::npos)
       return true;
     std::this_thread::sleep_for(20ms);
@@ -103,16 +70,16 @@ TEST(Serve, SendHealthReadyMetricsAndGracefulStop) {
   EXPECT_THAT(sent.out, HasSubstr("MSA|AA|E2E-1"));
   EXPECT_THAT(sent.out, HasSubstr("MSA|AA|E2E-2"));
 
-  EXPECT_THAT(http_get(g.http_port, "/healthz"), HasSubstr("200 OK"));
-  const std::string ready = http_get(g.http_port, "/readyz");
+  EXPECT_THAT(http_exchange(g.http_port, "GET", "/healthz"), HasSubstr("200 OK"));
+  const std::string ready = http_exchange(g.http_port, "GET", "/readyz");
   EXPECT_THAT(ready, HasSubstr("200 OK"));
   EXPECT_THAT(ready, HasSubstr("\"store_writable\":true"));
-  const std::string metrics = http_get(g.http_port, "/metrics");
+  const std::string metrics = http_exchange(g.http_port, "GET", "/metrics");
   EXPECT_THAT(metrics, HasSubstr("text/plain; version=0.0.4"));
   EXPECT_THAT(metrics, HasSubstr("carebridge_mllp_frames_total 2"));
   EXPECT_THAT(metrics, HasSubstr("carebridge_ingest_acks_total{code=\"AA\"} 2"));
   EXPECT_THAT(metrics, HasSubstr("carebridge_mllp_ack_seconds_bucket"));
-  EXPECT_THAT(http_get(g.http_port, "/nothing"), HasSubstr("404"));
+  EXPECT_THAT(http_exchange(g.http_port, "GET", "/nothing"), HasSubstr("404"));
 
   g.proc->signal(SIGTERM);
   EXPECT_EQ(g.proc->wait_for_exit(15s), 0) << g.proc->log();
@@ -189,7 +156,7 @@ TEST(Serve, SendReportsRejectionsWithExitOne) {
 // Sends unique messages in a closed loop over one connection; records the ids that were ACKed.
 void sender_loop(int port, const std::string& prefix, std::atomic<bool>& stop,
                  std::mutex& mu, std::set<std::string>& acked) {
-  const int fd = connect_to(port);
+  const int fd = connect_loopback(port, 5);
   if (fd < 0) return;
   std::string pending;
   for (int i = 0; !stop; ++i) {
@@ -232,7 +199,7 @@ TEST(Serve, MessagesAreMappedToFhirResourcesAndEvents) {
                                  data + "/hl7/adt/stbrigid_v24_A03_03.hl7"});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
   ASSERT_TRUE(wait_drained(g.http_port));
-  const std::string metrics = http_get(g.http_port, "/metrics");
+  const std::string metrics = http_exchange(g.http_port, "GET", "/metrics");
   EXPECT_THAT(metrics, HasSubstr("carebridge_pipeline_events_total{kind=\"discharge\",source=\"hl7v2\"} 1"));
   g.proc->signal(SIGTERM);
   ASSERT_EQ(g.proc->wait_for_exit(15s), 0);
@@ -377,7 +344,7 @@ TEST(Serve, SighupReloadsTheTlsCertificates) {
   g.proc->signal(SIGHUP);
   g.proc->wait_for_log("\"event\":\"tls.reload_failed\"", 10s);
   EXPECT_EQ(send_tls(g.mllp_port, dir / "m.hl7", renewed / "ca.crt"), 0) << g.proc->log();
-  const std::string metrics = http_get(g.http_port, "/metrics");
+  const std::string metrics = http_exchange(g.http_port, "GET", "/metrics");
   EXPECT_THAT(metrics,
               HasSubstr("carebridge_tls_reloads_total{listener=\"mllp\",outcome=\"reloaded\"} 1"));
   EXPECT_THAT(metrics,

@@ -23,12 +23,6 @@ using ::testing::Not;
 const std::string bin = CAREBRIDGE_BIN;
 const std::string data = CAREBRIDGE_TEST_DATA;
 
-int port_from(const std::string& line) {
-  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
-}
-
 std::string status_line(const std::string& response) {
   return response.substr(0, response.find("\r\n"));
 }

@@ -26,21 +26,6 @@ using namespace carebridge::test_http;
 using namespace carebridge::test_auth;
 using namespace std::chrono_literals;
 
-std::string enc(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 const fields form_type{{"Content-Type", "application/x-www-form-urlencoded"}};
 
 carebridge::adapters::tls::server_options tls_files() {
@@ -157,11 +142,7 @@ class SmartApiTls : public ::testing::Test {
     c.jti = "jti-" + std::to_string(++jti_);
     return sign(key, kid, c);
   }
-  std::string form(const std::string& a, const std::string& scope) {
-    return "grant_type=client_credentials&client_assertion_type=" +
-           enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
-           "&client_assertion=" + a + "&scope=" + enc(scope);
-  }
+  std::string form(const std::string& a, const std::string& scope) { return token_form(a, scope); }
   reply token(const std::string& body, const std::string& cert = {}) {
     return call_tls(port_, cert, "POST", "/auth/token", body, form_type);
   }

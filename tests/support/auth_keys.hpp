@@ -7,7 +7,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -91,6 +93,30 @@ inline std::string claims_json(const assertion_claims& c) {
 
 inline std::string sign(EVP_PKEY* key, const std::string& kid, const assertion_claims& c) {
   return auth::sign_jwt(key, kid, claims_json(c)).value();
+}
+
+/// `s` encoded for an application/x-www-form-urlencoded body (unreserved characters kept).
+inline std::string form_encode(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(ch);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+/// The body of a client-credentials token request with a JWT client assertion (SMART Backend
+/// Services): the assertion as is, the scope form-encoded.
+inline std::string token_form(const std::string& assertion, const std::string& scope) {
+  return "grant_type=client_credentials&client_assertion_type=" +
+         form_encode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
+         "&client_assertion=" + assertion + "&scope=" + form_encode(scope);
 }
 
 /// A compact JWS with a header of our choosing (`header_json` as is): for tampering tests.

@@ -20,21 +20,6 @@ using clock_type = std::chrono::system_clock;
 constexpr const char* endpoint = "https://gw.example/auth/token";
 constexpr const char* jwks_url = "https://riverside.example/.well-known/jwks.json";
 
-std::string enc(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 class AuthTokenService : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -83,9 +68,7 @@ class AuthTokenService : public ::testing::Test {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
   }
   std::string form(const std::string& assertion, const std::string& scope = "system/*.rs") {
-    return "grant_type=client_credentials&client_assertion_type=" +
-           enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
-           "&client_assertion=" + assertion + "&scope=" + enc(scope);
+    return token_form(assertion, scope);
   }
   auth::exchange_result run(const std::string& body,
                             const carebridge::gateway::ingest::connection_info& conn = {}) {
