@@ -63,8 +63,22 @@ TEST(AdminCli, AnErroredMessageIsListedAndReprocessedWhileTheGatewayRuns) {
                                  (su.dir / "no_pid.hl7").string(), (su.dir / "good.hl7").string()});
   ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;  // both accepted (AA): stored first
   ASSERT_TRUE(metric_becomes(base, "carebridge_pipeline_errors_total", 1)) << gw->log();
+  // The counter moves when the pipeline decides; the store's indexer writes the state a moment
+  // later: a command run beside the gateway sees it once that commit is in.
+  const auto eventually = [](const std::vector<std::string>& cmd, const std::string& needle) {
+    process_result r;
+    for (int i = 0; i < 200; ++i) {
+      r = run_process(cmd);
+      if (r.exit_code == 0 && r.out.find(needle) != std::string::npos) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return r;
+  };
+  (void)eventually({bin, "store", "messages", "--data-dir", dir, "--json"},
+                   R"("state": "processed")");
 
-  auto listed = run_process({bin, "store", "messages", "--data-dir", dir, "--state", "errored"});
+  auto listed = eventually({bin, "store", "messages", "--data-dir", dir, "--state", "errored"},
+                           "NOPID-1");
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_THAT(listed.out, HasSubstr("NOPID-1"));
   EXPECT_THAT(listed.out, HasSubstr("cannot map to FHIR"));
@@ -87,7 +101,7 @@ TEST(AdminCli, AnErroredMessageIsListedAndReprocessedWhileTheGatewayRuns) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.out, HasSubstr("reprocessing 1 message"));
   EXPECT_TRUE(metric_becomes(base, "carebridge_pipeline_errors_total", 2)) << gw->log();
-  auto stats = run_process({bin, "store", "stats", "--data-dir", dir, "--json"});
+  auto stats = eventually({bin, "store", "stats", "--data-dir", dir, "--json"}, R"("errored": 1)");
   ASSERT_EQ(stats.exit_code, 0) << stats.err;
   EXPECT_THAT(stats.out, HasSubstr(R"("errored": 1)"));
   EXPECT_THAT(stats.out, HasSubstr(R"("processed": 1)"));
