@@ -1,15 +1,11 @@
 // `carebridge serve` ops routes end to end: the per-sender and per-stage series on /metrics, the
 // status page and its files, /status/data's document — and no PHI on any of them.
+#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/process.hpp"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <rapidjson/document.h>
-#include <sys/socket.h>
-
-#include <regex>
 
 namespace {
 
@@ -20,38 +16,7 @@ using ::testing::Not;
 
 const std::string bin = CAREBRIDGE_BIN;
 
-int port_of(const std::string& line) {
-  static const std::regex re(R"re("address":"[^"]*:(\d+)")re");
-  std::smatch m;
-  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
-}
-
-std::string get(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "";
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
-}
-
-std::string body_of(const std::string& response) {
-  const auto at = response.find("\r\n\r\n");
-  return at == std::string::npos ? std::string() : response.substr(at + 4);
-}
+std::string get(int port, const std::string& path) { return http_exchange(port, "GET", path); }
 
 std::string adt(const std::string& facility, const std::string& control_id) {
   return "MSH|^~\\&|EPIC|" + facility + "|CB|PLAN|20261120143005-0500||ADT^A03^ADT_A03|" +
@@ -72,8 +37,8 @@ struct OpsServe : ::testing::Test {
                                  "--data-dir", (dir / "data").string(), "--mllp-listen",
                                  "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
         dir / "log");
-    mllp = port_of(proc->wait_for_log("\"listener\":\"mllp\"", 10s));
-    http = port_of(proc->wait_for_log("\"listener\":\"http\"", 10s));
+    mllp = port_from(proc->wait_for_log("\"listener\":\"mllp\"", 10s));
+    http = port_from(proc->wait_for_log("\"listener\":\"http\"", 10s));
   }
   // Polls /metrics until it holds `text` (10 s at most).
   std::string metrics_with(const std::string& text) {
