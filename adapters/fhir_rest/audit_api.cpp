@@ -4,11 +4,11 @@
 
 #include "gateway/alerts/subscription.hpp"
 #include "gateway/audit/audit_event.hpp"
+#include "gateway/auth/jose.hpp"
 #include "gateway/obs/log.hpp"
 #include "mappings/fhir/fhir_ingest.hpp"
 #include "mappings/fhir/fhir_json.hpp"
 
-#include <rapidjson/document.h>
 
 #include <algorithm>
 #include <charconv>
@@ -114,36 +114,6 @@ std::string created_id(const http_response& res, std::string_view type) {
   return "";
 }
 
-std::string base64url_decode(std::string_view in) {
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-' || c == '+')
-      v = 62;
-    else if (c == '_' || c == '/')
-      v = 63;
-    else if (c == '=')
-      break;
-    else
-      return "";
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
-
 // The client a token request was for: the form's client_id, else the `sub` (then `iss`) of its
 // client assertion (a JWT). Only called when the token was issued, i.e. the assertion was verified.
 std::string token_client(const http_request& r) {
@@ -155,23 +125,9 @@ std::string token_client(const http_request& r) {
     if (p.name == "client_assertion") assertion = p.value;
   }
   if (client.empty() && !assertion.empty()) {
-    const auto dot = assertion.find('.');
-    const auto dot2 = assertion.find('.', dot + 1);
-    if (dot != std::string::npos && dot2 != std::string::npos) {
-      const std::string payload =
-          base64url_decode(std::string_view(assertion).substr(dot + 1, dot2 - dot - 1));
-      rapidjson::Document d;
-      d.Parse(payload.data(), payload.size());
-      if (!d.HasParseError() && d.IsObject()) {
-        for (const char* k : {"sub", "iss"}) {
-          auto it = d.FindMember(k);
-          if (it != d.MemberEnd() && it->value.IsString()) {
-            client.assign(it->value.GetString(), it->value.GetStringLength());
-            break;
-          }
-        }
-      }
-    }
+    // The token endpoint verified it with the same parser before issuing the token.
+    if (const auto jwt = gateway::auth::parse_jws(assertion))
+      client = !jwt->claims.sub.empty() ? jwt->claims.sub : jwt->claims.iss;
   }
   return code_like(client) ? client : std::string();
 }
