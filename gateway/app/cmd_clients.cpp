@@ -10,6 +10,7 @@
 #include "gateway/auth/jose.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/members/roster.hpp"
+#include "gateway/obs/log.hpp"
 
 #include <openssl/rand.h>
 
@@ -25,7 +26,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <ostream>
 
@@ -128,15 +128,6 @@ std::unique_ptr<auth::client_registry> open_registry(const fs::path& dir, bool c
   }
 }
 
-std::string iso_time(std::int64_t seconds) {
-  const std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string join(const std::vector<std::string>& v, std::string_view sep) {
   std::string out;
   for (const auto& s : v) {
@@ -173,7 +164,7 @@ std::string acts_for(const auth::registered_client& c) {
 template <typename Writer>
 void client_json(Writer& w, const auth::registered_client& c) {
   const std::string role(auth::role_name(c.kind));
-  const std::string created = iso_time(c.created), updated = iso_time(c.updated);
+  const std::string created = gateway::obs::utc_seconds_text(c.created), updated = gateway::obs::utc_seconds_text(c.updated);
   w.StartObject();
   string_members(w, {{"client_id", &c.client_id}, {"role", &role}});
   if (c.kind == auth::role::group) string_members(w, {{"group", &c.group}});
@@ -345,7 +336,7 @@ int do_list(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         << auth::role_name(c.kind) << "  " << acts_for(c) << "  scopes: " << c.scopes
         << "  keys: " << keys_summary(c);
     if (!c.certificate_names.empty()) out << "  certificate: " << join(c.certificate_names, ",");
-    out << "  updated " << iso_time(c.updated) << '\n';
+    out << "  updated " << gateway::obs::utc_seconds_text(c.updated) << '\n';
   }
   return exit_ok;
 }

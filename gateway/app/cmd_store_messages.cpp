@@ -12,6 +12,7 @@
 #include "gateway/app/cli.hpp"
 #include "gateway/app/json_output.hpp"
 #include "gateway/store/sqlite_store.hpp"
+#include "gateway/obs/log.hpp"
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -19,7 +20,6 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <ostream>
 
@@ -28,15 +28,6 @@ namespace carebridge::app {
 namespace {
 
 namespace store = gateway::store;
-
-std::string utc_text(std::int64_t us) {
-  const std::time_t t = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::optional<std::int64_t> positive_number(std::string_view text) {
   std::int64_t v = 0;
@@ -129,7 +120,7 @@ int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out,
       w.Key("id");
       w.Int64(m.id);
       w.Key("received_at");
-      const std::string at = utc_text(m.received_at_us);
+      const std::string at = gateway::obs::utc_seconds_text(m.received_at_us / 1'000'000);
       w.String(at.c_str());
       w.Key("received_at_us");
       w.Int64(m.received_at_us);
@@ -158,7 +149,7 @@ int cmd_store_messages(const std::vector<std::string>& args, std::ostream& out,
   for (const auto& m : rows) {
     char line[200];
     std::snprintf(line, sizeof line, "%-8lld %-21s %-16s %-13s %-21s %-10s ",
-                  static_cast<long long>(m.id), utc_text(m.received_at_us).c_str(),
+                  static_cast<long long>(m.id), gateway::obs::utc_seconds_text(m.received_at_us / 1'000'000).c_str(),
                   m.sending_facility.empty() ? "-" : m.sending_facility.c_str(),
                   m.message_type.empty() ? "-" : m.message_type.c_str(),
                   m.control_id.empty() ? "-" : m.control_id.c_str(),
@@ -299,7 +290,7 @@ int cmd_store_reprocess(const std::vector<std::string>& args, std::ostream& out,
       w.StartObject();
       w.Key("id");
       w.Int64(m.id);
-      const std::string at = utc_text(m.received_at_us);
+      const std::string at = gateway::obs::utc_seconds_text(m.received_at_us / 1'000'000);
       const std::string state(store::to_string(m.state));
       string_members(w, {{"received_at", &at},
                          {"sending_facility", &m.sending_facility},
@@ -318,7 +309,7 @@ int cmd_store_reprocess(const std::vector<std::string>& args, std::ostream& out,
       for (const auto& m : done.listed) {
         char line[200];
         std::snprintf(line, sizeof line, "%-8lld %-21s %-16s %-13s %-21s %s\n",
-                      static_cast<long long>(m.id), utc_text(m.received_at_us).c_str(),
+                      static_cast<long long>(m.id), gateway::obs::utc_seconds_text(m.received_at_us / 1'000'000).c_str(),
                       m.sending_facility.empty() ? "-" : m.sending_facility.c_str(),
                       m.message_type.empty() ? "-" : m.message_type.c_str(),
                       m.control_id.empty() ? "-" : m.control_id.c_str(),

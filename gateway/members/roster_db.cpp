@@ -15,6 +15,7 @@
 #include "gateway/members/roster.hpp"
 #include "gateway/members/roster_detail.hpp"
 #include "gateway/members/sqlite_util.hpp"
+#include "gateway/obs/log.hpp"
 
 #include <sqlite3.h>
 
@@ -134,13 +135,8 @@ CREATE TABLE IF NOT EXISTS roster_imports(
 )sql";
 
 std::string now_iso() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return obs::utc_seconds_text(
+      static_cast<std::int64_t>(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
 }
 
 

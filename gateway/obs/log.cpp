@@ -97,4 +97,13 @@ void log(level lv, std::string_view event, std::initializer_list<field> fields) 
   out->flush();
 }
 
+std::string utc_seconds_text(std::int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace carebridge::gateway::obs

@@ -44,4 +44,7 @@ inline void warn(std::string_view event, std::initializer_list<field> f = {}) { 
 inline void error(std::string_view event, std::initializer_list<field> f = {}) { log(level::error, event, f); }
 inline void debug(std::string_view event, std::initializer_list<field> f = {}) { log(level::debug, event, f); }
 
+/// "2026-12-02T06:27:55Z": a Unix time in seconds as UTC ISO 8601 (logs' and commands' timestamps).
+std::string utc_seconds_text(std::int64_t unix_seconds);
+
 }  // namespace carebridge::gateway::obs

@@ -6,7 +6,6 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <ctime>
 #include <map>
 #include <set>
 
@@ -20,15 +19,6 @@ std::int64_t unix_us(std::chrono::system_clock::time_point t) {
 
 double age_seconds(std::chrono::system_clock::time_point now, std::int64_t at_us) {
   return std::max(0.0, static_cast<double>(unix_us(now) - at_us) / 1e6);
-}
-
-std::string iso_utc(std::int64_t unix_s) {
-  const std::time_t t = static_cast<std::time_t>(unix_s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 const char* const statuses[] = {"requested", "active", "error", "off"};
@@ -151,7 +141,7 @@ std::string status_json(const status_inputs& in, const obs::registry& metrics) {
 
   w.StartObject();
   key("generated_at");
-  str(iso_utc(now_s));
+  str(obs::utc_seconds_text(now_s));
   key("version");
   str(in.version);
   key("uptime_seconds");
@@ -315,7 +305,7 @@ std::string status_json(const status_inputs& in, const obs::registry& metrics) {
                     : std::nullopt);
     key("last_message_at");
     if (s.last > 0)
-      str(iso_utc(static_cast<std::int64_t>(s.last)));
+      str(obs::utc_seconds_text(static_cast<std::int64_t>(s.last)));
     else
       w.Null();
     key("last_message_age_seconds");
@@ -372,7 +362,7 @@ std::string status_json(const status_inputs& in, const obs::registry& metrics) {
       w.Null();
     key("last_error_at");
     if (lf != last_failure.end())
-      str(iso_utc(static_cast<std::int64_t>(lf->second.first)));
+      str(obs::utc_seconds_text(static_cast<std::int64_t>(lf->second.first)));
     else
       w.Null();
     key("error");
